@@ -1,0 +1,226 @@
+"""The command line: `python -m bot [run|console|catalog ...|votes ...|evaluate ...]`.
+
+Every failure the user can cause prints one line on stderr and exits non-zero (2 for configuration, 1 otherwise);
+no traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings
+from bot.db import DatabaseError, open_database
+from bot.errors import UserFacingError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Showbot: the Discord bot that helps a server decide what to watch."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="connect to Discord and serve (the default)")
+
+    console = commands.add_parser("console", help="try the bot offline against a local Discord emulator")
+    console.add_argument("-c", dest="lines", action="append", default=[], metavar="LINE", help="run LINE and exit")
+    console.add_argument("--as", dest="member", default=None, metavar="MEMBER", help="act as this demo member")
+    console.add_argument("--json", action="store_true", help="print the REST requests the bot sent, one per line")
+
+    catalog = commands.add_parser("catalog", help="inspect and fill the show catalog").add_subparsers(
+        dest="catalog_command", metavar="ACTION", required=True
+    )
+    importer = catalog.add_parser("import", help="import shows from a file")
+    importer.add_argument("path", type=Path)
+    importer.add_argument("--format", default="showbot", help="showbot (default) or netflix-csv")
+    show = catalog.add_parser("show", help="print one show")
+    show.add_argument("title", metavar="TITLE_OR_ID")
+    show.add_argument("--json", action="store_true")
+    search = catalog.add_parser("search", help="search titles (typo-tolerant)")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+    stats = catalog.add_parser("stats", help="count what the database holds")
+    stats.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
+        None: _run,
+        "run": _run,
+        "console": _console,
+        "catalog": _catalog,
+    }
+    try:
+        return handlers[args.command](args, settings)
+    except (UserFacingError, DatabaseError, ConfigError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runner import StartupError, run_bot
+
+    try:
+        asyncio.run(run_bot(settings))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console import run_console
+
+    return run_console(settings, lines=args.lines, member=args.member, as_json=args.json)
+
+
+def _catalog(args: argparse.Namespace, settings: Settings) -> int:
+    handler = {"import": _catalog_import, "show": _catalog_show, "search": _catalog_search, "stats": _catalog_stats}
+    return asyncio.run(handler[args.catalog_command](args, settings))
+
+
+async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalog import CatalogFormatError, import_path
+
+    if not args.path.is_file():
+        raise UserFacingError(f"No such file: {args.path}")
+    if args.format != "showbot":
+        raise UserFacingError(f"Unknown format {args.format!r}: use showbot.")
+    async with open_database(settings.database_path):
+        pass  # creates and migrates the database before the import's own connection opens it
+    progress = _progress_bar("Importing")
+    try:
+        summary = await asyncio.to_thread(import_path, settings.database_path, args.path, progress=progress)
+    except CatalogFormatError as exc:
+        raise UserFacingError(f"Nothing imported: {exc}.") from None
+    finally:
+        _end_progress()
+    print(summary.line())
+    return 0
+
+
+async def _resolve_show_id(db: Any, text: str) -> int:
+    """A show id, or a title resolved by the search module; unknown titles raise with suggestions."""
+    from bot.search import SearchIndex, not_found_message
+
+    text = text.strip()
+    if text.isdigit() and await db.fetchval("SELECT id FROM shows WHERE id = ?", (int(text),)) is not None:
+        return int(text)
+    index = await SearchIndex.load(db)
+    match = index.resolve(text)
+    if match is None:
+        raise UserFacingError(not_found_message(text, index.search(text, limit=5)))
+    return match.show_id
+
+
+async def _catalog_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalog import show_json
+
+    async with open_database(settings.database_path) as db:
+        show = await show_json(db, await _resolve_show_id(db, args.title))
+    assert show is not None
+    if args.json:
+        print(json.dumps(show, ensure_ascii=False, indent=2))
+    else:
+        print(_show_text(show))
+    return 0
+
+
+def _show_text(show: dict[str, Any]) -> str:
+    lines = [f"{show['title']} (id {show['id']})"]
+    facts = [
+        ("Premiered", show["premiered"]),
+        ("Network", show["network"]),
+        ("Genres", ", ".join(show["genres"])),
+        ("Created by", ", ".join(show["creators"])),
+        ("Seasons", show["seasons"]),
+        ("Episodes", show["episodes"]),
+        ("Status", show["status"]),
+        ("Trailer", show["trailer_url"]),
+    ]
+    lines += [f"  {label}: {value}" for label, value in facts if value]
+    if show["cast"]:
+        lines.append("  Cast:")
+        lines += [
+            f"    {member['name']}" + (f" as {member['character']}" if member["character"] else "")
+            for member in show["cast"]
+        ]
+    if show["synopsis"]:
+        lines.append(f"  {show['synopsis']}")
+    return "\n".join(lines)
+
+
+async def _catalog_search(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.search import SearchIndex
+
+    if not 1 <= args.limit <= 100:
+        raise UserFacingError("--limit must be between 1 and 100.")
+    async with open_database(settings.database_path) as db:
+        index = await SearchIndex.load(db)
+    matches = index.search(args.query, limit=args.limit)
+    if args.json:
+        print(json.dumps([{"id": m.show_id, "title": m.title, "year": m.year} for m in matches], ensure_ascii=False))
+    elif not matches:
+        print(f"No show matches {args.query!r}.")
+    else:
+        for match in matches:
+            year = f" ({match.year})" if match.year else ""
+            print(f"{match.show_id:>7}  {match.title}{year}")
+    return 0
+
+
+async def _catalog_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.catalog import catalog_stats
+
+    async with open_database(settings.database_path) as db:
+        stats = await catalog_stats(db)
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        width = max(map(len, stats))
+        for table, count in stats.items():
+            print(f"{table:<{width}}  {count}")
+    return 0
+
+
+_progress_state: dict[str, Any] = {}
+
+
+def _progress_bar(label: str) -> Callable[[int], None] | None:
+    """A one-line progress counter on a terminal; nothing when stderr is redirected."""
+    if not sys.stderr.isatty():
+        return None
+    _progress_state["active"] = True
+
+    def update(count: int) -> None:
+        if count % 50 == 0:
+            print(f"\r{label}: {count} shows", end="", file=sys.stderr, flush=True)
+
+    return update
+
+
+def _end_progress() -> None:
+    if _progress_state.pop("active", False):
+        print(file=sys.stderr)

@@ -1,0 +1,101 @@
+"""Configuration: one frozen settings object built from the environment (and a `.env` file, if present)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_DATABASE_PATH = Path("data/showbot.sqlite3")
+DEFAULT_TVMAZE_BASE_URL = "https://api.tvmaze.com"
+DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CATALOG_SYNC_SOURCES = ("tvmaze",)
+
+# A bot token is three base64url parts separated by dots; checking the shape catches a pasted client secret or a
+# stray quote before discord.py fails with a less helpful message.
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting. The message is one sentence naming the variable and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord_token: str | None = field(default=None, repr=False)  # repr=False: the token never reaches a log
+    database_path: Path = DEFAULT_DATABASE_PATH
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+    tvmaze_base_url: str = DEFAULT_TVMAZE_BASE_URL
+    tmdb_base_url: str = DEFAULT_TMDB_BASE_URL
+    tmdb_api_key: str | None = field(default=None, repr=False)
+    catalog_sync: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: the process environment after loading `.env`)."""
+        if environ is None:
+            load_dotenv(override=False)
+            environ = os.environ
+        env = {key: value.strip() for key, value in environ.items() if value.strip()}
+
+        token = env.get("DISCORD_TOKEN")
+        if token is not None:
+            token = token.removeprefix("Bot ").strip()
+            if not _TOKEN_SHAPE.match(token):
+                raise ConfigError(
+                    "DISCORD_TOKEN does not look like a bot token: copy it again from the Bot page of your "
+                    "application in the Discord Developer Portal (not the client secret)."
+                )
+
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; unset it to use INFO.")
+
+        catalog_sync = env.get("CATALOG_SYNC", "").lower() or None
+        if catalog_sync is not None and catalog_sync not in CATALOG_SYNC_SOURCES:
+            raise ConfigError(
+                f"CATALOG_SYNC must be one of {', '.join(CATALOG_SYNC_SOURCES)}; unset it to turn background sync off."
+            )
+
+        return cls(
+            discord_token=token,
+            database_path=Path(env.get("DATABASE_PATH", str(DEFAULT_DATABASE_PATH))).expanduser(),
+            dev_guild_id=_snowflake(env, "DEV_GUILD_ID"),
+            log_level=log_level,
+            discord_api_base_url=_url(env, "DISCORD_API_BASE_URL", ("http", "https")),
+            discord_gateway_url=_url(env, "DISCORD_GATEWAY_URL", ("ws", "wss")),
+            tvmaze_base_url=_url(env, "TVMAZE_BASE_URL", ("http", "https")) or DEFAULT_TVMAZE_BASE_URL,
+            tmdb_base_url=_url(env, "TMDB_BASE_URL", ("http", "https")) or DEFAULT_TMDB_BASE_URL,
+            tmdb_api_key=env.get("TMDB_API_KEY"),
+            catalog_sync=catalog_sync,
+        )
+
+
+def _snowflake(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 2**64:
+        raise ConfigError(
+            f"{name} must be a Discord server ID (digits only; right-click the server with Developer Mode on and "
+            "choose Copy Server ID), or unset."
+        )
+    return int(raw)
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme.lower() not in schemes or not rest or any(ch.isspace() for ch in raw):
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, or unset.")
+    return raw.rstrip("/")

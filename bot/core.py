@@ -1,0 +1,166 @@
+"""The bot: a commands.Bot subclass that owns the database, loads the cogs and syncs commands only when they change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.clock import Clock, SystemClock, utc_iso
+from bot.config import Settings
+from bot.db import Database
+from bot.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+COGS_DIR = Path(__file__).resolve().parent.parent / "cogs"
+COMMAND_HASH_KEY = "command_tree_hash"
+GENERIC_FAILURE = "Sorry, something went wrong on my side. The error has been logged; please try again later."
+
+
+def discover_extensions(directory: Path = COGS_DIR) -> list[str]:
+    """Every extension module in cogs/, skipping private modules (`_name.py`)."""
+    return sorted(
+        f"cogs.{module.name}"
+        for module in pkgutil.iter_modules([str(directory)])
+        if not module.name.startswith("_") and not module.ispkg
+    )
+
+
+def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at another Discord endpoint (the local emulator, or a REST proxy).
+
+    These two class attributes are discord.py's documented way to do it; URLs are built when a Route is created,
+    so this must run before login.
+    """
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def intents() -> discord.Intents:
+    """Only the intents the bot needs: guilds (channels, roles, permissions) and guild reactions (votes)."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_reactions = True
+    return wanted
+
+
+class ShowTree(app_commands.CommandTree["ShowBot"]):
+    """The command tree, with the one place where an app-command error becomes an answer to the user."""
+
+    async def on_error(self, interaction: discord.Interaction[ShowBot], error: app_commands.AppCommandError) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, UserFacingError):
+            message = str(original)
+        elif isinstance(error, app_commands.MissingPermissions):
+            message = "You need the Manage Server permission to use this command."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = "This command only works in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You cannot use this command here."
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"I could not understand {error.value!r} for that option."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("Command /%s failed", command, exc_info=original)
+            message = GENERIC_FAILURE
+        await send_ephemeral(interaction, message)
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
+    """Answer `interaction` privately, whether or not it was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("Could not send an error message for interaction %s", interaction.id, exc_info=True)
+
+
+class ShowBot(commands.Bot):
+    settings: Settings
+    db: Database
+    clock: Clock
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        extensions: list[str] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            tree_cls=ShowTree,
+            # Catalog text could contain @everyone: nothing the bot sends may ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.extension_names = discover_extensions() if extensions is None else extensions
+        self.failed_extensions: dict[str, BaseException] = {}
+        use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
+
+    async def setup_hook(self) -> None:
+        for name in self.extension_names:
+            try:
+                await self.load_extension(name)
+            except Exception as exc:
+                # One broken cog must not take the others down with it.
+                self.failed_extensions[name] = exc
+                log.exception("Failed to load extension %s", name)
+            else:
+                log.info("Loaded extension %s", name)
+        await self.sync_commands_if_changed()
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        """What a sync would send, in a stable order: the basis of the change check."""
+        return sorted(
+            (command.to_dict(self.tree) for command in self.tree.get_commands()),
+            key=lambda payload: (payload.get("type", 1), payload["name"]),
+        )
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync the command tree (to DEV_GUILD_ID when set, else globally) only when it differs from the last sync."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        scope = f"guild:{guild.id}" if guild else "global"
+        payload = json.dumps(self.command_payload(), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(f"{scope}\n{payload}".encode()).hexdigest()
+        key = f"{COMMAND_HASH_KEY}:{scope}"
+        if await self.db.fetchval("SELECT value FROM bot_state WHERE key = ?", (key,)) == digest:
+            log.info("Commands unchanged since the last sync (%s); not syncing", scope)
+            return False
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        await self.db.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, digest),
+        )
+        await self.db.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"command_sync_time:{scope}", utc_iso(self.clock.now())),
+        )
+        log.info("Synced %d commands (%s)", len(synced), scope)
+        return True
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("Logged in as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))

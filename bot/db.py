@@ -1,0 +1,163 @@
+"""The SQLite database: connection settings, numbered migrations, and short serialised write transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as it is (for example: made by a newer Showbot). The message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    path: Path
+
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in order; their numbers must run 1, 2, 3, ... without gaps."""
+    found = []
+    for path in directory.iterdir():
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append(Migration(int(match.group(1)), path))
+    found.sort(key=lambda migration: migration.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise DatabaseError(f"migration {migration.path.name} is out of sequence: expected number {expected:04d}")
+    return found
+
+
+class Database:
+    """One aiosqlite connection shared by the whole bot.
+
+    Reads may run at any time. Writes go through `transaction()`, which holds a lock so that two tasks never
+    interleave statements of one transaction on the shared connection.
+    """
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    async def fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self.connection.execute(sql, parameters) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self.connection.execute(sql, parameters) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchval(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        row = await self.fetchone(sql, parameters)
+        return None if row is None else row[0]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; one at a time per process."""
+        async with self._write_lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                await self.connection.rollback()
+                raise
+            else:
+                await self.connection.commit()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """One write statement in its own transaction."""
+        async with self.transaction() as conn:
+            await conn.execute(sql, parameters)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    async def schema_version(self) -> int:
+        return int(await self.fetchval("PRAGMA user_version"))
+
+    async def migrate(self, migrations: Sequence[Migration] | None = None) -> int:
+        """Apply every migration newer than the database, each in its own transaction. Returns the new version."""
+        migrations = discover_migrations() if migrations is None else migrations
+        latest = migrations[-1].version if migrations else 0
+        current = await self.schema_version()
+        if current > latest:
+            raise DatabaseError(
+                f"the database {self.path} has schema version {current}, newer than this Showbot knows "
+                f"({latest}): upgrade Showbot, or point DATABASE_PATH at another file."
+            )
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            log.info("Applying database migration %s", migration.path.name)
+            async with self.transaction() as conn:
+                # executescript would COMMIT first; run statement by statement inside our transaction instead.
+                for statement in split_sql(migration.sql()):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {migration.version:d}")
+        return max(current, latest)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration script into complete statements (trigger bodies contain semicolons of their own)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise DatabaseError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:60]!r}")
+    return statements
+
+
+@asynccontextmanager
+async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncIterator[Database]:
+    """Open (creating if needed) the database at `path`, with WAL, foreign keys and a busy timeout."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open the database {path}: {exc}; check DATABASE_PATH.") from exc
+    try:
+        connection.row_factory = sqlite3.Row
+        await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        await connection.execute("PRAGMA journal_mode = WAL")
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        await connection.execute("PRAGMA foreign_keys = ON")
+        database = Database(connection, path)
+        if migrate:
+            try:
+                await database.migrate()
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseError(f"{path} is not a Showbot database ({exc}); check DATABASE_PATH.") from exc
+        yield database
+    finally:
+        await connection.close()
