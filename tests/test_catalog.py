@@ -1,0 +1,199 @@
+"""The shipped catalog, the catalog format, and importing it: validation, upsert, round trip, rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from bot.catalog import (
+    CatalogFormatError,
+    connect_sync,
+    import_path,
+    import_records,
+    load_records,
+    parse_document,
+    seed_if_empty,
+    shipped_catalog_files,
+    show_json,
+)
+from bot.db import Database, open_database
+from bot.text import normalise
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "data" / "catalog.schema.json").read_text())
+REQUIRED_TITLES = [
+    "Seven Seconds", "The Killing", "Breaking Bad", "Better Call Saul", "Stranger Things", "The Crown",
+    "Game of Thrones", "The Wire", "The Sopranos", "Dark", "Narcos", "Mindhunter", "Ozark", "The Witcher",
+    "Squid Game", "Money Heist", "The Mandalorian", "Fleabag", "Chernobyl", "Succession", "The Office", "Friends",
+    "Sherlock", "True Detective", "Black Mirror",
+]  # fmt: skip
+
+
+def shipped_shows() -> list[dict[str, Any]]:
+    return [show for path in shipped_catalog_files() for show in json.loads(path.read_text())["shows"]]
+
+
+@pytest.mark.parametrize("path", shipped_catalog_files(), ids=lambda p: p.name)
+def test_every_shipped_file_follows_the_schema(path: Path) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert load_records(path)  # and our own validator agrees
+
+
+def test_shipped_catalog_size_and_required_shows() -> None:
+    shows = shipped_shows()
+    assert len(shows) >= 150
+    keys = [(normalise(show["title"]), (show.get("premiered") or "")[:4]) for show in shows]
+    assert len(keys) == len(set(keys)), "a show appears twice in the shipped catalog"
+    titles = {show["title"] for show in shows}
+    missing = [title for title in REQUIRED_TITLES if title not in titles]
+    assert not missing
+
+
+def test_shipped_catalog_invents_no_urls_or_ids() -> None:
+    """Data honesty: the curated catalog carries no URL or external id we could not verify."""
+    for show in shipped_shows():
+        assert "official_site" not in show and "poster_url" not in show and "videos" not in show, show["title"]
+        assert not show.get("ids"), show["title"]
+        assert show.get("synopsis_source") == "Showbot editors", show["title"]
+
+
+def test_seven_seconds_record_holds_the_known_facts() -> None:
+    (show,) = [s for s in shipped_shows() if s["title"] == "Seven Seconds"]
+    assert show["premiered"] == "2018-02-23"
+    assert show["network"] == "Netflix"
+    assert (show["seasons"], show["episodes"]) == (1, 10)
+    assert show["creators"] == ["Veena Sud"]
+    cast = {member["name"]: member["character"] for member in show["cast"]}
+    assert cast["Beau Knapp"] == "Pete Jablonski"
+    assert cast["Clare-Hope Ashitey"] == "KJ Harper"
+    assert cast["Regina King"] == "Latrice Butler"
+    assert cast["Russell Hornsby"] == "Isaiah Butler"
+    assert {"Crime", "Drama", "Thriller"} <= set(show["genres"])
+
+
+async def export_all(db: Database) -> list[dict[str, Any]]:
+    ids = [row[0] for row in await db.fetchall("SELECT id FROM shows ORDER BY id")]
+    return [show for show_id in ids if (show := await show_json(db, show_id)) is not None]
+
+
+def without_db_fields(show: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in show.items() if key != "id"}
+
+
+async def test_round_trip_every_shipped_show(tmp_path: Path) -> None:
+    """The --json of every shipped show re-imports to the same record."""
+    async with open_database(tmp_path / "a.db") as first:
+        summary = await seed_if_empty(first)
+        assert summary is not None and summary.added == len(shipped_shows())
+        exported = await export_all(first)
+    for show in exported:
+        jsonschema.Draft202012Validator(SCHEMA).validate(show)
+    export_file = tmp_path / "export.json"
+    export_file.write_text(json.dumps(exported))
+
+    async with open_database(tmp_path / "b.db"):
+        pass
+    summary = import_path(tmp_path / "b.db", export_file)
+    assert summary.added == len(exported)
+    async with open_database(tmp_path / "b.db") as second:
+        again = await export_all(second)
+    assert [without_db_fields(s) for s in again] == [without_db_fields(s) for s in exported]
+
+    # Importing the export into the database it came from changes nothing.
+    assert (
+        import_path(tmp_path / "a.db", export_file).line().endswith(f"0 added, 0 updated, {len(exported)} unchanged.")
+    )
+
+
+async def test_reimporting_a_file_changes_nothing(tmp_path: Path) -> None:
+    path = shipped_catalog_files()[0]
+    async with open_database(tmp_path / "t.db"):
+        pass
+    first = import_path(tmp_path / "t.db", path)
+    second = import_path(tmp_path / "t.db", path)
+    assert first.added > 0
+    assert (second.added, second.updated, second.unchanged) == (0, 0, first.added)
+
+
+async def test_malformed_record_rolls_back_the_whole_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {"format": "showbot-catalog/1", "shows": [{"title": "Good Show"}, {"title": "Bad", "seasons": "two"}]}
+        )
+    )
+    async with open_database(tmp_path / "t.db"):
+        pass
+    with pytest.raises(CatalogFormatError, match=r"record 2 \('Bad'\): field 'seasons'"):
+        import_path(tmp_path / "t.db", bad)
+    conn = connect_sync(tmp_path / "t.db")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+async def test_database_error_mid_import_rolls_back(tmp_path: Path) -> None:
+    records = parse_document([{"title": "First"}, {"title": "Second", "ids": {"imdb": "tt0000001"}}])
+    async with open_database(tmp_path / "t.db"):
+        pass
+    conn = connect_sync(tmp_path / "t.db")
+    try:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON shows WHEN new.title = 'Second' BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+        with pytest.raises(Exception, match="no"):
+            import_records(conn, records)
+        assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"title": ""}, "'title'"),
+        ({"title": "X", "premiered": "2018-02-30"}, "'premiered'"),
+        ({"title": "X", "cast": [{"character": "No name"}]}, "cast[1]"),
+        ({"title": "X", "sesons": 2}, "'sesons'"),
+        ({"title": "X", "ids": {"imdb": "12345"}}, "'ids'"),
+        ({"title": "X", "official_site": "http://insecure.example"}, "'official_site'"),
+        ({"title": "X", "status": "cancelled"}, "'status'"),
+        (["not an object"], "record 1"),
+    ],
+)
+def test_validation_names_position_and_field(record: Any, problem: str) -> None:
+    with pytest.raises(CatalogFormatError) as caught:
+        parse_document(record if isinstance(record, list) else [record])
+    assert problem in str(caught.value)
+    assert "record 1" in str(caught.value)
+
+
+async def test_same_show_from_two_sources_is_one_show(tmp_path: Path) -> None:
+    """Matched by normalised title + year (within a year), ids and cast merged, curated facts kept."""
+    async with open_database(tmp_path / "t.db") as db:
+        conn = connect_sync(tmp_path / "t.db")
+        try:
+            import_records(conn, parse_document([{
+                "title": "Seven Seconds", "premiered": "2018-02-23", "network": "Netflix",
+                "synopsis": "Ours.", "cast": [{"name": "Regina King", "character": "Latrice Butler"}],
+            }]))  # fmt: skip
+            summary = import_records(conn, parse_document([{
+                "title": "Seven  seconds!", "premiered": "2018-02-23", "synopsis": "Theirs.", "source": "tvmaze",
+                "ids": {"tvmaze": 12345}, "cast": [{"name": "Regina King", "character": "Latrice Butler"},
+                                                   {"name": "Somebody Else", "character": "A Role"}],
+            }]))  # fmt: skip
+        finally:
+            conn.close()
+        assert (summary.added, summary.updated) == (0, 1)
+        show = await show_json(db, 1)
+    assert show is not None
+    assert show["synopsis"] == "Ours."
+    assert show["ids"]["tvmaze"] == 12345
+    assert [c["name"] for c in show["cast"]] == ["Regina King", "Somebody Else"]
+    assert show["sources"] == ["showbot", "tvmaze"]

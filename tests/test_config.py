@@ -1,0 +1,112 @@
+"""Configuration: one frozen object from the environment; bad values are one sentence, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def test_defaults_without_any_variable() -> None:
+    settings = Settings.from_env({})
+    assert settings.discord_token is None
+    assert settings.database_path == Path("data/showbot.sqlite3")
+    assert settings.dev_guild_id is None
+    assert settings.log_level == "INFO"
+    assert settings.discord_api_base_url is None
+    assert settings.tvmaze_base_url == "https://api.tvmaze.com"
+
+
+def test_values_are_parsed_and_frozen() -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": f"Bot {GOOD_TOKEN}",
+            "DATABASE_PATH": "/tmp/x.db",
+            "DEV_GUILD_ID": "123456789012345678",
+            "LOG_LEVEL": "debug",
+            "DISCORD_API_BASE_URL": "http://127.0.0.1:9999/api/v10/",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9999/gateway",
+        }
+    )
+    assert settings.discord_token == GOOD_TOKEN
+    assert settings.database_path == Path("/tmp/x.db")
+    assert settings.dev_guild_id == 123456789012345678
+    assert settings.log_level == "DEBUG"
+    assert settings.discord_api_base_url == "http://127.0.0.1:9999/api/v10"
+    with pytest.raises(FrozenInstanceError):
+        settings.log_level = "INFO"  # type: ignore[misc]
+
+
+def test_token_never_in_repr() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": GOOD_TOKEN})
+    assert GOOD_TOKEN not in repr(settings)
+    assert GOOD_TOKEN[:10] not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEV_GUILD_ID", "my-server"),
+        ("DEV_GUILD_ID", "-5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("DISCORD_API_BASE_URL", "127.0.0.1:8080"),
+        ("DISCORD_GATEWAY_URL", "http://127.0.0.1/gateway"),
+        ("DISCORD_TOKEN", "not a token"),
+        ("CATALOG_SYNC", "imdb"),
+        ("TVMAZE_BASE_URL", "ftp://x"),
+    ],
+)
+def test_malformed_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: value})
+    message = str(caught.value)
+    assert message.startswith(name)
+    assert message.count(". ") == 0 or message.endswith(".")  # one sentence
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DEV_GUILD", "LOG_LEVEL"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_malformed_value_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    result = run_cli("catalog", "stats", env={"DEV_GUILD_ID": "abc", "DATABASE_PATH": str(tmp_path / "t.db")})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "DEV_GUILD_ID" in result.stderr
+
+
+def test_malformed_token_is_not_echoed(tmp_path: Path) -> None:
+    secret = "abc.def.ghi-hunter2-xyzzy"
+    result = run_cli("run", env={"DISCORD_TOKEN": secret, "DATABASE_PATH": str(tmp_path / "t.db")})
+    assert result.returncode == 2
+    assert "DISCORD_TOKEN" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_no_token_explains_how_to_get_one(tmp_path: Path) -> None:
+    result = run_cli("run", env={"DATABASE_PATH": str(tmp_path / "t.db"), "DISCORD_TOKEN": ""})
+    assert result.returncode == 2
+    text = result.stderr
+    for needle in ("applications.commands", "Send Messages", "Embed Links", "Add Reactions", "Read Message History",
+                   ".env", "python -m bot console"):  # fmt: skip
+        assert needle in text
+    assert "Traceback" not in text

@@ -1,0 +1,88 @@
+"""Storage: numbered migrations by PRAGMA user_version, each in one transaction; newer databases refused."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.db import MIGRATIONS_DIR, DatabaseError, discover_migrations, open_database, split_sql
+
+
+async def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
+    migrations = discover_migrations()
+    async with open_database(tmp_path / "new.db") as db:
+        assert await db.schema_version() == migrations[-1].version
+        assert await db.fetchval("PRAGMA foreign_keys") == 1
+        assert (await db.fetchval("PRAGMA journal_mode")).lower() == "wal"
+        assert await db.fetchval("PRAGMA busy_timeout") >= 1000
+        tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for needed in ("shows", "show_titles", "genres", "credits", "people", "videos", "releases", "availability",
+                   "votes", "vote_messages", "vote_emoji", "guild_settings", "weekly_posts", "bot_state", "title_fts"):  # fmt: skip
+        assert needed in tables
+
+
+@pytest.mark.parametrize("start", range(len(discover_migrations())))
+async def test_upgrade_from_every_earlier_version(tmp_path: Path, start: int) -> None:
+    """A database left at version `start` (0 = empty) upgrades to the latest and ends with the same schema."""
+    migrations = discover_migrations()
+    path = tmp_path / "old.db"
+    async with open_database(path, migrate=False) as db:
+        await db.migrate(migrations[:start])
+        assert await db.schema_version() == start
+    async with open_database(path) as db:
+        assert await db.schema_version() == migrations[-1].version
+        upgraded = await db.fetchall("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+    async with open_database(tmp_path / "fresh.db") as db:
+        fresh = await db.fetchall("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+    assert [tuple(r) for r in upgraded] == [tuple(r) for r in fresh]
+
+
+async def test_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(DatabaseError, match="newer than this Showbot"):
+        async with open_database(path):
+            pass
+
+
+async def test_failed_migration_is_rolled_back_whole(tmp_path: Path) -> None:
+    migrations_dir = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations_dir)
+    next_number = len(discover_migrations()) + 1
+    (migrations_dir / f"{next_number:04d}_broken.sql").write_text(
+        "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+    )
+    path = tmp_path / "t.db"
+    async with open_database(path, migrate=False) as db:
+        with pytest.raises(sqlite3.OperationalError):
+            await db.migrate(discover_migrations(migrations_dir))
+        assert await db.schema_version() == next_number - 1
+        assert await db.fetchval("SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'") == 0
+
+
+def test_migration_numbers_have_no_gaps(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;")
+    (tmp_path / "0003_c.sql").write_text("SELECT 1;")
+    with pytest.raises(DatabaseError, match="out of sequence"):
+        discover_migrations(tmp_path)
+
+
+def test_split_sql_keeps_trigger_bodies_whole() -> None:
+    script = "-- c\nCREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\n"
+    statements = split_sql(script)
+    assert len(statements) == 2
+    assert statements[1].endswith("END;")
+
+
+async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    async with open_database(tmp_path / "t.db") as db:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'v')")
+                raise RuntimeError("boom")
+        assert await db.fetchval("SELECT COUNT(*) FROM bot_state") == 0
