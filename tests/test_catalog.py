@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +146,10 @@ async def test_database_error_mid_import_rolls_back(tmp_path: Path) -> None:
     conn = connect_sync(tmp_path / "t.db")
     try:
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON shows WHEN new.title = 'Second' BEGIN SELECT RAISE(ABORT, 'no'); END"
+            """CREATE TRIGGER refuse BEFORE INSERT ON shows WHEN new.title = 'Second'
+               BEGIN SELECT RAISE(ABORT, 'no'); END"""
         )
-        with pytest.raises(Exception, match="no"):
+        with pytest.raises(sqlite3.IntegrityError, match="no"):
             import_records(conn, records)
         assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
     finally:
