@@ -507,12 +507,27 @@ class _Importer:
                 row = self.conn.execute(f"SELECT id FROM shows WHERE {key}_id = ?", (value,)).fetchone()
                 if row:
                     return int(row[0])
-        keys = {normalise(record.title), *(normalise(t) for t in record.alt_titles)}
-        candidates = self.conn.execute(
-            f"""SELECT DISTINCT s.id, s.premiered FROM show_titles t JOIN shows s ON s.id = t.show_id
+        # An empty key (a title in a script normalise() drops, like Korean or Arabic) would match every other such
+        # title, so it never matches by title.
+        keys = {normalise(record.title), *(normalise(t) for t in record.alt_titles)} - {""}
+        if not keys:
+            return None
+        id_columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
+        rows = self.conn.execute(
+            f"""SELECT DISTINCT s.id, s.premiered, {id_columns} FROM show_titles t JOIN shows s ON s.id = t.show_id
                 WHERE t.title_norm IN ({",".join("?" * len(keys))})""",
             sorted(keys),
         ).fetchall()
+        # A show that already holds a different id of the same kind is a different show with the same title (two
+        # Netflix rows "What If", a remake): never merge into it.
+        candidates = [
+            row
+            for row in rows
+            if not any(
+                record.ids.get(key) is not None and row[f"{key}_id"] is not None and row[f"{key}_id"] != record.ids[key]
+                for key in ID_FIELDS
+            )
+        ]
         years = record.match_years()
         if years is not None:
             dated = [row for row in candidates if row["premiered"]]
@@ -591,9 +606,18 @@ class _Importer:
         next_billing = self.conn.execute(
             "SELECT COALESCE(MAX(billing) + 1, 0) FROM credits WHERE show_id = ? AND role = ?", (show_id, role)
         ).fetchone()[0]
+        # Within one show, "R.J. Mitte" and "RJ Mitte" are the same person: compare names without spaces.
+        credited = {
+            str(row[1]).replace(" ", ""): int(row[0])
+            for row in self.conn.execute(
+                """SELECT c.person_id, p.name_norm FROM credits c JOIN people p ON p.id = c.person_id
+                   WHERE c.show_id = ? AND c.role = ?""",
+                (show_id, role),
+            )
+        }
         added = 0
         for name, character, job in entries:
-            person = self.person_id(name)
+            person = credited.get(normalise(name).replace(" ", "")) or self.person_id(name)
             exists = self.conn.execute(
                 "SELECT 1 FROM credits WHERE show_id = ? AND role = ? AND person_id = ? AND (character = ? OR ? = '')",
                 (show_id, role, person, character, character),
@@ -633,7 +657,13 @@ class _Importer:
             changed += self.changes(
                 "INSERT OR IGNORE INTO show_genres (show_id, genre_id) VALUES (?, ?)", (show_id, self.genre_id(genre))
             )
-        changed += self.add_credits(show_id, "creator", [(name, "", "") for name in record.creators], source)
+        # Creators are a fact, not a list to pool: a source adds them only where no other source has named any (a
+        # dataset's episode directors must not join the curated creators).
+        creators_from_others = self.conn.execute(
+            "SELECT 1 FROM credits WHERE show_id = ? AND role = 'creator' AND source != ? LIMIT 1", (show_id, source)
+        ).fetchone()
+        if not creators_from_others:
+            changed += self.add_credits(show_id, "creator", [(name, "", "") for name in record.creators], source)
         changed += self.add_credits(show_id, "cast", [(c.name, c.character, "") for c in record.cast], source)
         changed += self.add_credits(show_id, "crew", [(c.name, "", c.job) for c in record.crew], source)
         for video in record.videos:
