@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.text import normalise
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Shōgun: Élite & Co.  ", "shogun elite and co"),
+        ("It's Always Sunny in Philadelphia", "its always sunny in philadelphia"),
+        ("Bron/Broen", "bron broen"),
+        ("Ørnen", "ornen"),
+        ("오징어 게임", "오징어 게임"),
+        ("", ""),
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@given(st.text())
+def test_normalise_is_idempotent_and_trimmed(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once
+    assert once == once.strip()
+    assert "  " not in once
