@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
-from bot.db import DatabaseError, open_database
+from bot.db import Database, DatabaseError, open_database
 from bot.errors import UserFacingError
 
 EXIT_FAILURE = 1
@@ -63,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bot.logs import setup_logging
 
-    setup_logging(settings.log_level)
+    # One-shot commands print their own results; their logs only matter from WARNING up, unless asked for.
+    quiet = args.command not in (None, "run") and "LOG_LEVEL" not in os.environ
+    setup_logging("WARNING" if quiet else settings.log_level)
     handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
         None: _run,
         "run": _run,
@@ -77,6 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+@asynccontextmanager
+async def open_catalog(settings: Settings) -> AsyncIterator[Database]:
+    """The configured database, migrated, and seeded with the shipped catalog when it holds no show yet."""
+    from bot.catalog import seed_if_empty
+
+    async with open_database(settings.database_path) as db:
+        await seed_if_empty(db)
+        yield db
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,8 +122,8 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
         raise UserFacingError(f"No such file: {args.path}")
     if args.format != "showbot":
         raise UserFacingError(f"Unknown format {args.format!r}: use showbot.")
-    async with open_database(settings.database_path):
-        pass  # creates and migrates the database before the import's own connection opens it
+    async with open_catalog(settings):
+        pass  # creates, migrates and seeds the database before the import's own connection opens it
     progress = _progress_bar("Importing")
     try:
         summary = await asyncio.to_thread(import_path, settings.database_path, args.path, progress=progress)
@@ -121,7 +135,7 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _resolve_show_id(db: Any, text: str) -> int:
+async def _resolve_show_id(db: Database, text: str) -> int:
     """A show id, or a title resolved by the search module; unknown titles raise with suggestions."""
     from bot.search import SearchIndex, not_found_message
 
@@ -138,7 +152,7 @@ async def _resolve_show_id(db: Any, text: str) -> int:
 async def _catalog_show(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalog import show_json
 
-    async with open_database(settings.database_path) as db:
+    async with open_catalog(settings) as db:
         show = await show_json(db, await _resolve_show_id(db, args.title))
     assert show is not None
     if args.json:
@@ -177,7 +191,7 @@ async def _catalog_search(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 1 <= args.limit <= 100:
         raise UserFacingError("--limit must be between 1 and 100.")
-    async with open_database(settings.database_path) as db:
+    async with open_catalog(settings) as db:
         index = await SearchIndex.load(db)
     matches = index.search(args.query, limit=args.limit)
     if args.json:
@@ -194,7 +208,7 @@ async def _catalog_search(args: argparse.Namespace, settings: Settings) -> int:
 async def _catalog_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalog import catalog_stats
 
-    async with open_database(settings.database_path) as db:
+    async with open_catalog(settings) as db:
         stats = await catalog_stats(db)
     if args.json:
         print(json.dumps(stats))
