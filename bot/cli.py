@@ -120,10 +120,14 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.path.is_file():
         raise UserFacingError(f"No such file: {args.path}")
-    if args.format != "showbot":
-        raise UserFacingError(f"Unknown format {args.format!r}: use showbot.")
+    if args.format not in ("showbot", "netflix-csv"):
+        raise UserFacingError(f"Unknown format {args.format!r}: use showbot or netflix-csv.")
     async with open_catalog(settings):
         pass  # creates, migrates and seeds the database before the import's own connection opens it
+    if args.format == "netflix-csv":
+        from bot.sources.commands import import_netflix
+
+        return await import_netflix(settings, args.path)
     progress = _progress_bar("Importing")
     try:
         summary = await asyncio.to_thread(import_path, settings.database_path, args.path, progress=progress)
