@@ -86,6 +86,7 @@ COUNTRIES: Mapping[str, str] = {
 
 _DURATION = re.compile(r"^(\d+) (min|Seasons?)$")
 _SEASONS = re.compile(r"^(\d+) Seasons?$")
+_ZERO_WIDTH_SPACE = "\u200b"
 
 
 def read_netflix_csv(path: Path) -> SourceReport:
@@ -205,7 +206,7 @@ def split_names(text: str) -> list[str]:
     """A comma-separated list, trimmed, without blanks or repeats (in order)."""
     names: list[str] = []
     for part in text.split(","):
-        name = part.strip()
+        name = part.replace(_ZERO_WIDTH_SPACE, "").strip()  # two cast names in the dataset end in one
         # A name that normalises to nothing would share the empty matching key with every other such name.
         if name and len(name) <= 200 and normalise(name) and name not in names:
             names.append(name)
