@@ -1,0 +1,1156 @@
+"""'New this week': the weekly post of each server, without Discord.
+
+Four parts, each usable on its own:
+
+1. Schedule maths (pure functions): a server's schedule is a weekday, a local wall-clock time and an IANA zone. On a
+   daylight-saving change day the wall-clock time may not exist (spring forward: 02:30 in New York on the second
+   Sunday of March) -> the post is made at the first instant after the gap (03:00 local, the moment the clocks jump),
+   or may occur twice (fall back: 01:30) -> the FIRST occurrence (fold=0). Either way a week has exactly one
+   scheduled instant, and that instant (UTC ISO text) is the week's key in the `weekly_posts` ledger.
+2. Settings: `guild_settings.weekly_*` (set, disable, read, the 'needs attention' problem).
+3. The ledger and the tick: `due_posts` finds what should be posted now, `claim` takes a week atomically (a restart, a
+   reconnect or two overlapping ticks never post twice), `run_tick` posts through an injected poster and contains
+   every failure.
+4. Content: what the post lists (`weekly_content`), as data; `render_weekly` turns it into a message within
+   Discord's limits.
+
+Crash safety (a choice, documented here and in `claim`): a week is claimed before anything is sent, with `retry_at`
+set STALE_CLAIM later. The message id is recorded as soon as the poster returns. If the process dies in between, the
+claim stays 'claimed' with no message id; after STALE_CLAIM (and within the 24-hour catch-up window) the week becomes
+due again with `DuePost.recovering = True`, and the poster must first look in the channel for a message of its own
+carrying `weekly_marker(week)` (the embed footer) and return that message instead of posting again. A post that went
+out is therefore never repeated, as long as the poster honours `recovering`; a poster that cannot look (no Read
+Message History) should return `PostResult(None)` and the week is marked failed rather than risk a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.clock import utc_iso
+from bot.db import Database
+from bot.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CATCH_UP_WINDOW = timedelta(hours=24)  # a missed post is made if less late than this, otherwise skipped
+STALE_CLAIM = timedelta(minutes=10)  # a claim this old without a message id: the process died while posting
+TRANSIENT_RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
+MAX_ITEMS = 10  # one keycap per show: 1️⃣ … 🔟
+COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone could fill the post
+PICKS_LIMIT = 5  # shows listed when nothing is new
+KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
+RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
+
+# ====================================================================================================================
+# 1. Schedule maths
+
+
+def zone_for(tz_name: str) -> ZoneInfo:
+    """The zone for an IANA name; raises ZoneInfoNotFoundError (a KeyError) for an unknown one."""
+    return ZoneInfo(tz_name)
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which `zone`'s wall clock shows `day` `at`.
+
+    Ambiguous (the hour repeated when clocks fall back): the first occurrence, fold=0.
+    Nonexistent (skipped when clocks spring forward, or a whole skipped day as in Pacific/Apia on 2011-12-30): the
+    first valid instant after the gap, i.e. the transition itself (02:30 in a 02:00->03:00 gap posts at 03:00).
+    """
+    wall = datetime.combine(day, at.replace(tzinfo=None, fold=0), tzinfo=zone)
+    instant = wall.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return instant  # the wall time exists; fold=0 already picked the earlier of two occurrences
+    # In a gap, fold=0 and fold=1 convert with the offsets on either side of the transition, so the transition
+    # lies between the two results. Find it to the second (transitions fall on whole seconds).
+    other = wall.replace(fold=1).astimezone(UTC)
+    before, after = min(instant, other), max(instant, other)
+    offset_after = after.astimezone(zone).utcoffset()
+    low, high = 0, int((after - before).total_seconds())  # offset at before+low differs, at before+high matches
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (before + timedelta(seconds=middle)).astimezone(zone).utcoffset() == offset_after:
+            high = middle
+        else:
+            low = middle
+    return before + timedelta(seconds=high)
+
+
+def _candidates(weekday: int, local_time: time, zone: ZoneInfo, around: datetime) -> list[datetime]:
+    """Scheduled instants for the matching weekdays from two weeks before to two weeks after `around`'s local day."""
+    if not 0 <= weekday <= 6:
+        raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {weekday}")
+    local_day = around.astimezone(zone).date()
+    start = local_day - timedelta(days=(local_day.weekday() - weekday) % 7 + 14)
+    return [local_instant(start + timedelta(weeks=k), local_time, zone) for k in range(5)]
+
+
+def next_post_time(weekday: int, local_time: time, tz_name: str, after: datetime) -> datetime:
+    """The first scheduled instant strictly after `after` (aware), in UTC."""
+    zone = zone_for(tz_name)
+    for candidate in _candidates(weekday, local_time, zone, after):
+        if candidate > after:
+            return candidate
+    raise AssertionError("unreachable: the last candidate is at least a week after `after`")
+
+
+def previous_post_time(weekday: int, local_time: time, tz_name: str, at: datetime) -> datetime:
+    """The last scheduled instant at or before `at` (aware), in UTC."""
+    zone = zone_for(tz_name)
+    for candidate in reversed(_candidates(weekday, local_time, zone, at)):
+        if candidate <= at:
+            return candidate
+    raise AssertionError("unreachable: the first candidate is at least a week before `at`")
+
+
+def week_key(scheduled: datetime) -> str:
+    """The ledger key of a week: its scheduled instant as UTC ISO text (sorts in time order)."""
+    return utc_iso(scheduled)
+
+
+def parse_week_key(week: str) -> datetime:
+    return datetime.fromisoformat(week).astimezone(UTC)
+
+
+def weekly_marker(week: str) -> str:
+    """Text the post carries (embed footer) so that a recovering poster can recognise a post it already made."""
+    return f"week {week}"
+
+
+# ====================================================================================================================
+# Input from the /weekly set command
+
+_DAY_NAMES: dict[str, int] = {}
+for _number, _name in enumerate(WEEKDAYS):
+    _DAY_NAMES[_name] = _number
+    _DAY_NAMES[_name[:3]] = _number
+_DAY_NAMES.update({"tues": 1, "weds": 2, "thur": 3, "thurs": 3})
+_TIME = re.compile(r"^(?P<hour>\d{1,2})(?:[:.h]?(?P<minute>\d{2}))?\s*(?P<half>[ap])?\.?(?:m\.?)?$", re.IGNORECASE)
+
+
+def parse_weekday(text: str) -> int:
+    """'monday'..'sunday' or 'mon'..'sun' (any case) -> 0..6."""
+    key = text.strip().casefold().rstrip(".")
+    if key in _DAY_NAMES:
+        return _DAY_NAMES[key]
+    raise UserFacingError(f"{text.strip()!r} is not a day of the week: use monday to sunday (or mon to sun).")
+
+
+def parse_local_time(text: str) -> time:
+    """'18:00', '9:30', '1800', '6pm', '6:30 pm', '12am', 'noon', 'midnight' -> a wall-clock time (minutes)."""
+    key = text.strip().casefold()
+    if key in ("noon", "midday"):
+        return time(12, 0)
+    if key == "midnight":
+        return time(0, 0)
+    match = _TIME.match(key)
+    problem = f"{text.strip()!r} is not a time of day: use 24-hour HH:MM like 18:00, or 6pm."
+    if not match:
+        raise UserFacingError(problem)
+    hour, minute = int(match["hour"]), int(match["minute"] or 0)
+    if match["half"]:
+        if not 1 <= hour <= 12:
+            raise UserFacingError(problem)
+        hour = hour % 12 + (12 if match["half"] == "p" else 0)
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise UserFacingError(problem)
+    return time(hour, minute)
+
+
+def format_local_time(value: time) -> str:
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    """casefolded name -> IANA name, for every zone the system (or the tzdata package) knows."""
+    names = {name.casefold(): name for name in available_timezones()}
+    names.setdefault("utc", "UTC")
+    return names
+
+
+@lru_cache(maxsize=1)
+def _choice_index() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(name, casefolded name, words) for the names offered in autocomplete: Area/Location names and UTC.
+
+    Old aliases ('GB', 'EST5EDT') and the sign-inverted 'Etc/GMT+5' are still accepted when typed, not offered.
+    """
+    offered = sorted(name for name in _zone_names().values() if "/" in name and not name.startswith("Etc/"))
+    offered.append("UTC")
+    return tuple((name, name.casefold(), tuple(re.split(r"[/_\-]", name.casefold()))) for name in offered)
+
+
+POPULAR_TIMEZONES = (
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "America/Mexico_City",
+    "America/Toronto",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Moscow",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Singapore",
+    "Asia/Manila",
+    "Asia/Jakarta",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Asia/Dubai",
+)
+
+
+def resolve_timezone(text: str) -> str:
+    """The IANA name for `text`, any case, spaces for underscores ('america/new york' -> 'America/New_York')."""
+    key = text.strip().replace(" ", "_").casefold()
+    name = _zone_names().get(key)
+    if name is None:
+        suggestions = timezone_choices(text, limit=3)
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else " Use a name like Europe/London."
+        raise UserFacingError(f"{text.strip()!r} is not a time zone I know.{hint}")
+    try:
+        zone_for(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserFacingError(f"The time zone {name} cannot be loaded on this system.") from None
+    return name
+
+
+def timezone_choices(text: str, limit: int = 25) -> list[str]:
+    """Autocomplete: at most `limit` (<= 25) zone names for what the user typed so far.
+
+    Order: exact name, then names starting with the text, then names with a word starting with it ('york' ->
+    America/New_York), then names containing it; alphabetical within each group.
+    """
+    limit = min(limit, 25)
+    query = text.strip().replace(" ", "_").casefold()
+    if not query:
+        return list(POPULAR_TIMEZONES[:limit])
+    ranked: list[tuple[int, str]] = []
+    for name, folded, words in _choice_index():
+        if folded == query:
+            ranked.append((0, name))
+        elif folded.startswith(query):
+            ranked.append((1, name))
+        elif any(word.startswith(query) for word in words) or folded.split("/")[-1].startswith(query):
+            ranked.append((2, name))
+        elif query in folded:
+            ranked.append((3, name))
+    ranked.sort()
+    return [name for _, name in ranked[:limit]]
+
+
+# ====================================================================================================================
+# 2. Settings
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklySettings:
+    guild_id: int
+    enabled: bool
+    channel_id: int | None
+    weekday: int | None  # 0 = Monday
+    local_time: time | None
+    timezone: str | None  # IANA name
+    problem: str | None  # why the last post could not be made; cleared by a successful post or /weekly set
+    since: datetime | None  # when this schedule was set: earlier instants are never caught up
+    region: str | None  # ISO 3166-1 alpha-2 for releases; None: every region
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.channel_id is not None
+            and self.weekday is not None
+            and self.local_time is not None
+            and self.timezone is not None
+        )
+
+    def next_post(self, after: datetime) -> datetime | None:
+        """The next scheduled instant after `after`, or None when disabled or incomplete."""
+        if not (self.enabled and self.complete):
+            return None
+        assert self.weekday is not None and self.local_time is not None and self.timezone is not None
+        return next_post_time(self.weekday, self.local_time, self.timezone, after)
+
+    @property
+    def day_name(self) -> str | None:
+        return None if self.weekday is None else WEEKDAYS[self.weekday].capitalize()
+
+
+_SETTINGS_COLUMNS = """guild_id, weekly_enabled, weekly_channel_id, weekly_weekday, weekly_time, weekly_timezone,
+    weekly_problem, weekly_since, region"""
+
+
+def _settings_from_row(row: sqlite3.Row) -> WeeklySettings:
+    stored_time = row["weekly_time"]
+    return WeeklySettings(
+        guild_id=int(row["guild_id"]),
+        enabled=bool(row["weekly_enabled"]),
+        channel_id=row["weekly_channel_id"],
+        weekday=row["weekly_weekday"],
+        local_time=time.fromisoformat(stored_time) if stored_time else None,
+        timezone=row["weekly_timezone"],
+        problem=row["weekly_problem"],
+        since=datetime.fromisoformat(row["weekly_since"]) if row["weekly_since"] else None,
+        region=row["region"],
+    )
+
+
+async def get_weekly_settings(db: Database, guild_id: int) -> WeeklySettings | None:
+    row = await db.fetchone(f"SELECT {_SETTINGS_COLUMNS} FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return None if row is None else _settings_from_row(row)
+
+
+async def set_weekly(
+    db: Database, guild_id: int, *, channel_id: int, weekday: int, local_time: time, tz_name: str, now: datetime
+) -> WeeklySettings:
+    """Turn the weekly post on with this schedule (replacing any other); clears any recorded problem.
+
+    The schedule counts from `now`: an instant already past this week is not caught up, the first post is the next
+    scheduled instant. `tz_name` must be a valid IANA name (see resolve_timezone).
+    """
+    if not 0 <= weekday <= 6:
+        raise ValueError(f"weekday must be 0..6, got {weekday}")
+    zone_for(tz_name)
+    stamp = utc_iso(now)
+    await db.execute(
+        """INSERT INTO guild_settings (guild_id, weekly_enabled, weekly_channel_id, weekly_weekday, weekly_time,
+               weekly_timezone, weekly_problem, weekly_since, updated_at)
+           VALUES (?, 1, ?, ?, ?, ?, NULL, ?, ?)
+           ON CONFLICT (guild_id) DO UPDATE SET weekly_enabled = 1, weekly_channel_id = excluded.weekly_channel_id,
+               weekly_weekday = excluded.weekly_weekday, weekly_time = excluded.weekly_time,
+               weekly_timezone = excluded.weekly_timezone, weekly_problem = NULL,
+               weekly_since = excluded.weekly_since, updated_at = excluded.updated_at""",
+        (guild_id, channel_id, weekday, format_local_time(local_time), tz_name, stamp, stamp),
+    )
+    settings = await get_weekly_settings(db, guild_id)
+    assert settings is not None
+    return settings
+
+
+async def disable_weekly(db: Database, guild_id: int, now: datetime) -> bool:
+    """Turn the weekly post off (the schedule is kept for status). Returns whether it was on."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE guild_settings SET weekly_enabled = 0, updated_at = ? WHERE guild_id = ? AND weekly_enabled = 1",
+            (utc_iso(now), guild_id),
+        )
+        return cursor.rowcount > 0
+
+
+async def mark_problem(db: Database, guild_id: int, problem: str, now: datetime) -> None:
+    """Record why the weekly post needs attention (shown by /weekly status); the schedule stays on."""
+    await db.execute(
+        "UPDATE guild_settings SET weekly_problem = ?, updated_at = ? WHERE guild_id = ?",
+        (problem[:500], utc_iso(now), guild_id),
+    )
+
+
+async def clear_problem(db: Database, guild_id: int, now: datetime) -> None:
+    await db.execute(
+        """UPDATE guild_settings SET weekly_problem = NULL, updated_at = ?
+           WHERE guild_id = ? AND weekly_problem IS NOT NULL""",
+        (utc_iso(now), guild_id),
+    )
+
+
+# ====================================================================================================================
+# 3. The ledger and the tick
+
+LedgerStatus = Literal["claimed", "posted", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    guild_id: int
+    week: str
+    status: LedgerStatus
+    channel_id: int | None
+    message_id: int | None
+    detail: str | None
+    attempts: int
+    retry_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def scheduled(self) -> datetime:
+        return parse_week_key(self.week)
+
+
+def _entry_from_row(row: sqlite3.Row) -> LedgerEntry:
+    return LedgerEntry(
+        guild_id=int(row["guild_id"]),
+        week=row["week"],
+        status=row["status"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        detail=row["detail"],
+        attempts=int(row["attempts"]),
+        retry_at=datetime.fromisoformat(row["retry_at"]) if row["retry_at"] else None,
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+_LEDGER_COLUMNS = "guild_id, week, status, channel_id, message_id, detail, attempts, retry_at, updated_at"
+
+
+async def ledger_entry(db: Database, guild_id: int, week: str) -> LedgerEntry | None:
+    row = await db.fetchone(
+        f"SELECT {_LEDGER_COLUMNS} FROM weekly_posts WHERE guild_id = ? AND week = ?", (guild_id, week)
+    )
+    return None if row is None else _entry_from_row(row)
+
+
+async def ledger_history(db: Database, guild_id: int, limit: int = 5) -> list[LedgerEntry]:
+    """The guild's most recent weeks, newest first."""
+    rows = await db.fetchall(
+        f"SELECT {_LEDGER_COLUMNS} FROM weekly_posts WHERE guild_id = ? ORDER BY week DESC LIMIT ?", (guild_id, limit)
+    )
+    return [_entry_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DuePost:
+    guild_id: int
+    channel_id: int
+    week: str  # the ledger key
+    scheduled: datetime  # UTC
+    timezone: str
+    region: str | None
+    late_by: timedelta  # now - scheduled; always < CATCH_UP_WINDOW
+    attempt: int  # 1 for the first try
+    # True when an earlier claim of this week was interrupted (the process died while posting): the poster must look
+    # for a message of its own with weekly_marker(week) in the channel and return it instead of posting again.
+    recovering: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """What the poster returns after sending. message_id None: nothing was sent (e.g. a recovery that could not
+    check the channel), and the week is marked failed without retry."""
+
+    message_id: int | None
+    channel_id: int | None = None  # when it differs from DuePost.channel_id (e.g. a thread)
+
+
+class PostFailure(Exception):
+    """Raised by a poster for a failure it understands. The message is shown to the server's admins."""
+
+    needs_attention = False  # the admins must fix something: recorded as the setting's problem
+    retryable = False  # retried at a later tick within the catch-up window
+
+
+class ChannelGone(PostFailure):
+    needs_attention = True
+
+
+class MissingPermissions(PostFailure):
+    needs_attention = True
+
+
+class GuildGone(PostFailure):
+    """The bot is no longer in the server."""
+
+    needs_attention = True
+
+
+class TransientPostFailure(PostFailure):
+    """A 429 or 5xx that outlasted the poster's own retries, a network error: try again at a later tick."""
+
+    retryable = True
+
+
+async def claim(db: Database, guild_id: int, week: str, now: datetime, channel_id: int | None = None) -> bool:
+    """Take the (guild, week) for posting; True only for the one caller that got it.
+
+    A new week is inserted as 'claimed' (INSERT ... ON CONFLICT DO NOTHING: atomic across tasks and processes). A
+    week already in the ledger is taken again only when its `retry_at` has passed (an interrupted claim or a
+    transient failure) and it is still inside the catch-up window, by a compare-and-set on its row.
+    """
+    stamp = utc_iso(now)
+    retry_at = utc_iso(now + STALE_CLAIM)
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            """INSERT INTO weekly_posts (guild_id, week, status, channel_id, attempts, retry_at, updated_at)
+               VALUES (?, ?, 'claimed', ?, 1, ?, ?) ON CONFLICT (guild_id, week) DO NOTHING""",
+            (guild_id, week, channel_id, retry_at, stamp),
+        )
+        if cursor.rowcount > 0:
+            return True
+        cursor = await conn.execute(
+            """UPDATE weekly_posts SET status = 'claimed', attempts = attempts + 1, retry_at = ?, updated_at = ?,
+                   channel_id = coalesce(?, channel_id)
+               WHERE guild_id = ? AND week = ? AND status IN ('claimed', 'failed') AND message_id IS NULL
+                 AND retry_at IS NOT NULL AND retry_at <= ? AND week > ?""",
+            (retry_at, stamp, channel_id, guild_id, week, stamp, utc_iso(now - CATCH_UP_WINDOW)),
+        )
+        return cursor.rowcount > 0
+
+
+async def mark_posted(
+    db: Database,
+    guild_id: int,
+    week: str,
+    *,
+    channel_id: int,
+    message_id: int,
+    now: datetime,
+    numbering: Sequence[tuple[str, int]] = (),
+) -> None:
+    """Record the sent message (never retried again), clear the setting's problem, and register the message and its
+    keycaps for voting (vote_messages kind 'weekly', vote_emoji emoji -> show, +1) in the same transaction."""
+    stamp = utc_iso(now)
+    async with db.transaction() as conn:
+        await conn.execute(
+            """UPDATE weekly_posts SET status = 'posted', channel_id = ?, message_id = ?, detail = NULL,
+                   retry_at = NULL, updated_at = ?
+               WHERE guild_id = ? AND week = ?""",
+            (channel_id, message_id, stamp, guild_id, week),
+        )
+        await conn.execute(
+            "UPDATE guild_settings SET weekly_problem = NULL WHERE guild_id = ? AND weekly_problem IS NOT NULL",
+            (guild_id,),
+        )
+        if numbering:
+            await conn.execute(
+                """INSERT INTO vote_messages (message_id, guild_id, channel_id, kind, created_at)
+                   VALUES (?, ?, ?, 'weekly', ?) ON CONFLICT (message_id) DO NOTHING""",
+                (message_id, guild_id, channel_id, stamp),
+            )
+            await conn.executemany(
+                """INSERT INTO vote_emoji (message_id, emoji, show_id, value) VALUES (?, ?, ?, 1)
+                   ON CONFLICT (message_id, emoji) DO NOTHING""",
+                [(message_id, emoji, show_id) for emoji, show_id in numbering],
+            )
+
+
+async def mark_failed(
+    db: Database,
+    guild_id: int,
+    week: str,
+    now: datetime,
+    detail: str,
+    *,
+    retry_at: datetime | None = None,
+    needs_attention: bool = False,
+) -> None:
+    """Record a failed week. `retry_at`: when it may be claimed again (within the catch-up window), None: never.
+    `needs_attention`: also record `detail` as the setting's problem for /weekly status."""
+    stamp = utc_iso(now)
+    async with db.transaction() as conn:
+        await conn.execute(
+            """UPDATE weekly_posts SET status = 'failed', detail = ?, retry_at = ?, updated_at = ?
+               WHERE guild_id = ? AND week = ? AND status != 'posted'""",
+            (detail[:500], None if retry_at is None else utc_iso(retry_at), stamp, guild_id, week),
+        )
+        if needs_attention:
+            await conn.execute(
+                "UPDATE guild_settings SET weekly_problem = ?, updated_at = ? WHERE guild_id = ?",
+                (detail[:500], stamp, guild_id),
+            )
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f}"
+
+
+async def due_posts(db: Database, now: datetime) -> list[DuePost]:
+    """Every enabled guild whose most recent scheduled instant (<= now, and not before the schedule was set) is
+    owed a post: no ledger row and less than CATCH_UP_WINDOW late, or a row whose retry time has come.
+
+    Side effect: a week found CATCH_UP_WINDOW or more late with no row is recorded as 'skipped' with the reason (the
+    bot was not running), and an interrupted claim or a transient failure that ran out of window becomes 'failed',
+    so that /weekly status can report them.
+    """
+    settings_rows = await db.fetchall(
+        f"SELECT {_SETTINGS_COLUMNS} FROM guild_settings WHERE weekly_enabled = 1 AND weekly_channel_id IS NOT NULL"
+    )
+    ledger_rows = await db.fetchall(
+        f"SELECT {_LEDGER_COLUMNS} FROM weekly_posts WHERE week >= ?", (utc_iso(now - timedelta(days=9)),)
+    )
+    ledger = {(int(row["guild_id"]), row["week"]): _entry_from_row(row) for row in ledger_rows}
+    due: list[DuePost] = []
+    skipped: list[tuple[int, str, str]] = []
+    expired: list[tuple[int, str, str]] = []
+    for row in settings_rows:
+        settings = _settings_from_row(row)
+        if not settings.complete:
+            continue
+        assert settings.weekday is not None and settings.local_time is not None and settings.timezone is not None
+        try:
+            scheduled = previous_post_time(settings.weekday, settings.local_time, settings.timezone, now)
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("Guild %s has an unusable weekly time zone %r", settings.guild_id, settings.timezone)
+            continue
+        if settings.since is not None and scheduled < settings.since:
+            continue
+        week = week_key(scheduled)
+        late_by = now - scheduled
+        entry = ledger.get((settings.guild_id, week))
+        in_window = late_by < CATCH_UP_WINDOW
+        if entry is None:
+            if in_window:
+                due.append(
+                    DuePost(
+                        settings.guild_id,
+                        settings.channel_id or 0,
+                        week,
+                        scheduled,
+                        settings.timezone,
+                        settings.region,
+                        late_by,
+                        attempt=1,
+                    )
+                )
+            else:
+                skipped.append(
+                    (
+                        settings.guild_id,
+                        week,
+                        f"skipped: the bot was not running at the scheduled time and came back {_hours(late_by)} "
+                        f"hours late (posts more than {_hours(CATCH_UP_WINDOW)} hours late are skipped)",
+                    )
+                )
+            continue
+        retryable = entry.status in ("claimed", "failed") and entry.message_id is None and entry.retry_at is not None
+        if not retryable or entry.retry_at is None or entry.retry_at > now:
+            continue
+        if in_window:
+            due.append(
+                DuePost(
+                    settings.guild_id,
+                    settings.channel_id or 0,
+                    week,
+                    scheduled,
+                    settings.timezone,
+                    settings.region,
+                    late_by,
+                    attempt=entry.attempts + 1,
+                    recovering=entry.status == "claimed",
+                )
+            )
+        else:
+            reason = "interrupted while posting" if entry.status == "claimed" else (entry.detail or "failed")
+            expired.append((settings.guild_id, week, f"{reason}; not retried after {_hours(CATCH_UP_WINDOW)} hours"))
+    if skipped or expired:
+        stamp = utc_iso(now)
+        async with db.transaction() as conn:
+            await conn.executemany(
+                """INSERT INTO weekly_posts (guild_id, week, status, detail, updated_at) VALUES (?, ?, 'skipped', ?, ?)
+                   ON CONFLICT (guild_id, week) DO NOTHING""",
+                [(guild_id, week, detail, stamp) for guild_id, week, detail in skipped],
+            )
+            await conn.executemany(
+                """UPDATE weekly_posts SET status = 'failed', detail = ?, retry_at = NULL, updated_at = ?
+                   WHERE guild_id = ? AND week = ? AND message_id IS NULL AND status IN ('claimed', 'failed')""",
+                [(detail, stamp, guild_id, week) for guild_id, week, detail in expired],
+            )
+        for guild_id, week, detail in skipped:
+            log.warning("Weekly post of guild %s for %s %s", guild_id, week, detail)
+    return due
+
+
+@dataclass(slots=True)
+class TickReport:
+    due: int = 0
+    posted: int = 0
+    failed: int = 0  # not retried
+    retrying: int = 0  # transient failures, retried at a later tick
+    lost_claims: int = 0  # someone else (another tick or process) had the week
+    errors: list[str] = field(default_factory=list)  # one line per contained failure
+
+
+Poster = Callable[[DuePost, "WeeklyContent"], Awaitable[PostResult]]
+
+
+def retry_delay(attempt: int) -> timedelta:
+    return TRANSIENT_RETRY_DELAYS[min(attempt, len(TRANSIENT_RETRY_DELAYS)) - 1]
+
+
+async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: int = 4) -> TickReport:
+    """One pass of the weekly loop: post every due week through `poster`. Never raises (except cancellation).
+
+    Per post: claim -> build the content -> poster -> mark_posted / mark_failed. A PostFailure is recorded as the
+    poster said (needs attention and/or retryable); any other exception is logged with its traceback and the week
+    marked failed WITHOUT retry: the poster may have sent the message before raising, and a duplicate is worse than
+    a missed week. Posts of different guilds run up to `concurrency` at a time.
+    """
+    report = TickReport()
+    try:
+        due = await due_posts(db, now)
+    except Exception as exc:
+        log.exception("Weekly tick could not list the due posts")
+        report.errors.append(f"due_posts: {type(exc).__name__}: {exc}")
+        return report
+    report.due = len(due)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def post_one(item: DuePost) -> None:
+        async with gate:
+            try:
+                await _post_one(db, now, item, poster, report)
+            except Exception as exc:  # the ledger itself failed (database locked, disk full): next tick retries
+                log.exception("Weekly post of guild %s for %s could not be recorded", item.guild_id, item.week)
+                report.errors.append(f"guild {item.guild_id}: {type(exc).__name__}: {exc}")
+
+    await asyncio.gather(*(post_one(item) for item in due))
+    if report.due:
+        log.info(
+            "Weekly tick: %s due, %s posted, %s failed, %s to retry, %s taken by another tick",
+            report.due,
+            report.posted,
+            report.failed,
+            report.retrying,
+            report.lost_claims,
+        )
+    return report
+
+
+async def _post_one(db: Database, now: datetime, item: DuePost, poster: Poster, report: TickReport) -> None:
+    if not await claim(db, item.guild_id, item.week, now, item.channel_id):
+        report.lost_claims += 1
+        return
+    try:
+        content = await weekly_content(db, item.guild_id, item.scheduled, item.timezone, region=item.region)
+        result = await poster(item, content)
+    except PostFailure as failure:
+        detail = str(failure) or type(failure).__name__
+        if failure.retryable and item.late_by + retry_delay(item.attempt) < CATCH_UP_WINDOW:
+            log.warning(
+                "Weekly post of guild %s for %s failed (attempt %s), will retry: %s",
+                item.guild_id,
+                item.week,
+                item.attempt,
+                detail,
+            )
+            await mark_failed(db, item.guild_id, item.week, now, detail, retry_at=now + retry_delay(item.attempt))
+            report.retrying += 1
+        else:
+            log.warning("Weekly post of guild %s for %s failed: %s", item.guild_id, item.week, detail)
+            await mark_failed(db, item.guild_id, item.week, now, detail, needs_attention=failure.needs_attention)
+            report.failed += 1
+        report.errors.append(f"guild {item.guild_id}: {detail}")
+        return
+    except Exception as exc:
+        log.exception("Weekly post of guild %s for %s raised an unexpected error", item.guild_id, item.week)
+        await mark_failed(db, item.guild_id, item.week, now, f"internal error ({type(exc).__name__}); not retried")
+        report.failed += 1
+        report.errors.append(f"guild {item.guild_id}: unexpected {type(exc).__name__}: {exc}")
+        return
+    if result.message_id is None:
+        await mark_failed(db, item.guild_id, item.week, now, "not posted: an interrupted post could not be checked")
+        report.failed += 1
+        return
+    await mark_posted(
+        db,
+        item.guild_id,
+        item.week,
+        channel_id=result.channel_id or item.channel_id,
+        message_id=result.message_id,
+        now=now,
+        numbering=content.numbering,
+    )
+    report.posted += 1
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyStatus:
+    settings: WeeklySettings | None
+    next_post: datetime | None  # None when off or not configured
+    last_posted: LedgerEntry | None  # the newest 'posted' week (link: message_link(...))
+    recent: tuple[LedgerEntry, ...]  # newest first, at most 5: skipped/failed weeks show up here
+
+
+async def weekly_status(db: Database, guild_id: int, now: datetime) -> WeeklyStatus:
+    settings = await get_weekly_settings(db, guild_id)
+    recent = tuple(await ledger_history(db, guild_id, 5))
+    row = await db.fetchone(
+        f"""SELECT {_LEDGER_COLUMNS} FROM weekly_posts WHERE guild_id = ? AND status = 'posted'
+            ORDER BY week DESC LIMIT 1""",
+        (guild_id,),
+    )
+    next_post = None
+    if settings is not None:
+        try:
+            next_post = settings.next_post(now)
+        except (ZoneInfoNotFoundError, ValueError):
+            next_post = None
+    return WeeklyStatus(settings, next_post, None if row is None else _entry_from_row(row), recent)
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+# ====================================================================================================================
+# 4. Content
+
+Section = Literal["out", "coming", "picks"]
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyItem:
+    number: int  # 1..10, the keycap members vote with
+    show_id: int
+    title: str
+    section: Section
+    service: str  # the release's service, else the show's network; '' when unknown
+    release_kind: str | None  # premiere, season_premiere, episodes, added; None for picks
+    season: int | None
+    date_timestamp: int | None  # unix seconds for a Discord <t:...:D> mark (local noon for plain dates)
+    synopsis: str  # first sentence, at most SYNOPSIS_LENGTH characters; '' when unknown
+    net_votes: int  # this server's score
+
+    @property
+    def emoji(self) -> str:
+        return KEYCAPS[self.number - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyContent:
+    guild_id: int
+    week: str  # ledger key of the post time
+    post_time: datetime  # UTC
+    timezone: str
+    out_this_week: tuple[WeeklyItem, ...]
+    coming_up: tuple[WeeklyItem, ...]
+    picks: tuple[WeeklyItem, ...]  # only when nothing is new
+    picks_from_votes: bool  # picks come from the server's votes (else the catalog's best-known shows)
+    not_shown: int  # releases in the two windows beyond the 10 listed
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.out_this_week and not self.coming_up
+
+    @property
+    def items(self) -> tuple[WeeklyItem, ...]:
+        """Every listed show in number order."""
+        return self.out_this_week + self.coming_up + self.picks
+
+    @property
+    def numbering(self) -> list[tuple[str, int]]:
+        """(keycap, show_id) pairs: what the cog adds as reactions and stores in vote_emoji."""
+        return [(item.emoji, item.show_id) for item in self.items]
+
+
+SYNOPSIS_LENGTH = 140
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.!?…](?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "no", "mt", "prof", "gen", "capt", "lt"})
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def first_sentence(text: str | None, limit: int = SYNOPSIS_LENGTH) -> str:
+    """The first sentence of a synopsis (HTML tags removed, whitespace collapsed), shortened to `limit`."""
+    if not text:
+        return ""
+    plain = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    for match in _SENTENCE_END.finditer(plain):
+        before = plain[: match.start()].rsplit(" ", 1)[-1].casefold().strip("\"'“‘(")
+        if before in _ABBREVIATIONS or (len(before) == 1 and before.isalpha()):
+            continue  # "Dr. Who", "J. R. R. Tolkien": not the end of a sentence
+        plain = plain[: match.end()]
+        break
+    return shorten(plain, limit)
+
+
+def _release_moment(value: str, zone: ZoneInfo) -> tuple[date, datetime] | None:
+    """(local date, instant) of a release: a plain date is that day in the server's zone (instant: local noon, so a
+    <t:...:D> mark shows the same date to members a few zones away); an instant without offset is UTC."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return day, local_instant(day, time(12, 0), zone)
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(zone).date(), instant.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    show_id: int
+    title: str
+    synopsis: str | None
+    network: str | None
+    popularity: float
+    kind: str
+    season: int | None
+    service: str
+    instant: datetime
+
+
+_RELEASES_SQL = """
+    SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, s.title, s.synopsis, s.network, s.popularity
+    FROM releases r JOIN shows s ON s.id = r.show_id
+    WHERE r.date >= ? AND r.date < ?"""
+
+
+async def weekly_content(
+    db: Database, guild_id: int, post_time_utc: datetime, tz_name: str, *, region: str | None = None
+) -> WeeklyContent:
+    """What the post made at `post_time_utc` lists, for a server in `tz_name`.
+
+    "Out this week": shows with a release (premiere, season premiere, episodes, added) in the seven days up to the
+    post: a plain date counts when it is the post's local day or one of the six before; an instant when it falls in
+    (post - 7 days, post]. "Coming up": the seven days after. A show is listed once (in "Out this week" if it has
+    releases in both; its latest release there, its earliest in "Coming up"). Ranked by this server's net votes,
+    then popularity, then title; at most 10 in all, COMING_UP_RESERVED of them kept for "Coming up" when it has
+    shows. `region`: only releases for that region or for no region. When nothing is new, PICKS_LIMIT picks: the
+    server's top net-voted shows, topped up with the catalog's best-known shows it has not voted down.
+    """
+    zone = zone_for(tz_name)
+    post_time = post_time_utc.astimezone(UTC)
+    post_day = post_time.astimezone(zone).date()
+    rows = await db.fetchall(
+        _RELEASES_SQL, ((post_day - timedelta(days=8)).isoformat(), (post_day + timedelta(days=9)).isoformat())
+    )
+    out: dict[int, _Candidate] = {}
+    coming: dict[int, _Candidate] = {}
+    for row in rows:
+        if row["kind"] not in RELEASE_KINDS:
+            continue
+        if region and row["region"] and row["region"] != region:
+            continue
+        moment = _release_moment(row["date"], zone)
+        if moment is None:
+            continue
+        day, instant = moment
+        if len(row["date"]) == 10:
+            is_out = post_day - timedelta(days=6) <= day <= post_day
+            is_coming = post_day < day <= post_day + timedelta(days=7)
+        else:
+            is_out = post_time - timedelta(days=7) < instant <= post_time
+            is_coming = post_time < instant <= post_time + timedelta(days=7)
+        if not (is_out or is_coming):
+            continue
+        candidate = _Candidate(
+            show_id=int(row["show_id"]),
+            title=row["title"],
+            synopsis=row["synopsis"],
+            network=row["network"],
+            popularity=float(row["popularity"] or 0),
+            kind=row["kind"],
+            season=row["season"],
+            service=row["service"] or row["network"] or "",
+            instant=instant,
+        )
+        target, keep_later = (out, True) if is_out else (coming, False)
+        known = target.get(candidate.show_id)
+        if known is None or (candidate.instant > known.instant if keep_later else candidate.instant < known.instant):
+            target[candidate.show_id] = candidate
+    for show_id in out:
+        coming.pop(show_id, None)
+
+    votes = {
+        int(row[0]): int(row[1])
+        for row in await db.fetchall(
+            "SELECT show_id, SUM(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
+        )
+    }
+
+    def rank(candidate: _Candidate) -> tuple[int, float, str, int]:
+        return (-votes.get(candidate.show_id, 0), -candidate.popularity, candidate.title.casefold(), candidate.show_id)
+
+    out_ranked = sorted(out.values(), key=rank)
+    coming_ranked = sorted(coming.values(), key=rank)
+    coming_slots = min(len(coming_ranked), COMING_UP_RESERVED)
+    out_shown = out_ranked[: MAX_ITEMS - coming_slots]
+    coming_shown = coming_ranked[: MAX_ITEMS - len(out_shown)]
+    numbered: list[WeeklyItem] = []
+    for section, chosen in (("out", out_shown), ("coming", coming_shown)):
+        for candidate in chosen:
+            numbered.append(
+                WeeklyItem(
+                    number=len(numbered) + 1,
+                    show_id=candidate.show_id,
+                    title=candidate.title,
+                    section=section,  # type: ignore[arg-type]
+                    service=candidate.service,
+                    release_kind=candidate.kind,
+                    season=candidate.season,
+                    date_timestamp=int(candidate.instant.timestamp()),
+                    synopsis=first_sentence(candidate.synopsis),
+                    net_votes=votes.get(candidate.show_id, 0),
+                )
+            )
+    picks: list[WeeklyItem] = []
+    picks_from_votes = False
+    if not numbered:
+        picks, picks_from_votes = await _picks(db, votes)
+    return WeeklyContent(
+        guild_id=guild_id,
+        week=week_key(post_time),
+        post_time=post_time,
+        timezone=tz_name,
+        out_this_week=tuple(item for item in numbered if item.section == "out"),
+        coming_up=tuple(item for item in numbered if item.section == "coming"),
+        picks=tuple(picks),
+        picks_from_votes=picks_from_votes,
+        not_shown=len(out_ranked) + len(coming_ranked) - len(numbered),
+    )
+
+
+async def _picks(db: Database, votes: dict[int, int]) -> tuple[list[WeeklyItem], bool]:
+    liked = [show_id for show_id, net in sorted(votes.items(), key=lambda pair: (-pair[1], pair[0])) if net > 0]
+    chosen_ids = liked[:PICKS_LIMIT]
+    rows: list[Any] = []
+    if chosen_ids:
+        placeholders = ", ".join("?" * len(chosen_ids))
+        found = {
+            int(row["id"]): row
+            for row in await db.fetchall(
+                f"SELECT id, title, synopsis, network, popularity FROM shows WHERE id IN ({placeholders})", chosen_ids
+            )
+        }
+        rows = [found[show_id] for show_id in chosen_ids if show_id in found]
+    if len(rows) < PICKS_LIMIT:
+        # Top up with the best-known shows not already chosen and not voted down here. Voted-down shows are few;
+        # fetch a margin rather than passing every id to SQL.
+        exclude = {int(row["id"]) for row in rows} | {show_id for show_id, net in votes.items() if net < 0}
+        extra = await db.fetchall(
+            "SELECT id, title, synopsis, network, popularity FROM shows ORDER BY popularity DESC, title LIMIT ?",
+            (PICKS_LIMIT + len(exclude),),
+        )
+        rows += [row for row in extra if int(row["id"]) not in exclude][: PICKS_LIMIT - len(rows)]
+    picks = [
+        WeeklyItem(
+            number=number,
+            show_id=int(row["id"]),
+            title=row["title"],
+            section="picks",
+            service=row["network"] or "",
+            release_kind=None,
+            season=None,
+            date_timestamp=None,
+            synopsis=first_sentence(row["synopsis"]),
+            net_votes=votes.get(int(row["id"]), 0),
+        )
+        for number, row in enumerate(rows, start=1)
+    ]
+    return picks, bool(liked)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Rendering (Discord's limits enforced here until bot/render.py takes it over)
+
+CONTENT_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+TITLE_LENGTH = 100
+SERVICE_LENGTH = 40
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]<>#])")
+KIND_LABELS = {
+    "premiere": "premiere",
+    "season_premiere": "season premiere",
+    "episodes": "new episodes",
+    "added": "added",
+}
+
+
+def escape_markdown(text: str) -> str:
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def release_label(item: WeeklyItem) -> str:
+    if item.release_kind == "season_premiere" and item.season:
+        return f"season {item.season} premiere"
+    return KIND_LABELS.get(item.release_kind or "", "")
+
+
+def _item_lines(item: WeeklyItem, synopsis_limit: int) -> str:
+    parts = [f"{item.emoji} **{escape_markdown(shorten(item.title, TITLE_LENGTH))}**"]
+    if item.service:
+        parts.append(escape_markdown(shorten(item.service, SERVICE_LENGTH)))
+    label = release_label(item)
+    if item.date_timestamp is not None:
+        parts.append(f"{label} <t:{item.date_timestamp}:D>".strip())
+    elif label:
+        parts.append(label)
+    line = " · ".join(parts)
+    synopsis = shorten(item.synopsis, synopsis_limit) if synopsis_limit > 0 else ""
+    return f"{line}\n{escape_markdown(synopsis)}" if synopsis else line
+
+
+def _description(content: WeeklyContent, synopsis_limit: int) -> str:
+    blocks: list[str] = []
+    if content.nothing_new:
+        source = "your votes" if content.picks_from_votes else "the catalog's best-known shows"
+        blocks.append(f"Nothing new this week. This week's picks from {source}:")
+        blocks.extend(_item_lines(item, synopsis_limit) for item in content.picks)
+        if not content.picks:
+            blocks.append("The catalog is empty: ask an admin to import some shows.")
+    else:
+        if content.out_this_week:
+            blocks.append("**Out this week**")
+            blocks.extend(_item_lines(item, synopsis_limit) for item in content.out_this_week)
+        if content.coming_up:
+            blocks.append("**Coming up**")
+            blocks.extend(_item_lines(item, synopsis_limit) for item in content.coming_up)
+        if content.not_shown:
+            blocks.append(f"…and {content.not_shown} more.")
+    return "\n".join(blocks)
+
+
+def render_weekly(content: WeeklyContent) -> tuple[str, dict[str, Any]]:
+    """(message content, embed dict as Discord's API takes it) within Discord's limits: content 2000, embed title
+    256, description 4096, footer 2048, embed total 6000. Synopses are shortened first; every numbered line stays,
+    so that the keycap reactions always match a visible line."""
+    title = "📺 New this week"
+    footer = f"Vote with the number reactions · {weekly_marker(content.week)}"[:EMBED_FOOTER_LIMIT]
+    description = ""
+    for synopsis_limit in (SYNOPSIS_LENGTH, 100, 60, 0):
+        description = _description(content, synopsis_limit)
+        if len(description) <= EMBED_DESCRIPTION_LIMIT:
+            break
+    description = shorten(description, EMBED_DESCRIPTION_LIMIT)  # unreachable with 10 capped lines; a last guard
+    budget = EMBED_TOTAL_LIMIT - len(title) - len(footer)
+    description = shorten(description, budget)
+    items = content.items
+    if items:
+        message = f"This week's shows: react with {items[0].emoji}–{items[-1].emoji} to vote."
+    else:
+        message = "This week's shows."
+    embed: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "footer": {"text": footer},
+        "timestamp": content.post_time.isoformat(),
+    }
+    return message[:CONTENT_LIMIT], embed

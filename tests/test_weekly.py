@@ -1,0 +1,747 @@
+"""Weekly posts: schedule maths across zones and DST, settings, the ledger under restart/overlap/catch-up/faults,
+the content of a week, and rendering within Discord's limits. Time is injected (FakeClock); nothing waits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as wallclock
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.clock import FakeClock, utc_iso
+from bot.db import Database, open_database
+from bot.errors import UserFacingError
+from bot.weekly import (
+    CATCH_UP_WINDOW,
+    EMBED_DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    KEYCAPS,
+    STALE_CLAIM,
+    ChannelGone,
+    DuePost,
+    GuildGone,
+    MissingPermissions,
+    PostResult,
+    TransientPostFailure,
+    WeeklyContent,
+    WeeklyItem,
+    claim,
+    clear_problem,
+    disable_weekly,
+    first_sentence,
+    get_weekly_settings,
+    ledger_entry,
+    local_instant,
+    mark_problem,
+    next_post_time,
+    parse_local_time,
+    parse_weekday,
+    previous_post_time,
+    render_weekly,
+    resolve_timezone,
+    run_tick,
+    set_weekly,
+    timezone_choices,
+    week_key,
+    weekly_content,
+    weekly_status,
+)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+
+
+# ====================================================================================================================
+# Schedule maths
+
+SUNDAY = 6
+
+
+@pytest.mark.parametrize(
+    ("zone", "weekday", "at", "after", "expected", "why"),
+    [
+        ("Europe/London", SUNDAY, time(1, 30), utc(2024, 3, 30), utc(2024, 3, 31, 1, 0), "gap 01:00->02:00: at 02:00"),
+        ("America/New_York", SUNDAY, time(2, 30), utc(2024, 3, 9), utc(2024, 3, 10, 7, 0), "gap: at 03:00 EDT"),
+        ("Europe/London", SUNDAY, time(1, 30), utc(2024, 10, 26), utc(2024, 10, 27, 0, 30), "twice: first (BST)"),
+        ("America/New_York", SUNDAY, time(1, 30), utc(2024, 11, 2), utc(2024, 11, 3, 5, 30), "twice: first (EDT)"),
+        ("Australia/Lord_Howe", SUNDAY, time(2, 15), utc(2024, 10, 4), utc(2024, 10, 5, 15, 30), "30-min gap: 02:30"),
+        ("Australia/Lord_Howe", SUNDAY, time(1, 45), utc(2024, 4, 5), utc(2024, 4, 6, 14, 45), "30-min fold: +11"),
+        ("Australia/Sydney", SUNDAY, time(2, 30), utc(2024, 10, 4), utc(2024, 10, 5, 16, 0), "south: 03:00 AEDT"),
+        ("America/Santiago", SUNDAY, time(0, 30), utc(2024, 9, 6), utc(2024, 9, 8, 4, 0), "midnight gap: 01:00"),
+        ("Pacific/Apia", 4, time(12, 0), utc(2011, 12, 27), utc(2011, 12, 30, 10, 0), "a skipped day: next midnight"),
+        ("Asia/Kathmandu", 0, time(18, 0), utc(2024, 6, 1), utc(2024, 6, 3, 12, 15), "+05:45"),
+        ("Asia/Kolkata", 0, time(18, 0), utc(2024, 6, 1), utc(2024, 6, 3, 12, 30), "+05:30"),
+        ("UTC", 0, time(0, 0), utc(2024, 6, 3), utc(2024, 6, 10), "strictly after: not the same instant"),
+    ],
+)
+def test_next_post_time_on_change_days(
+    zone: str, weekday: int, at: time, after: datetime, expected: datetime, why: str
+) -> None:
+    assert next_post_time(weekday, at, zone, after) == expected, why
+    assert previous_post_time(weekday, at, zone, expected) == expected
+    assert previous_post_time(weekday, at, zone, expected - timedelta(seconds=1)) < expected
+
+
+def test_repeated_hour_is_one_post_a_week() -> None:
+    """London 01:30 on the fall-back Sunday happens twice; only the first is scheduled."""
+    first = utc(2024, 10, 27, 0, 30)
+    second_occurrence = utc(2024, 10, 27, 1, 30)  # 01:30 GMT, the wall clock's second 01:30
+    assert second_occurrence.astimezone(ZoneInfo("Europe/London")).time() == time(1, 30)
+    assert next_post_time(SUNDAY, time(1, 30), "Europe/London", first) == utc(2024, 11, 3, 1, 30)
+    assert previous_post_time(SUNDAY, time(1, 30), "Europe/London", second_occurrence) == first
+
+
+def test_local_instant_of_a_gap_is_the_transition() -> None:
+    zone = ZoneInfo("America/New_York")
+    result = local_instant(date(2024, 3, 10), time(2, 30), zone)
+    assert result.astimezone(zone).replace(tzinfo=None) == datetime(2024, 3, 10, 3, 0)
+    assert (result - timedelta(seconds=1)).astimezone(zone).replace(tzinfo=None) == datetime(2024, 3, 10, 1, 59, 59)
+
+
+INTERESTING_ZONES = [
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/St_Johns",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Tehran",
+    "Australia/Lord_Howe",
+    "Australia/Adelaide",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Pacific/Chatham",
+    "Pacific/Apia",
+    "Pacific/Kiritimati",
+    "Africa/Casablanca",
+    "Antarctica/Troll",
+]
+ALL_ZONES = sorted(available_timezones())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone_name=st.one_of(st.sampled_from(INTERESTING_ZONES), st.sampled_from(ALL_ZONES)),
+    weekday=st.integers(0, 6),
+    at=st.times().map(lambda value: value.replace(second=0, microsecond=0)),
+    after=st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)),
+)
+def test_schedule_properties_across_zones(zone_name: str, weekday: int, at: time, after: datetime) -> None:
+    zone = ZoneInfo(zone_name)
+    upcoming = next_post_time(weekday, at, zone_name, after)
+    latest = previous_post_time(weekday, at, zone_name, after)
+    assert latest <= after < upcoming
+    assert upcoming.tzinfo is UTC and latest.tzinfo is UTC
+    # Consecutive weeks: a week apart give or take offset changes (at most a skipped day, Apia 2011).
+    assert timedelta(days=6) <= upcoming - latest <= timedelta(days=8)
+    assert next_post_time(weekday, at, zone_name, latest) == upcoming
+    assert previous_post_time(weekday, at, zone_name, upcoming) == upcoming
+    local = upcoming.astimezone(zone)
+    assert local.fold == 0, "a repeated wall time is posted at its first occurrence"
+    if local.weekday() == weekday and local.time() == at:
+        return  # the wall time existed and was used
+    # Otherwise the wall time did not exist that day: the result is the first instant after the gap.
+    assert (upcoming - timedelta(seconds=1)).astimezone(zone).utcoffset() != local.utcoffset()
+    requested_day = next(
+        local.date() - timedelta(days=back)
+        for back in range(3)
+        if (local.date() - timedelta(days=back)).weekday() == weekday
+    )
+    wall = datetime.combine(requested_day, at, tzinfo=zone)
+    assert wall.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None)
+
+
+def test_week_key_is_utc_iso_and_orders_by_time() -> None:
+    first = next_post_time(0, time(18, 0), "Asia/Kathmandu", utc(2024, 6, 1))
+    second = next_post_time(0, time(18, 0), "Asia/Kathmandu", first)
+    assert week_key(first) == "2024-06-03T12:15:00+00:00"
+    assert week_key(first) < week_key(second)
+
+
+# ====================================================================================================================
+# Command input
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("monday", 0), ("Mon", 0), ("TUESDAY", 1), ("thu", 3), ("sun.", 6), (" Saturday ", 5)]
+)
+def test_parse_weekday(text: str, expected: int) -> None:
+    assert parse_weekday(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "mo", "funday", "7"])
+def test_parse_weekday_rejects(text: str) -> None:
+    with pytest.raises(UserFacingError, match="day of the week"):
+        parse_weekday(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("18:00", time(18, 0)),
+        ("9:05", time(9, 5)),
+        ("1800", time(18, 0)),
+        ("6pm", time(18, 0)),
+        ("6:30 PM", time(18, 30)),
+        ("12am", time(0, 0)),
+        ("12pm", time(12, 0)),
+        ("noon", time(12, 0)),
+        ("00:00", time(0, 0)),
+        ("23:59", time(23, 59)),
+    ],
+)
+def test_parse_local_time(text: str, expected: time) -> None:
+    assert parse_local_time(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "18:60", "13pm", "0am", "six", "", "18:0", "1:2:3"])
+def test_parse_local_time_rejects(text: str) -> None:
+    with pytest.raises(UserFacingError, match="time of day"):
+        parse_local_time(text)
+
+
+def test_resolve_timezone_any_case() -> None:
+    assert resolve_timezone("europe/london") == "Europe/London"
+    assert resolve_timezone("America/New York") == "America/New_York"
+    assert resolve_timezone("utc") == "UTC"
+    with pytest.raises(UserFacingError, match="Did you mean"):
+        resolve_timezone("London")
+    with pytest.raises(UserFacingError, match="not a time zone"):
+        resolve_timezone("Mars/Olympus_Mons")
+
+
+def test_timezone_choices() -> None:
+    assert len(timezone_choices("")) == 25
+    assert timezone_choices("europe/lon")[0] == "Europe/London"
+    assert "America/New_York" in timezone_choices("york")
+    assert "Asia/Kolkata" in timezone_choices("kolk")
+    assert timezone_choices("zzzz-nothing") == []
+    everything = timezone_choices("a")
+    assert len(everything) == 25 and everything == sorted(everything[:25], key=everything.index)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_timezone_choices_are_few_valid_and_loadable(text: str) -> None:
+    choices = timezone_choices(text)
+    assert len(choices) <= 25
+    for name in choices:
+        assert len(name) <= 100
+        assert resolve_timezone(name) == name
+
+
+def test_timezone_choices_are_fast() -> None:
+    started = wallclock.perf_counter()
+    for query in ("a", "america/", "new", "zz", "europe/lo", "asia", "k"):
+        for _ in range(20):
+            timezone_choices(query)
+    per_call_ms = (wallclock.perf_counter() - started) * 1000 / 140
+    assert per_call_ms < 5
+
+
+# ====================================================================================================================
+# Storage helpers
+
+START = utc(2024, 6, 3, 9, 0)  # a Monday
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_database(tmp_path / "bot.db") as database:
+        yield database
+
+
+async def add_show(
+    db: Database, title: str, *, popularity: float = 0.0, synopsis: str | None = None, network: str | None = None
+) -> int:
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            """INSERT INTO shows (title, title_norm, popularity, synopsis, network, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (title, title.casefold(), popularity, synopsis, network, utc_iso(START)),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+
+async def add_release(
+    db: Database, show_id: int, when: str, kind: str = "premiere", *, service: str = "", region: str = ""
+) -> None:
+    await db.execute(
+        "INSERT INTO releases (show_id, kind, date, service, region) VALUES (?, ?, ?, ?, ?)",
+        (show_id, kind, when, service, region),
+    )
+
+
+async def vote(db: Database, guild_id: int, user_id: int, show_id: int, value: int) -> None:
+    await db.execute(
+        """INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at)
+           VALUES (?, ?, ?, ?, 'command', ?)""",
+        (guild_id, user_id, show_id, value, utc_iso(START)),
+    )
+
+
+async def schedule(db: Database, guild_id: int, *, at: time = time(18, 0), tz: str = "UTC", weekday: int = 0) -> None:
+    await set_weekly(db, guild_id, channel_id=guild_id * 10, weekday=weekday, local_time=at, tz_name=tz, now=START)
+
+
+class Poster:
+    """A poster without Discord: records calls, returns increasing message ids, or raises what it was told to."""
+
+    def __init__(self, failures: dict[int, BaseException] | None = None) -> None:
+        self.failures = failures or {}
+        self.calls: list[tuple[DuePost, WeeklyContent]] = []
+        self.message_id = 5000
+
+    async def __call__(self, due: DuePost, content: WeeklyContent) -> PostResult:
+        self.calls.append((due, content))
+        await asyncio.sleep(0)  # let overlapping ticks interleave here, as a real send would
+        failure = self.failures.get(due.guild_id)
+        if failure is not None:
+            raise failure
+        self.message_id += 1
+        return PostResult(self.message_id)
+
+    def guilds(self) -> list[int]:
+        return sorted(due.guild_id for due, _ in self.calls)
+
+
+# ====================================================================================================================
+# Settings
+
+
+async def test_settings_set_read_disable_problem(db: Database) -> None:
+    assert await get_weekly_settings(db, 1) is None
+    stored = await set_weekly(
+        db, 1, channel_id=77, weekday=4, local_time=time(18, 30), tz_name="Asia/Kolkata", now=START
+    )
+    assert stored.enabled and stored.channel_id == 77 and stored.weekday == 4
+    assert stored.local_time == time(18, 30) and stored.timezone == "Asia/Kolkata" and stored.since == START
+    assert stored.day_name == "Friday"
+    assert stored.next_post(START) == utc(2024, 6, 7, 13, 0)
+    await mark_problem(db, 1, "I can no longer see #news", START)
+    assert (await get_weekly_settings(db, 1)).problem == "I can no longer see #news"  # type: ignore[union-attr]
+    await clear_problem(db, 1, START)
+    assert (await get_weekly_settings(db, 1)).problem is None  # type: ignore[union-attr]
+    await mark_problem(db, 1, "again", START)
+    await schedule(db, 1)  # setting again clears the problem
+    assert (await get_weekly_settings(db, 1)).problem is None  # type: ignore[union-attr]
+    assert await disable_weekly(db, 1, START) is True
+    assert await disable_weekly(db, 1, START) is False
+    off = await get_weekly_settings(db, 1)
+    assert off is not None and not off.enabled and off.next_post(START) is None
+
+
+async def test_set_weekly_rejects_an_unknown_zone(db: Database) -> None:
+    with pytest.raises(KeyError):
+        await set_weekly(db, 1, channel_id=1, weekday=0, local_time=time(1, 0), tz_name="Mars/Base", now=START)
+
+
+# ====================================================================================================================
+# The ledger and the tick
+
+
+async def test_posts_once_at_the_scheduled_time_and_registers_votes(db: Database) -> None:
+    clock = FakeClock(START)
+    show = await add_show(db, "Shogun", popularity=5, synopsis="A ship. Then more.")
+    await add_release(db, show, "2024-06-03", service="Hulu")
+    await schedule(db, 1)  # Monday 18:00 UTC
+    poster = Poster()
+    clock.set(utc(2024, 6, 3, 17, 59))
+    assert (await run_tick(db, clock.now(), poster)).due == 0
+    clock.advance(timedelta(minutes=1))
+    report = await run_tick(db, clock.now(), poster)
+    assert (report.due, report.posted) == (1, 1)
+    due, content = poster.calls[0]
+    assert due.scheduled == utc(2024, 6, 3, 18, 0) and due.late_by == timedelta(0) and due.attempt == 1
+    assert content.numbering == [("1️⃣", show)]
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        assert (await run_tick(db, clock.now(), poster)).due == 0
+    assert len(poster.calls) == 1
+    entry = await ledger_entry(db, 1, "2024-06-03T18:00:00+00:00")
+    assert entry is not None and entry.status == "posted" and entry.message_id == 5001 and entry.channel_id == 10
+    assert await db.fetchval("SELECT kind FROM vote_messages WHERE message_id = 5001") == "weekly"
+    assert [tuple(row) for row in await db.fetchall("SELECT emoji, show_id, value FROM vote_emoji")] == [("1️⃣", show, 1)]
+    clock.set(utc(2024, 6, 10, 18, 0))  # next week
+    assert (await run_tick(db, clock.now(), poster)).posted == 1
+
+
+async def test_configuring_after_this_weeks_time_waits_for_next_week(db: Database) -> None:
+    await set_weekly(db, 1, channel_id=1, weekday=0, local_time=time(8, 0), tz_name="UTC", now=START)  # 09:00
+    poster = Poster()
+    assert (await run_tick(db, START + timedelta(minutes=1), poster)).due == 0
+    assert (await run_tick(db, utc(2024, 6, 10, 8, 0), poster)).posted == 1
+
+
+async def test_restart_does_not_post_again(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    poster = Poster()
+    now = utc(2024, 6, 3, 18, 1)
+    async with open_database(path) as first:
+        await schedule(first, 1)
+        await schedule(first, 2)
+        assert (await run_tick(first, now, poster)).posted == 2
+    async with open_database(path) as second:  # the process restarted
+        report = await run_tick(second, now + timedelta(minutes=5), poster)
+    assert report.due == 0 and len(poster.calls) == 2
+
+
+async def test_overlapping_ticks_post_once(db: Database) -> None:
+    for guild in (1, 2, 3):
+        await schedule(db, guild)
+    poster = Poster()
+    now = utc(2024, 6, 3, 18, 0)
+    reports = await asyncio.gather(*(run_tick(db, now, poster) for _ in range(3)))
+    assert poster.guilds() == [1, 2, 3]
+    assert sum(report.posted for report in reports) == 3
+    assert sum(report.lost_claims for report in reports) == 6
+
+
+async def test_two_processes_ticking_at_once_post_once(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    poster = Poster()
+    now = utc(2024, 6, 3, 18, 0)
+    async with open_database(path) as first, open_database(path) as second:
+        for guild in range(1, 6):
+            await schedule(first, guild)
+        await asyncio.gather(run_tick(first, now, poster), run_tick(second, now, poster))
+    assert poster.guilds() == [1, 2, 3, 4, 5]
+
+
+async def test_catch_up_under_24_hours_and_skip_beyond(db: Database) -> None:
+    await schedule(db, 1, weekday=0)  # Monday 18:00 UTC: 23 h late at the tick
+    await schedule(db, 2, weekday=0, at=time(16, 0))  # Monday 16:00: 25 h late at the tick
+    await schedule(db, 3, weekday=1, at=time(16, 0))  # Tuesday 16:00: on time
+    await db.execute("UPDATE guild_settings SET weekly_since = ?", (utc_iso(utc(2024, 6, 1)),))
+    poster = Poster()
+    tick = utc(2024, 6, 4, 17, 0)
+    report = await run_tick(db, tick, poster)
+    assert poster.guilds() == [1, 3]
+    late = next(due for due, _ in poster.calls if due.guild_id == 1)
+    assert late.late_by == timedelta(hours=23) < CATCH_UP_WINDOW
+    assert report.posted == 2
+    skipped = await ledger_entry(db, 2, "2024-06-03T16:00:00+00:00")
+    assert skipped is not None and skipped.status == "skipped" and "25.0 hours late" in (skipped.detail or "")
+    status = await weekly_status(db, 2, tick)
+    assert status.recent[0].status == "skipped" and status.last_posted is None
+    assert status.next_post == utc(2024, 6, 10, 16, 0)
+    assert (await run_tick(db, tick + timedelta(minutes=1), poster)).due == 0  # the skip is recorded once
+
+
+async def test_each_fault_is_contained_and_recorded(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    for guild in range(1, 7):
+        await schedule(db, guild)
+    poster = Poster(
+        {
+            1: ChannelGone("The channel #news was deleted."),
+            2: MissingPermissions("I need Send Messages in #news."),
+            3: TransientPostFailure("Discord answered 503 three times."),
+            4: RuntimeError("a bug"),
+            5: GuildGone("I am no longer in this server."),
+        }
+    )
+    now = utc(2024, 6, 3, 18, 0)
+    with caplog.at_level(logging.WARNING, logger="bot.weekly"):
+        report = await run_tick(db, now, poster)
+    assert (report.due, report.posted, report.failed, report.retrying) == (6, 1, 4, 1)
+    week = "2024-06-03T18:00:00+00:00"
+    entries = {guild: await ledger_entry(db, guild, week) for guild in range(1, 7)}
+    assert entries[6].status == "posted"  # type: ignore[union-attr]
+    for guild in (1, 2, 5):
+        entry = entries[guild]
+        assert entry is not None and entry.status == "failed" and entry.retry_at is None
+        problem = (await get_weekly_settings(db, guild)).problem  # type: ignore[union-attr]
+        assert problem == entry.detail and problem
+    assert entries[4].status == "failed" and entries[4].retry_at is None  # type: ignore[union-attr]
+    assert "internal error (RuntimeError)" in (entries[4].detail or "")  # type: ignore[union-attr]
+    assert (await get_weekly_settings(db, 4)).problem is None  # type: ignore[union-attr]
+    assert entries[3].status == "failed" and entries[3].retry_at == now + timedelta(minutes=2)  # type: ignore[union-attr]
+    assert (await get_weekly_settings(db, 3)).problem is None  # type: ignore[union-attr]
+    assert any(record.exc_info and "guild 4" in record.getMessage() for record in caplog.records)
+
+    # The transient failure is retried once its delay has passed; nothing else is.
+    poster.failures.pop(3)
+    assert (await run_tick(db, now + timedelta(minutes=1), poster)).due == 0
+    report = await run_tick(db, now + timedelta(minutes=2), poster)
+    assert (report.due, report.posted) == (1, 1)
+    retried = poster.calls[-1][0]
+    assert retried.guild_id == 3 and retried.attempt == 2 and not retried.recovering
+    assert (await ledger_entry(db, 3, week)).status == "posted"  # type: ignore[union-attr]
+    # A successful post next week clears the channel problem.
+    poster.failures.clear()
+    await run_tick(db, utc(2024, 6, 10, 18, 0), poster)
+    assert (await get_weekly_settings(db, 1)).problem is None  # type: ignore[union-attr]
+
+
+async def test_transient_failures_stop_at_the_catch_up_window(db: Database) -> None:
+    await schedule(db, 1)
+    poster = Poster({1: TransientPostFailure("502")})
+    clock = FakeClock(utc(2024, 6, 3, 18, 0))
+    for _ in range(200):
+        await run_tick(db, clock.now(), poster)
+        clock.advance(timedelta(minutes=15))
+    entry = await ledger_entry(db, 1, "2024-06-03T18:00:00+00:00")
+    assert entry is not None and entry.status == "failed" and entry.retry_at is None
+    assert 1 < len(poster.calls) == entry.attempts < 100
+    assert all(due.late_by < CATCH_UP_WINDOW for due, _ in poster.calls)
+
+
+async def test_interrupted_claim_is_recovered_after_stale_claim(db: Database) -> None:
+    """The process died after claiming: the week comes back, marked `recovering`, once the claim is stale."""
+    await schedule(db, 1)
+    now = utc(2024, 6, 3, 18, 0)
+    week = "2024-06-03T18:00:00+00:00"
+    assert await claim(db, 1, week, now) is True
+    assert await claim(db, 1, week, now) is False
+    poster = Poster()
+    assert (await run_tick(db, now + STALE_CLAIM - timedelta(seconds=1), poster)).due == 0
+    report = await run_tick(db, now + STALE_CLAIM, poster)
+    assert report.posted == 1
+    due = poster.calls[0][0]
+    assert due.recovering and due.attempt == 2
+
+
+async def test_posted_weeks_are_never_reclaimed(db: Database) -> None:
+    await schedule(db, 1)
+    now = utc(2024, 6, 3, 18, 0)
+    await run_tick(db, now, Poster())
+    week = "2024-06-03T18:00:00+00:00"
+    for later in (STALE_CLAIM, timedelta(hours=1), timedelta(hours=23)):
+        assert await claim(db, 1, week, now + later) is False
+
+
+async def test_recovering_poster_that_cannot_check_fails_the_week(db: Database) -> None:
+    await schedule(db, 1)
+    now = utc(2024, 6, 3, 18, 0)
+    await claim(db, 1, "2024-06-03T18:00:00+00:00", now)
+
+    async def cautious(due: DuePost, content: WeeklyContent) -> PostResult:
+        assert due.recovering
+        return PostResult(None)
+
+    report = await run_tick(db, now + STALE_CLAIM, cautious)
+    assert report.failed == 1
+    assert (await ledger_entry(db, 1, "2024-06-03T18:00:00+00:00")).status == "failed"  # type: ignore[union-attr]
+
+
+async def test_a_broken_database_does_not_raise_out_of_the_tick(db: Database) -> None:
+    await schedule(db, 1)
+    await db.execute("DROP TABLE weekly_posts")
+    report = await run_tick(db, utc(2024, 6, 3, 18, 0), Poster())
+    assert report.errors and report.posted == 0
+
+
+async def test_fall_back_day_posts_exactly_once(db: Database) -> None:
+    await set_weekly(
+        db, 1, channel_id=1, weekday=SUNDAY, local_time=time(1, 30), tz_name="Europe/London", now=utc(2024, 10, 20)
+    )
+    poster = Poster()
+    clock = FakeClock(utc(2024, 10, 26, 23, 0))
+    while clock.now() < utc(2024, 10, 27, 4, 0):
+        await run_tick(db, clock.now(), poster)
+        clock.advance(timedelta(minutes=5))
+    assert [due.scheduled for due, _ in poster.calls] == [utc(2024, 10, 27, 0, 30)]
+
+
+async def test_spring_forward_day_posts_after_the_gap(db: Database) -> None:
+    await set_weekly(
+        db, 1, channel_id=1, weekday=SUNDAY, local_time=time(2, 30), tz_name="America/New_York", now=utc(2024, 3, 1)
+    )
+    poster = Poster()
+    clock = FakeClock(utc(2024, 3, 10, 5, 0))
+    while clock.now() < utc(2024, 3, 10, 10, 0):
+        await run_tick(db, clock.now(), poster)
+        clock.advance(timedelta(minutes=5))
+    assert [due.scheduled for due, _ in poster.calls] == [utc(2024, 3, 10, 7, 0)]  # 03:00 EDT
+
+
+# ====================================================================================================================
+# Content
+
+POST = utc(2024, 6, 7, 18, 0)  # Friday 18:00 UTC
+
+
+async def test_empty_week_lists_the_catalogs_best_known_shows(db: Database) -> None:
+    for number in range(8):
+        await add_show(db, f"Show {number}", popularity=number)
+    content = await weekly_content(db, 1, POST, "UTC")
+    assert content.nothing_new and not content.picks_from_votes
+    assert [item.title for item in content.picks] == ["Show 7", "Show 6", "Show 5", "Show 4", "Show 3"]
+    assert [item.number for item in content.picks] == [1, 2, 3, 4, 5]
+    _, embed = render_weekly(content)
+    assert "Nothing new this week" in embed["description"] and "Show 7" in embed["description"]
+
+
+async def test_empty_week_lists_the_servers_votes(db: Database) -> None:
+    ids = [await add_show(db, f"Show {number}", popularity=number) for number in range(8)]
+    await vote(db, 1, 100, ids[0], 1)
+    await vote(db, 1, 101, ids[0], 1)
+    await vote(db, 1, 100, ids[1], 1)
+    await vote(db, 1, 100, ids[7], -1)  # the best-known show, voted down here
+    await vote(db, 2, 100, ids[2], 1)  # another server's vote
+    content = await weekly_content(db, 1, POST, "UTC")
+    assert content.picks_from_votes
+    assert [item.show_id for item in content.picks] == [ids[0], ids[1], ids[6], ids[5], ids[4]]
+    assert content.picks[0].net_votes == 2
+
+
+async def test_empty_catalog_is_still_a_post(db: Database) -> None:
+    content = await weekly_content(db, 1, POST, "UTC")
+    text, embed = render_weekly(content)
+    assert content.items == () and embed["description"] and text
+
+
+async def test_release_windows_in_the_servers_zone(db: Database) -> None:
+    titles = {
+        "on the post day": "2024-06-07",
+        "six days before": "2024-06-01",
+        "seven days before": "2024-05-31",
+        "the day after": "2024-06-08",
+        "seven days after": "2024-06-14",
+        "eight days after": "2024-06-15",
+        "instant just before": "2024-06-07T17:59:00+00:00",
+        "instant just after": "2024-06-07T18:01:00Z",
+        "instant eight days before": "2024-05-30T12:00:00+00:00",
+    }
+    for title, when in titles.items():
+        await add_release(db, await add_show(db, title), when)
+    content = await weekly_content(db, 1, POST, "UTC")
+    out = {item.title for item in content.out_this_week}
+    coming = {item.title for item in content.coming_up}
+    assert out == {"on the post day", "six days before", "instant just before"}
+    assert coming == {"the day after", "seven days after", "instant just after"}
+    # In Los Angeles the post (11:00 PDT Friday) is on the same day, but a 02:00 UTC Saturday instant is Friday
+    # evening there: still after the post.
+    la = await weekly_content(db, 1, POST, "America/Los_Angeles")
+    assert "on the post day" in {item.title for item in la.out_this_week}
+    # A plain date is a date in the server's zone: its timestamp is local noon.
+    item = next(item for item in la.out_this_week if item.title == "on the post day")
+    assert item.date_timestamp == int(datetime(2024, 6, 7, 12, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp())
+
+
+async def test_ranking_by_votes_then_popularity_and_region(db: Database) -> None:
+    popular = await add_show(db, "Popular", popularity=100)
+    voted = await add_show(db, "Voted", popularity=1)
+    other = await add_show(db, "Other region", popularity=500)
+    for show in (popular, voted):
+        await add_release(db, show, "2024-06-05", service="Netflix")
+    await add_release(db, other, "2024-06-05", region="JP")
+    await vote(db, 1, 100, voted, 1)
+    content = await weekly_content(db, 1, POST, "UTC", region="GB")
+    assert [item.title for item in content.items] == ["Voted", "Popular"]
+    assert content.items[0].service == "Netflix" and content.items[0].net_votes == 1
+    everywhere = await weekly_content(db, 1, POST, "UTC")
+    assert [item.title for item in everywhere.items] == ["Voted", "Other region", "Popular"]
+
+
+async def test_a_show_is_listed_once(db: Database) -> None:
+    show = await add_show(db, "Weekly drama", network="HBO")
+    for day in ("2024-06-03", "2024-06-06", "2024-06-10"):
+        await add_release(db, show, day, "episodes")
+    content = await weekly_content(db, 1, POST, "UTC")
+    assert [item.title for item in content.items] == ["Weekly drama"]
+    item = content.items[0]
+    assert item.section == "out" and item.service == "HBO"
+    assert item.date_timestamp == int(utc(2024, 6, 6, 12).timestamp())  # the latest release out
+
+
+async def test_a_week_with_30_releases_shows_10_within_limits(db: Database) -> None:
+    for number in range(30):
+        show = await add_show(
+            db,
+            f"Show {number:02d} " + "with a long title " * 8,
+            popularity=number,
+            synopsis=("A very long first sentence " * 30) + ". Second sentence.",
+            network="Network " * 20,
+        )
+        when = "2024-06-05" if number < 24 else "2024-06-10"
+        await add_release(db, show, when, "season_premiere" if number % 2 else "added")
+    content = await weekly_content(db, 1, POST, "UTC")
+    assert len(content.items) == 10 and content.not_shown == 20
+    assert [item.number for item in content.items] == list(range(1, 11))
+    assert len(content.out_this_week) == 7 and len(content.coming_up) == 3
+    assert content.out_this_week[0].title.startswith("Show 23")  # most popular first
+    assert [emoji for emoji, _ in content.numbering] == list(KEYCAPS)
+    text, embed = render_weekly(content)
+    assert len(text) <= 2000
+    assert_embed_within_limits(embed)
+    for emoji in KEYCAPS:
+        assert emoji in embed["description"]
+    assert "…and 20 more." in embed["description"]
+
+
+def test_first_sentence() -> None:
+    assert first_sentence("<p>Dr. House solves cases. He is rude.</p>") == "Dr. House solves cases."
+    assert first_sentence("No end") == "No end"
+    assert first_sentence(None) == ""
+    long = first_sentence("word " * 100)
+    assert len(long) <= 140 and long.endswith("…")
+
+
+def assert_embed_within_limits(embed: dict[str, object]) -> None:
+    title = str(embed["title"])
+    description = str(embed["description"])
+    footer = str(embed["footer"]["text"])  # type: ignore[index]
+    assert len(title) <= 256 and len(description) <= EMBED_DESCRIPTION_LIMIT and len(footer) <= 2048
+    assert len(title) + len(description) + len(footer) <= EMBED_TOTAL_LIMIT
+
+
+item_strategy = st.builds(
+    lambda title, service, synopsis, kind, stamp: (title, service, synopsis, kind, stamp),
+    st.text(min_size=1, max_size=300),
+    st.text(max_size=300),
+    st.text(max_size=3000),
+    st.sampled_from(["premiere", "season_premiere", "episodes", "added", None]),
+    st.one_of(st.none(), st.integers(0, 2**33)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(item_strategy, max_size=10), st.integers(0, 10), st.integers(0, 10_000))
+def test_render_weekly_always_within_limits(
+    raw: list[tuple[str, str, str, str | None, int | None]], split: int, more: int
+) -> None:
+    items = [
+        WeeklyItem(
+            number=number,
+            show_id=number,
+            title=title,
+            section="out" if number <= split else "coming",
+            service=service,
+            release_kind=kind,
+            season=3,
+            date_timestamp=stamp,
+            synopsis=first_sentence(synopsis),
+            net_votes=0,
+        )
+        for number, (title, service, synopsis, kind, stamp) in enumerate(raw, start=1)
+    ]
+    content = WeeklyContent(
+        guild_id=1,
+        week="2024-06-07T18:00:00+00:00",
+        post_time=POST,
+        timezone="UTC",
+        out_this_week=tuple(item for item in items if item.section == "out"),
+        coming_up=tuple(item for item in items if item.section == "coming"),
+        picks=(),
+        picks_from_votes=False,
+        not_shown=more,
+    )
+    text, embed = render_weekly(content)
+    assert len(text) <= 2000
+    assert_embed_within_limits(embed)
+    for item in items:
+        assert item.emoji in str(embed["description"])
