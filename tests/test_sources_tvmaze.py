@@ -1,0 +1,294 @@
+"""The TVmaze client against a local aiohttp server replaying recorded responses (../shared/data/tvmaze) and
+synthetic fixtures (tests/fixtures, fictional shows) for routes with no recording."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.catalog import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
+from bot.db import open_database
+from bot.sources.base import SourceError
+from bot.sources.http import ApiError, JsonApi, TokenBucket
+from bot.sources.sync import tvmaze_schedule, tvmaze_show, tvmaze_updates
+from bot.sources.tvmaze import TvmazeClient, show_to_record, strip_html
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ROOT.parent / "shared" / "data" / "tvmaze"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def recorded(name: str) -> Any:
+    path = RECORDED / name
+    if not path.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing, and CI=true requires the shared data")
+        pytest.skip(f"shared data not present: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def synthetic(name: str, day: str = "") -> Any:
+    document = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    assert document["_synthetic"] is True
+    return json.loads(json.dumps(document["body"]).replace('"DATE"', json.dumps(day)))
+
+
+class FakeTvmaze:
+    """Routes of the TVmaze API, each answering from a recording or a synthetic fixture; records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.failures: dict[str, list[int]] = {}  # q -> statuses to answer first (429, 500)
+        app = web.Application()
+        app.router.add_get("/singlesearch/shows", self.singlesearch)
+        app.router.add_get("/shows/{id}", self.show)
+        app.router.add_get("/schedule/web", self.schedule_web)
+        app.router.add_get("/schedule", self.schedule)
+        app.router.add_get("/updates/shows", self.updates)
+        self.server = TestServer(app)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def not_found(self) -> web.Response:
+        return web.json_response(recorded("error_404_episodebynumber.json"), status=404)
+
+    async def singlesearch(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        query = request.query.get("q", "")
+        pending = self.failures.get(query)
+        if pending:
+            status = pending.pop(0)
+            return web.Response(status=status, text="slow down", headers={"Retry-After": "3"} if status == 429 else {})
+        if query == "broken":
+            return web.Response(text="<html>not json</html>", content_type="text/html")
+        if query == "jessica jones":
+            return web.json_response(recorded("singlesearch_jessica_jones_embed_seasons.json"))
+        if query == "house":
+            return web.json_response(recorded("singlesearch_house_md_embed_seasons.json"))
+        if query == "quiet lighthouse":
+            return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
+        return self.not_found()
+
+    async def show(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        if request.match_info["id"] == "13":
+            return web.json_response(recorded("show_13_embed_seasons.json"))
+        if request.match_info["id"] == "990001":
+            return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
+        return self.not_found()
+
+    async def schedule_web(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        return web.json_response(synthetic("tvmaze_schedule_web.json", request.query["date"]))
+
+    async def schedule(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        assert request.query["country"] == "US"
+        return web.json_response(synthetic("tvmaze_schedule_us.json", request.query["date"]))
+
+    async def updates(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        assert request.query["since"] == "day"
+        return web.json_response(synthetic("tvmaze_updates_shows_day.json"))
+
+
+@pytest.fixture
+async def tvmaze() -> AsyncIterator[FakeTvmaze]:
+    fake = FakeTvmaze()
+    await fake.server.start_server()
+    try:
+        yield fake
+    finally:
+        await fake.server.close()
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Mapping
+
+
+def test_recorded_show_maps_to_a_record() -> None:
+    record = show_to_record(recorded("singlesearch_jessica_jones_embed_seasons.json"))
+    assert record.title == "Marvel's Jessica Jones"
+    assert (record.premiered, record.status, record.network, record.country) == (
+        "2015-11-20",
+        "running",
+        "Netflix",
+        "US",
+    )
+    assert record.ids == {"tvmaze": 1370, "imdb": "tt2357547"}
+    assert record.genres == ["Action", "Crime", "Science Fiction"]
+    assert record.poster_url == "https://static.tvmaze.com/uploads/images/original_untouched/31/77884.jpg"
+    assert record.synopsis is not None and record.synopsis.startswith("Haunted by a traumatic past")
+    assert "<" not in record.synopsis and record.synopsis_source == "TVmaze"
+    assert record.source == "tvmaze" and record.kind == "scripted" and record.runtime == 60
+
+    house = show_to_record(recorded("singlesearch_house_md_embed_seasons.json"))
+    assert (house.network, house.country, house.ids["tvmaze"]) == ("FOX", "US", 118)
+    assert house.official_site is None  # the 2017 recording has no officialSite
+
+
+def test_synthetic_cast_and_crew_map_to_characters_and_creators() -> None:
+    record = show_to_record(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
+    assert [(c.name, c.character) for c in record.cast] == [
+        ("Alex Example", "Keeper Nora"),
+        ("Sam Placeholder", "The Visitor"),
+    ]
+    assert record.creators == ["Jordan Sample"]
+    assert (record.runtime, record.network, record.country, record.ended) == (45, "Example Stream", None, "2032-06-30")
+    assert record.synopsis == "A keeper of a fictional lighthouse & her test data.\n\nSecond paragraph."
+
+
+@pytest.mark.parametrize("body", [[], {"name": "No id"}, {"id": "7", "name": "Text id"}, {"id": 7, "name": " "}, None])
+def test_malformed_show_objects_raise_source_error(body: Any) -> None:
+    with pytest.raises(SourceError, match="malformed"):
+        show_to_record(body)
+
+
+def test_strip_html_keeps_text_only() -> None:
+    assert strip_html("<p>A &amp; B<br/>C</p>") == "A & B\n\nC"
+    assert strip_html("") is None and strip_html(None) is None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The client over HTTP
+
+
+async def test_show_by_name_and_id(tvmaze: FakeTvmaze) -> None:
+    async with TvmazeClient(tvmaze.base_url) as client:
+        jones = await client.show_by_name("jessica jones")
+        flash = await client.show_by_id(13)
+        missing = await client.show_by_name("no such show")
+        missing_id = await client.show_by_id(424242)
+    assert jones is not None and jones.ids["tvmaze"] == 1370
+    assert flash is not None and flash.title == "The Flash" and flash.ids["tvmaze"] == 13
+    assert missing is None and missing_id is None
+    assert "embed%5B%5D=cast" in tvmaze.requests[0] or "embed[]=cast" in tvmaze.requests[0]
+    assert "embed" in tvmaze.requests[1] and "crew" in tvmaze.requests[1]
+
+
+async def test_429_waits_retry_after_then_succeeds(tvmaze: FakeTvmaze) -> None:
+    tvmaze.failures["jessica jones"] = [429, 500]
+    sleep = RecordingSleep()
+    async with TvmazeClient(tvmaze.base_url, sleep=sleep, backoff_seconds=0.5) as client:
+        record = await client.show_by_name("jessica jones")
+    assert record is not None and record.ids["tvmaze"] == 1370
+    assert sleep.delays == [3.0, 1.0]  # Retry-After, then exponential backoff (0.5 * 2) after the 500
+    assert len(tvmaze.requests) == 3
+
+
+async def test_persistent_errors_and_malformed_bodies_raise(tvmaze: FakeTvmaze) -> None:
+    tvmaze.failures["house"] = [503] * 10
+    async with TvmazeClient(tvmaze.base_url, sleep=RecordingSleep()) as client:
+        with pytest.raises(ApiError, match=r"server error \(503\), gave up after 5 attempts"):
+            await client.show_by_name("house")
+        with pytest.raises(ApiError, match="malformed response"):
+            await client.show_by_name("broken")
+
+
+async def test_token_bucket_spaces_calls_beyond_the_burst() -> None:
+    now = [0.0]
+    sleep = RecordingSleep()
+
+    async def advancing_sleep(seconds: float) -> None:
+        await sleep(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(20, 10.0, clock=lambda: now[0], sleep=advancing_sleep)
+    for _ in range(22):
+        await bucket.acquire()
+    assert sleep.delays == pytest.approx([0.5, 0.5])  # 20 at once, then one every 0.5 s
+    assert now[0] == pytest.approx(1.0)
+
+
+async def test_network_errors_are_retried_then_reported() -> None:
+    sleep = RecordingSleep()
+    api = JsonApi("http://127.0.0.1:9", name="Nowhere", bucket=TokenBucket(5, 1.0), sleep=sleep, max_attempts=2)
+    async with api:
+        with pytest.raises(ApiError, match="network error"):
+            await api.get("/x")
+    assert len(sleep.delays) == 1
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sync into the catalog
+
+
+async def test_show_sync_merges_with_the_curated_show(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path) as db:
+        await seed_if_empty(db)
+        before = await db.fetchval("SELECT COUNT(*) FROM shows")
+        summary, record = await tvmaze_show(tvmaze.base_url, db_path, "jessica jones")
+        assert record is not None and (summary.added, summary.updated) == (0, 1)
+        assert await db.fetchval("SELECT COUNT(*) FROM shows") == before
+        show_id = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = 1370")
+        show = await show_json(db, int(show_id))
+        assert show is not None and show["title"] == "Jessica Jones"
+        assert show["synopsis_source"] == "Showbot editors"  # curated words kept
+        assert show["poster_url"] == "https://static.tvmaze.com/uploads/images/original_untouched/31/77884.jpg"
+        assert show["ids"]["imdb"] == "tt2357547" and "tvmaze" in show["sources"]
+
+        again, _ = await tvmaze_show(tvmaze.base_url, db_path, "jessica jones")
+        assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+        missing, none = await tvmaze_show(tvmaze.base_url, db_path, "no such show")
+        assert none is None and missing.skipped == ["'no such show': TVmaze knows no such show"]
+
+
+async def test_schedule_sync_records_release_events(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path) as db:
+        summary = await tvmaze_schedule(tvmaze.base_url, db_path, date(2031, 5, 1), 2)
+        assert (summary.added, summary.skipped) == (3, [])
+        assert len([r for r in tvmaze.requests if r.startswith("/schedule/web")]) == 2
+        rows = await db.fetchall(
+            """SELECT s.title, r.kind, r.date, r.season, r.service, r.region, r.source FROM releases r
+               JOIN shows s ON s.id = r.show_id WHERE r.kind != 'premiere' OR r.source = 'tvmaze' AND r.date > '2031-04'
+               ORDER BY s.title, r.date, r.kind"""
+        )
+        events = [tuple(row) for row in rows]
+        assert ("Evening Test Broadcast", "episodes", "2031-05-01", 7, "Example Network", "US", "tvmaze") in events
+        assert ("Paper Moon Test Series", "premiere", "2031-05-02", 1, "Example Stream", "", "tvmaze") in events
+        assert ("Paper Moon Test Series", "episodes", "2031-05-01", 1, "Example Stream", "", "tvmaze") in events
+        assert ("Fixture Falls", "season_premiere", "2031-05-01", 3, "Sample Plus", "GB", "tvmaze") in events
+
+        again = await tvmaze_schedule(tvmaze.base_url, db_path, date(2031, 5, 1), 2)
+        assert (again.added, again.updated) == (0, 0)
+
+
+async def test_updates_refresh_only_known_shows_and_name_failures(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path):
+        pass
+    conn = connect_sync(db_path)
+    try:
+        # Two shows the catalog knows by TVmaze id: one TVmaze changed, one it has since deleted (404).
+        import_records(conn, [ShowRecord(title="The Quiet Lighthouse Test Show", ids={"tvmaze": 990001})])
+        import_records(conn, [ShowRecord(title="Gone Test Show", ids={"tvmaze": 990099})])
+    finally:
+        conn.close()
+    summary = await tvmaze_updates(tvmaze.base_url, db_path)
+    assert summary.updated == 1
+    assert summary.skipped == ["TVmaze show 990099: no longer on TVmaze (404)"]
+    assert "/shows/990001" in " ".join(tvmaze.requests)
+    async with open_database(db_path) as db:
+        show = await show_json(db, 1)
+    assert show is not None and show["creators"] == ["Jordan Sample"]
+    assert show["cast"][0] == {"name": "Alex Example", "character": "Keeper Nora"}
