@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     stats = catalog.add_parser("stats", help="count what the database holds")
     stats.add_argument("--json", action="store_true")
+
+    votes = commands.add_parser("votes", help="the votes members cast").add_subparsers(
+        dest="votes_command", metavar="ACTION", required=True
+    )
+    export = votes.add_parser("export", help="print every stored vote (a backup; what a server owner may see)")
+    export.add_argument("--guild", type=int, default=None, metavar="ID", help="only this server's votes")
+    export.add_argument("--json", action="store_true", help="one JSON list")
+    export.add_argument("--jsonl", action="store_true", help="JSON Lines: one vote object per line")
     return parser
 
 
@@ -73,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "console": _console,
         "catalog": _catalog,
+        "votes": _votes,
     }
     try:
         return handlers[args.command](args, settings)
@@ -113,6 +122,24 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 def _catalog(args: argparse.Namespace, settings: Settings) -> int:
     handler = {"import": _catalog_import, "show": _catalog_show, "search": _catalog_search, "stats": _catalog_stats}
     return asyncio.run(handler[args.catalog_command](args, settings))
+
+
+def _votes(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.votes import VoteStore, votes_table
+
+    async def export() -> list[dict[str, Any]]:
+        async with open_database(settings.database_path) as db:
+            return await VoteStore(db).export(args.guild)
+
+    rows = asyncio.run(export())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    elif args.jsonl:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(votes_table(rows))
+    return 0
 
 
 async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
