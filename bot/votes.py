@@ -897,3 +897,27 @@ async def top_shows(
     ranked = [TopShow(row[0], row[1], int(row[2]), int(row[3]), wilson_lower_bound(row[2], row[3])) for row in rows]
     ranked.sort(key=lambda show: (-show.score, -(show.up - show.down), -show.up, show.title, show.show_id))
     return ranked[:limit]
+
+
+def votes_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Exported votes as a plain-text table for a terminal."""
+    if not rows:
+        return "No votes stored."
+    header = ("guild", "member", "show", "title", "vote", "source", "updated")
+    lines = [
+        (
+            str(row["guild_id"]),
+            str(row["user_id"]),
+            str(row["show_id"]),
+            row["title"] if len(row["title"]) <= 40 else row["title"][:39] + "…",
+            "+1" if row["value"] > 0 else "-1",
+            row["source"],
+            row["updated_at"],
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in [header, *lines]) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *lines]
+    )

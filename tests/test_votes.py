@@ -541,3 +541,33 @@ async def test_top_shows_ranks_by_wilson_in_the_server_period_genre_and_service(
     assert await top_shows(db, OTHER_GUILD, "all", genre="Drama", now=now) == []
     with pytest.raises(ValueError, match="period"):
         await top_shows(db, GUILD, "year", now=now)  # type: ignore[arg-type]
+
+
+# Export -----------------------------------------------------------------------------------------------------------
+
+
+async def test_cli_votes_export_json_jsonl_and_table(
+    store: VoteStore, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bot.cli import main
+
+    await store.set_vote(GUILD, 7, SHOW_A, 1, "command")
+    await store.set_vote(OTHER_GUILD, 8, SHOW_B, -1, "reaction", message_id=MSG_B, emoji=THUMBS_DOWN)
+    monkeypatch.setenv("DATABASE_PATH", str(db.path))
+    # main() runs its own event loop: call it from a worker thread.
+    assert await asyncio.to_thread(main, ["votes", "export", "--json"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert [(row["guild_id"], row["user_id"], row["title"], row["value"]) for row in everything] == [
+        (GUILD, 7, "Show 01", 1),
+        (OTHER_GUILD, 8, "Show 02", -1),
+    ]
+    assert set(everything[0]) == {"guild_id", "user_id", "show_id", "title", "value", "source", "updated_at"}
+    assert await asyncio.to_thread(main, ["votes", "export", "--guild", str(OTHER_GUILD), "--jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["user_id"] for line in lines] == [8]
+    assert await asyncio.to_thread(main, ["votes", "export"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["guild", "member", "show", "title", "vote", "source", "updated"]
+    assert "Show 02" in table[2] and "-1" in table[2]
