@@ -1,0 +1,482 @@
+"""User actions against the emulator, for tests and the console: `await discord.slash("show", title="...")`.
+
+Slash commands are built from the commands the bot actually synced, so option names, types, choices and ranges
+are checked as Discord's client would. Waiting is event-driven: in-process (the bot runs in this event loop) an
+action returns once the bot has finished handling it; otherwise once the bot has answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bot.emulator.demo import DemoServer
+from bot.emulator.server import (
+    APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    DEFERRED_CHANNEL_MESSAGE,
+    DEFERRED_UPDATE,
+    MESSAGE_COMPONENT,
+    DiscordEmulator,
+    InteractionRecord,
+)
+from bot.emulator.state import ADMINISTRATOR, Channel, Message, Role, User, parse_emoji
+
+SUBCOMMAND, SUBCOMMAND_GROUP = 1, 2
+STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
+BOT_WORK_PREFIXES = (
+    "discord.py: ",
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-dynamic-item",
+    "discord-ui-modal",
+)
+
+
+class ActionError(Exception):
+    """A user action Discord's client would not allow (unknown command or option, bad value, no such button)."""
+
+
+class NoResponse(AssertionError):
+    """The bot did not answer an interaction."""
+
+
+@dataclass
+class Reply:
+    """The bot's answer to one interaction, as it stands now (edits and followups included)."""
+
+    record: InteractionRecord
+
+    @property
+    def type(self) -> int | None:
+        """The callback type: 4 message, 5 deferred, 6 deferred update, 7 update, 8 autocomplete, 9 modal."""
+        return self.record.callback_type
+
+    @property
+    def body(self) -> Any:
+        """The callback body exactly as the bot sent it."""
+        return self.record.callback_body
+
+    @property
+    def message(self) -> Message | None:
+        """The message the response created (or, for a button that updated its message, that message)."""
+        if self.record.original is not None:
+            return self.record.original
+        if self.type in (DEFERRED_UPDATE, 7):
+            return self.record.message
+        return self.record.followups[0] if self.record.followups else None
+
+    @property
+    def content(self) -> str:
+        return self.message.content if self.message else ""
+
+    @property
+    def embeds(self) -> list[dict[str, Any]]:
+        return self.message.embeds if self.message else []
+
+    @property
+    def embed(self) -> dict[str, Any]:
+        if not self.embeds:
+            raise AssertionError(f"The reply has no embed: {self.content!r}")
+        return self.embeds[0]
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        return self.message.components if self.message else []
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        return [component for component in iter_components(self.components) if component.get("type") == 2]
+
+    @property
+    def flags(self) -> int:
+        return self.message.flags if self.message else 0
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.message and self.message.ephemeral)
+
+    @property
+    def deferred(self) -> bool:
+        return self.type in (DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE)
+
+    @property
+    def followups(self) -> list[Message]:
+        """Followup messages (after a deferral, the first followup is the original message, not listed here)."""
+        return [message for message in self.record.followups if message is not self.record.original]
+
+    @property
+    def modal(self) -> dict[str, Any] | None:
+        return self.record.modal
+
+    @property
+    def text(self) -> str:
+        """Content plus every embed's text, for loose assertions (`"Seven Seconds" in reply.text`)."""
+        return "\n".join([self.content, *(embed_text(embed) for embed in self.embeds)])
+
+
+def iter_components(rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        yield from row.get("components", [])
+
+
+def embed_text(embed: dict[str, Any]) -> str:
+    parts = [embed.get("title") or "", embed.get("description") or ""]
+    parts += [f"{item.get('name')}: {item.get('value')}" for item in embed.get("fields") or []]
+    parts.append((embed.get("footer") or {}).get("text") or "")
+    parts.append((embed.get("author") or {}).get("name") or "")
+    return "\n".join(part for part in parts if part)
+
+
+MessageRef = Message | Reply | int
+
+
+class DiscordDriver:
+    """What users do in the demo server; `user`/`channel` take a User/Channel or a name ("bob", "#general")."""
+
+    def __init__(
+        self,
+        emulator: DiscordEmulator,
+        server: DemoServer,
+        *,
+        in_process: bool = True,
+        user: str = "alice",
+        channel: str = "general",
+        timeout: float = 5.0,
+    ) -> None:
+        self.emulator = emulator
+        self.server = server
+        self.in_process = in_process
+        self.default_user = server.members[user]
+        self.default_channel = server.channels[channel]
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------------------------------------ lookups
+    @property
+    def guild(self) -> Any:
+        return self.server.guild
+
+    @property
+    def requests(self) -> list[Any]:
+        """Every REST request the bot sent, in order (RecordedRequest: method, path, body, query, route, status)."""
+        return self.emulator.requests
+
+    def member(self, name: str) -> User:
+        if name in self.server.members:
+            return self.server.members[name]
+        raise ActionError(f"No member {name!r}; the demo server has {', '.join(self.server.members)}")
+
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.guild.channel_named(name)  # type: ignore[no-any-return]
+        except KeyError as exc:
+            raise ActionError(str(exc.args[0])) from None
+
+    def _user(self, user: User | str | None) -> User:
+        if user is None:
+            return self.default_user
+        return self.member(user) if isinstance(user, str) else user
+
+    def _channel(self, channel: Channel | str | None) -> Channel:
+        if channel is None:
+            return self.default_channel
+        return self.channel(channel) if isinstance(channel, str) else channel
+
+    def messages(self, channel: Channel | str | None = None) -> list[Message]:
+        """Messages everyone can see in a channel, oldest first."""
+        return self._channel(channel).visible_messages()
+
+    def last_message(self, channel: Channel | str | None = None) -> Message:
+        messages = self.messages(channel)
+        if not messages:
+            raise ActionError(f"No message in #{self._channel(channel).name} yet")
+        return messages[-1]
+
+    def message(self, ref: MessageRef) -> Message:
+        if isinstance(ref, Message):
+            return ref
+        if isinstance(ref, Reply):
+            if ref.message is None:
+                raise ActionError("That reply has no message")
+            return ref.message
+        return self.emulator.find_message(ref)[2]
+
+    async def wait_for_message(
+        self,
+        channel: Channel | str | None = None,
+        predicate: Callable[[Message], bool] = lambda message: True,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (a deadline for an event-driven wait)
+    ) -> Message:
+        """The newest visible message in `channel` matching `predicate`, waiting for one if needed."""
+        target = self._channel(channel)
+
+        def found() -> bool:
+            return any(predicate(message) for message in target.visible_messages())
+
+        await self.emulator.wait_for(found, timeout=timeout or self.timeout, what=f"a message in #{target.name}")
+        return [message for message in target.visible_messages() if predicate(message)][-1]
+
+    # ------------------------------------------------------------------------------------------ interactions
+    async def slash(
+        self,
+        command: str,
+        *,
+        user: User | str | None = None,
+        in_channel: Channel | str | None = None,
+        options: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> Reply:
+        """Run `/command` (subcommands separated by spaces: "weekly set") as `user` in `in_channel`.
+
+        Keyword arguments are option values (`channel="#watch-party"` is the command's channel option); an option
+        named `user`, `in_channel` or `options` goes in `options={...}`.
+        """
+        who, where = self._user(user), self._channel(in_channel)
+        data = self._command_data(command, who, where, {**(options or {}), **values}, focused=None)
+        record, payload = self.emulator.new_interaction(APPLICATION_COMMAND, who, where, data)
+        return await self._run(record, payload, f"/{command}")
+
+    async def autocomplete(
+        self,
+        command: str,
+        option: str,
+        value: str,
+        *,
+        user: User | str | None = None,
+        in_channel: Channel | str | None = None,
+        **values: Any,
+    ) -> list[dict[str, Any]]:
+        """The choices the bot offers while `user` types `value` into `option` of `/command` (other options as in
+        `slash`)."""
+        who, where = self._user(user), self._channel(in_channel)
+        data = self._command_data(command, who, where, {**values, option: value}, focused=option)
+        record, payload = self.emulator.new_interaction(AUTOCOMPLETE, who, where, data)
+        reply = await self._run(record, payload, f"autocomplete of /{command} {option}")
+        return list(reply.record.choices or [])
+
+    async def click(self, message: MessageRef, button: str, *, user: User | str | None = None) -> Reply:
+        """Click the button whose custom_id or label is `button` on `message`."""
+        target = self.message(message)
+        matches = [
+            c
+            for c in iter_components(target.components)
+            if c.get("type") == 2 and button in (c.get("custom_id"), c.get("label"))
+        ]
+        if not matches:
+            labels = [c.get("label") or c.get("custom_id") for c in iter_components(target.components)]
+            raise ActionError(f"No button {button!r} on that message; it has {labels}")
+        component = matches[0]
+        if component.get("disabled"):
+            raise ActionError(f"The button {button!r} is disabled")
+        if component.get("style") == 5:
+            raise ActionError(f"{button!r} is a link button: it opens {component.get('url')}, the bot hears nothing")
+        data = {"custom_id": component["custom_id"], "component_type": 2}
+        return await self._component(target, data, user)
+
+    async def select(
+        self, message: MessageRef, custom_id: str, values: list[str], *, user: User | str | None = None
+    ) -> Reply:
+        """Choose `values` in the select menu `custom_id` on `message`."""
+        target = self.message(message)
+        menus = [c for c in iter_components(target.components) if c.get("custom_id") == custom_id and c["type"] != 2]
+        if not menus:
+            raise ActionError(f"No select menu {custom_id!r} on that message")
+        menu = menus[0]
+        if menu["type"] == 3:
+            offered = {option["value"] for option in menu.get("options", [])}
+            if not set(values) <= offered:
+                raise ActionError(f"{sorted(set(values) - offered)} are not options of {custom_id!r}")
+        if not menu.get("min_values", 1) <= len(values) <= menu.get("max_values", 1):
+            raise ActionError(f"{custom_id!r} takes {menu.get('min_values', 1)}-{menu.get('max_values', 1)} values")
+        data = {"custom_id": custom_id, "component_type": menu["type"], "values": values}
+        return await self._component(target, data, user)
+
+    async def _component(self, message: Message, data: dict[str, Any], user: User | str | None) -> Reply:
+        who = self._user(user)
+        channel = self.emulator.find_message(message.id)[1]
+        record, payload = self.emulator.new_interaction(MESSAGE_COMPONENT, who, channel, data, message=message)
+        return await self._run(record, payload, f"component {data['custom_id']!r}")
+
+    async def _run(self, record: InteractionRecord, payload: dict[str, Any], what: str) -> Reply:
+        await self.emulator.dispatch_interaction(record, payload)
+        try:
+            if self.in_process:
+                await self.settle()
+            else:
+                await self.emulator.wait_for(lambda: record.answered, timeout=self.timeout, what=f"an answer to {what}")
+        except TimeoutError:
+            pass
+        if not record.acknowledged or (self.in_process is False and not record.answered):
+            sent = [f"{r.method} {r.path} -> {r.status} {r.error_code or ''}" for r in record.requests]
+            raise NoResponse(f"The bot did not answer {what} (it sent: {sent or 'nothing'})")
+        return Reply(record)
+
+    # ---------------------------------------------------------------------------------------------- reactions
+    async def react(self, message: MessageRef, emoji: str, *, user: User | str | None = None) -> None:
+        await self.emulator.add_reaction(self.message(message), parse_emoji(emoji), self._user(user))
+        await self.settle()
+
+    async def unreact(self, message: MessageRef, emoji: str, *, user: User | str | None = None) -> None:
+        await self.emulator.remove_reaction(self.message(message), parse_emoji(emoji), self._user(user))
+        await self.settle()
+
+    async def delete_message(self, message: MessageRef) -> None:
+        await self.emulator.user_deletes_message(self.message(message))
+        await self.settle()
+
+    # ------------------------------------------------------------------------------------------------ waiting
+    async def settle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """In-process: return once the bot has read every gateway event and finished every handler it started."""
+        if not self.in_process:
+            return
+        timeout = timeout or self.timeout
+        await self.emulator.sync_gateway(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        current = asyncio.current_task()
+        while True:
+            busy = [
+                task
+                for task in asyncio.all_tasks()
+                if task is not current and not task.done() and task.get_name().startswith(BOT_WORK_PREFIXES)
+            ]
+            if not busy:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"The bot is still busy after {timeout:.1f}s: {[t.get_name() for t in busy]}")
+            await asyncio.wait(busy, timeout=remaining)
+
+    # ------------------------------------------------------------------------------------------ payload building
+    def _command_data(
+        self, command: str, user: User, channel: Channel, values: dict[str, Any], *, focused: str | None
+    ) -> dict[str, Any]:
+        words = command.strip().removeprefix("/").split()
+        if not words:
+            raise ActionError("Which command?")
+        synced = [c for c in self.emulator.commands_for(self.guild.id) if c.get("type", 1) == 1]
+        top = next((c for c in synced if c["name"] == words[0]), None)
+        if top is None:
+            raise ActionError(
+                f"/{words[0]} is not a command; the bot synced: {sorted('/' + c['name'] for c in synced)}"
+            )
+        self._check_default_permissions(top, user, channel)
+        chain: list[dict[str, Any]] = []
+        node = top
+        for word in words[1:]:
+            sub = next((o for o in node.get("options") or [] if o["name"] == word and o["type"] in (1, 2)), None)
+            if sub is None:
+                raise ActionError(f"/{' '.join(words)}: {word!r} is not a subcommand of /{node['name']}")
+            chain.append(sub)
+            node = sub
+        subs = [o["name"] for o in node.get("options") or [] if o["type"] in (SUBCOMMAND, SUBCOMMAND_GROUP)]
+        if subs:
+            raise ActionError(f"/{' '.join(words)} needs a subcommand: {', '.join(subs)}")
+        resolved: dict[str, dict[str, Any]] = {}
+        built = self._options(node=node, values=values, user=user, channel=channel, resolved=resolved, focused=focused)
+        for sub in reversed(chain):
+            built = [{"type": sub["type"], "name": sub["name"], "options": built}]
+        data: dict[str, Any] = {"id": top["id"], "name": top["name"], "type": 1, "options": built}
+        if resolved:
+            data["resolved"] = resolved
+        if top.get("guild_id"):
+            data["guild_id"] = top["guild_id"]
+        return data
+
+    def _check_default_permissions(self, command: dict[str, Any], user: User, channel: Channel) -> None:
+        required = command.get("default_member_permissions")
+        if required is None:
+            return
+        have = self.guild.permissions_in(channel, user.id)
+        if not have & ADMINISTRATOR and have & int(required) != int(required):
+            raise ActionError(f"{user} cannot see /{command['name']}: it needs permissions {required}")
+
+    def _options(
+        self,
+        *,
+        node: dict[str, Any],
+        values: dict[str, Any],
+        user: User,
+        channel: Channel,
+        resolved: dict[str, dict[str, Any]],
+        focused: str | None,
+    ) -> list[dict[str, Any]]:
+        defined = {option["name"]: option for option in node.get("options") or []}
+        unknown = set(values) - set(defined)
+        if unknown:
+            raise ActionError(f"/{node['name']} has no option {sorted(unknown)}; it has {sorted(defined)}")
+        built = []
+        for name, option in defined.items():
+            if name not in values:
+                if option.get("required") and focused is None:
+                    raise ActionError(f"/{node['name']} needs the option {name!r}")
+                continue
+            if name == focused:
+                if not option.get("autocomplete"):
+                    raise ActionError(f"The option {name!r} of /{node['name']} has no autocomplete")
+                built.append({"type": option["type"], "name": name, "value": str(values[name]), "focused": True})
+                continue
+            value = self._value(option, values[name], resolved, channel)
+            built.append({"type": option["type"], "name": name, "value": value})
+        return built
+
+    def _value(self, option: dict[str, Any], raw: Any, resolved: dict[str, dict[str, Any]], here: Channel) -> Any:
+        kind, name = option["type"], option["name"]
+        try:
+            if kind == STRING:
+                value: Any = str(raw)
+            elif kind == INTEGER:
+                value = int(raw)
+            elif kind == NUMBER:
+                value = float(raw)
+            elif kind == BOOLEAN:
+                value = raw if isinstance(raw, bool) else str(raw).lower() in ("true", "yes", "1", "on")
+            elif kind in (USER, MENTIONABLE) and not isinstance(raw, Role):
+                member = raw if isinstance(raw, User) else self.member(str(raw).removeprefix("@"))
+                return self._resolve_user(member, resolved)
+            elif kind in (ROLE, MENTIONABLE):
+                role = raw if isinstance(raw, Role) else self.guild.role_named(str(raw))
+                resolved.setdefault("roles", {})[str(role.id)] = role.payload()
+                return str(role.id)
+            elif kind == CHANNEL:
+                target = raw if isinstance(raw, Channel) else self.channel(str(raw))
+                allowed = option.get("channel_types")
+                if allowed and target.type not in allowed:
+                    raise ActionError(f"#{target.name} is not a channel type {name!r} accepts ({allowed})")
+                payload = target.payload()
+                payload["permissions"] = str(self.guild.permissions_in(target, self.emulator.bot_user.id))
+                resolved.setdefault("channels", {})[str(target.id)] = payload
+                return str(target.id)
+            else:
+                raise ActionError(f"Option type {kind} of {name!r} is not supported by the emulator")
+        except (TypeError, ValueError) as exc:
+            raise ActionError(f"{raw!r} is not a valid value for {name!r}: {exc}") from None
+        choices = option.get("choices")
+        if choices:
+            by_name = {choice["name"]: choice["value"] for choice in choices}
+            if value in by_name and value not in by_name.values():
+                value = by_name[value]
+            if value not in by_name.values():
+                raise ActionError(f"{raw!r} is not a choice of {name!r}: {sorted(map(str, by_name))}")
+        if kind in (INTEGER, NUMBER):
+            low, high = option.get("min_value"), option.get("max_value")
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise ActionError(f"{name!r} must be between {low} and {high}")
+        if kind == STRING:
+            low, high = option.get("min_length", 0), option.get("max_length", 6000)
+            if not low <= len(value) <= high:
+                raise ActionError(f"{name!r} must be {low}-{high} characters long")
+        return value
+
+    def _resolve_user(self, user: User, resolved: dict[str, dict[str, Any]]) -> str:
+        resolved.setdefault("users", {})[str(user.id)] = user.payload()
+        member = self.guild.members.get(user.id)
+        if member is not None:
+            payload = member.payload()
+            payload.pop("user")
+            payload["permissions"] = str(self.guild.base_permissions(user.id))
+            resolved.setdefault("members", {})[str(user.id)] = payload
+        return str(user.id)
