@@ -37,6 +37,7 @@ class Settings:
     tmdb_base_url: str = DEFAULT_TMDB_BASE_URL
     tmdb_api_key: str | None = field(default=None, repr=False)
     catalog_sync: str | None = None
+    vote_reconcile_delay: float = 0.2  # seconds between reaction-list requests when reconciling votes at start
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +66,13 @@ class Settings:
                 f"CATALOG_SYNC must be one of {', '.join(CATALOG_SYNC_SOURCES)}; unset it to turn background sync off."
             )
 
+        try:
+            vote_reconcile_delay = float(env.get("VOTE_RECONCILE_DELAY", "0.2"))
+        except ValueError:
+            vote_reconcile_delay = -1.0
+        if not 0 <= vote_reconcile_delay <= 60:
+            raise ConfigError("VOTE_RECONCILE_DELAY must be a number of seconds from 0 to 60; unset it to use 0.2.")
+
         return cls(
             discord_token=token,
             database_path=Path(env.get("DATABASE_PATH", str(DEFAULT_DATABASE_PATH))).expanduser(),
@@ -76,6 +84,7 @@ class Settings:
             tmdb_base_url=_url(env, "TMDB_BASE_URL", ("http", "https")) or DEFAULT_TMDB_BASE_URL,
             tmdb_api_key=env.get("TMDB_API_KEY"),
             catalog_sync=catalog_sync,
+            vote_reconcile_delay=vote_reconcile_delay,
         )
 
 
