@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.catalog import ImportSummary
 from bot.config import Settings
@@ -19,6 +21,8 @@ from bot.sources.base import SourceError
 from bot.sources.progress import ProgressBar
 
 IMPORT_FORMATS = ("showbot", "netflix-csv")
+EXIT_USAGE = 2
+T = TypeVar("T")
 
 
 def print_outcome(summary: ImportSummary, notes: list[str] | None = None) -> int:
@@ -43,3 +47,95 @@ async def import_netflix(settings: Settings, path: Path) -> int:
     except SourceError as exc:
         raise UserFacingError(f"Nothing imported: {exc}.") from None
     return print_outcome(summary, report.notes)
+
+
+def add_sync_parser(catalog: Any) -> None:
+    """`catalog sync tvmaze ...` and `catalog sync tmdb ...` (catalog: the `catalog` subparsers object)."""
+    sync = catalog.add_parser("sync", help="fetch shows and release dates from TVmaze or TMDB").add_subparsers(
+        dest="sync_source", metavar="SOURCE", required=True
+    )
+    tvmaze = sync.add_parser("tvmaze", help="TVmaze (no key; CC BY-SA): a show, the schedules, or updated shows")
+    what = tvmaze.add_mutually_exclusive_group(required=True)
+    what.add_argument("--show", metavar="NAME", help="look up one show by name and add or update it")
+    what.add_argument("--schedule", action="store_true", help="the streaming and broadcast schedules from today")
+    what.add_argument("--updates", action="store_true", help="refresh the catalog's shows TVmaze changed")
+    tvmaze.add_argument("--days", type=int, default=7, help="with --schedule: how many days (default 7, max 31)")
+    tvmaze.add_argument("--country", default=None, metavar="CC", help="with --schedule: broadcast country (US)")
+    tvmaze.add_argument(
+        "--since", default="day", choices=("day", "week", "month"), help="with --updates: the period (day)"
+    )
+    tmdb = sync.add_parser("tmdb", help="TMDB (needs TMDB_API_KEY): trailers and posters, or watch providers")
+    tmdb_what = tmdb.add_mutually_exclusive_group(required=True)
+    tmdb_what.add_argument("--trailers", action="store_true", help="official YouTube trailers and posters")
+    tmdb_what.add_argument("--providers", metavar="REGION", help="where to watch in REGION (e.g. US, GB)")
+    tmdb.add_argument("--limit", type=int, default=100, help="at most this many shows (default 100)")
+
+
+async def run_sync(args: Any, settings: Settings) -> int:
+    """Run `catalog sync ...`; the database must exist (bot/cli.py opens and seeds it first)."""
+    from datetime import UTC, datetime
+
+    from bot.sources import sync
+
+    db_path = settings.database_path
+    if args.sync_source == "tmdb":
+        if not settings.tmdb_api_key:
+            sys.stderr.write("TMDB needs an API key: set TMDB_API_KEY (https://www.themoviedb.org/settings/api).\n")
+            return EXIT_USAGE
+        if not 1 <= args.limit <= 100_000:
+            raise UserFacingError("--limit must be between 1 and 100000.")
+        region = args.providers.strip().upper() if args.providers else None
+        if region is not None and not (len(region) == 2 and region.isalpha()):
+            raise UserFacingError(f"--providers takes a two-letter region code like US, not {args.providers!r}.")
+        with ProgressBar("TMDB", None) as bar:
+            summary = await _guarded(
+                sync.tmdb_enrich(
+                    settings.tmdb_base_url,
+                    settings.tmdb_api_key,
+                    db_path,
+                    region=region,
+                    limit=args.limit,
+                    progress=bar.update,
+                    total=bar.set_total,
+                )
+            )
+        return print_outcome(summary)
+
+    base_url = settings.tvmaze_base_url
+    if args.show is not None:
+        summary, record = await _guarded(sync.tvmaze_show(base_url, db_path, args.show))
+        if record is not None:
+            sys.stderr.write(f"TVmaze: {record.title} (TVmaze id {record.ids['tvmaze']})\n")
+        return print_outcome(summary)
+    if args.schedule:
+        if not 1 <= args.days <= 31:
+            raise UserFacingError("--days must be between 1 and 31.")
+        country = args.country.strip().upper() if args.country else None
+        if country is not None and not (len(country) == 2 and country.isalpha()):
+            raise UserFacingError(f"--country takes a two-letter country code like US, not {args.country!r}.")
+        with ProgressBar("Importing schedule", None) as bar:
+            summary = await _guarded(
+                sync.tvmaze_schedule(
+                    base_url,
+                    db_path,
+                    datetime.now(UTC).date(),
+                    args.days,
+                    country=country,
+                    progress=bar.update,
+                    total=bar.set_total,
+                )
+            )
+        return print_outcome(summary)
+    with ProgressBar("Refreshing from TVmaze", None) as bar:
+        summary = await _guarded(
+            sync.tvmaze_updates(base_url, db_path, period=args.since, progress=bar.update, total=bar.set_total)
+        )
+    return print_outcome(summary)
+
+
+async def _guarded(work: Awaitable[T]) -> T:
+    """A source that fails as a whole (API down, refused) is one line for the user, not a traceback."""
+    try:
+        return await work
+    except SourceError as exc:
+        raise UserFacingError(f"Sync failed: {exc}") from None

@@ -20,6 +20,9 @@ class ProgressBar:
         self._last_draw = 0.0
         self._drawn = False
 
+    def set_total(self, total: int) -> None:
+        self.total = total
+
     def update(self, done: int) -> None:
         if not self.enabled:
             return

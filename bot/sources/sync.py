@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.catalog import ImportSummary, ShowRecord, connect_sync
+from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync
 from bot.sources.base import SourceError, import_each
+from bot.sources.tmdb import SOURCE as TMDB
+from bot.sources.tmdb import TmdbClient
 from bot.sources.tvmaze import TvmazeClient
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,108 @@ async def tvmaze_updates(
                     records.append(record)
             if progress is not None:
                 progress(count)
+    summary = await import_in_thread(db_path, records, None)
+    summary.skipped = skipped + summary.skipped
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# TMDB
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogShow:
+    """What a sync needs to know of a show already in the catalog, to fetch for it and to match it back."""
+
+    title: str
+    premiered: str | None
+    ids: dict[str, int | str]
+    ambiguous: bool  # no id and no date, and another show has the same title: an update could not find it again
+
+
+def catalog_shows(db_path: Path, *, without_trailer: bool, limit: int) -> list[CatalogShow]:
+    """Shows to enrich from TMDB: those with a TMDB id first, then the best known; `without_trailer` keeps only
+    shows with no trailer yet."""
+    columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
+    where = (
+        "WHERE NOT EXISTS (SELECT 1 FROM videos v WHERE v.show_id = s.id AND v.kind = 'trailer')"
+        if without_trailer
+        else ""
+    )
+    conn = connect_sync(db_path)
+    try:
+        rows = conn.execute(
+            f"""SELECT s.title, s.premiered, {columns},
+                       (SELECT COUNT(*) FROM shows o WHERE o.title_norm = s.title_norm) AS same_title
+                FROM shows s {where}
+                ORDER BY s.tmdb_id IS NULL, s.popularity DESC, s.id LIMIT ?""",
+            (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    shows = []
+    for row in rows:
+        ids = {key: row[f"{key}_id"] for key in ID_FIELDS if row[f"{key}_id"] is not None}
+        ambiguous = not ids and not row["premiered"] and row["same_title"] > 1
+        shows.append(CatalogShow(row["title"], row["premiered"], ids, ambiguous))
+    return shows
+
+
+def enrichment(show: CatalogShow, tmdb_id: int) -> ShowRecord:
+    """A TMDB record that matches `show` again on import: its own ids, else its title and premiere date."""
+    return ShowRecord(title=show.title, premiered=show.premiered, ids={**show.ids, "tmdb": tmdb_id}, source=TMDB)
+
+
+async def _resolve_tmdb_id(client: TmdbClient, show: CatalogShow) -> int | None:
+    known = show.ids.get("tmdb")
+    if isinstance(known, int):
+        return known
+    year = int(show.premiered[:4]) if show.premiered else None
+    return await client.find_show(show.title, year)
+
+
+async def tmdb_enrich(
+    base_url: str,
+    api_key: str,
+    db_path: Path,
+    *,
+    region: str | None = None,
+    limit: int = 100,
+    progress: Progress | None = None,
+    total: Total | None = None,
+) -> ImportSummary:
+    """Trailers and posters (no `region`: shows without a trailer yet), or watch providers in `region` (every show),
+    for up to `limit` shows; shows without a TMDB id are looked up by title and first-air year."""
+    shows = await asyncio.to_thread(catalog_shows, db_path, without_trailer=region is None, limit=limit)
+    if total is not None:
+        total(len(shows))
+    skipped: list[str] = []
+    records: list[ShowRecord] = []
+    async with TmdbClient(base_url, api_key) as client:
+        for count, show in enumerate(shows, start=1):
+            try:
+                if show.ambiguous:
+                    skipped.append(f"{show.title}: several shows have this title and none has an id or date")
+                    continue
+                tmdb_id = await _resolve_tmdb_id(client, show)
+                if tmdb_id is None:
+                    skipped.append(f"{show.title}: no single match on TMDB")
+                    continue
+                record = enrichment(show, tmdb_id)
+                if region is None:
+                    record.videos = await client.trailers(tmdb_id)
+                    record.poster_url = await client.poster_url(tmdb_id)
+                else:
+                    record.availability, known = await client.watch_providers(tmdb_id, region)
+                    if not known:
+                        skipped.append(f"{show.title}: TMDB has no show {tmdb_id} (404)")
+                        continue
+                records.append(record)
+            except SourceError as exc:
+                skipped.append(f"{show.title}: {exc}")
+            finally:
+                if progress is not None:
+                    progress(count)
     summary = await import_in_thread(db_path, records, None)
     summary.skipped = skipped + summary.skipped
     return summary
