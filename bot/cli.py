@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     stats = catalog.add_parser("stats", help="count what the database holds")
     stats.add_argument("--json", action="store_true")
+    from bot.sources.commands import add_sync_parser
+
+    add_sync_parser(catalog)
 
     votes = commands.add_parser("votes", help="the votes members cast").add_subparsers(
         dest="votes_command", metavar="ACTION", required=True
@@ -120,7 +123,13 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _catalog(args: argparse.Namespace, settings: Settings) -> int:
-    handler = {"import": _catalog_import, "show": _catalog_show, "search": _catalog_search, "stats": _catalog_stats}
+    handler = {
+        "import": _catalog_import,
+        "show": _catalog_show,
+        "search": _catalog_search,
+        "stats": _catalog_stats,
+        "sync": _catalog_sync,
+    }
     return asyncio.run(handler[args.catalog_command](args, settings))
 
 
@@ -164,6 +173,14 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
         _end_progress()
     print(summary.line())
     return 0
+
+
+async def _catalog_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.sources.commands import run_sync
+
+    async with open_catalog(settings):
+        pass  # creates, migrates and seeds the database before the sync's own connections open it
+    return await run_sync(args, settings)
 
 
 async def _resolve_show_id(db: Database, text: str) -> int:
