@@ -48,10 +48,13 @@ def use_discord_endpoints(api_base_url: str | None, gateway_url: str | None) -> 
 
 
 def intents() -> discord.Intents:
-    """Only the intents the bot needs: guilds (channels, roles, permissions) and guild reactions (votes)."""
+    """Only the intents the bot needs: guilds (channels, roles, permissions), reactions and deletions (votes)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_reactions = True
+    # MESSAGE_DELETE / MESSAGE_DELETE_BULK come with this (not privileged; message content stays off): a deleted
+    # votable message stops being tracked.
+    wanted.guild_messages = True
     return wanted
 
 
