@@ -26,6 +26,7 @@ Message History) should return `PostResult(None)` and the week is marked failed 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sqlite3
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CATCH_UP_WINDOW = timedelta(hours=24)  # a missed post is made if less late than this, otherwise skipped
 STALE_CLAIM = timedelta(minutes=10)  # a claim this old without a message id: the process died while posting
+CLAIM_BATCH = 50  # weeks claimed per transaction in a tick
 TRANSIENT_RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
 MAX_ITEMS = 10  # one keycap per show: 1️⃣ … 🔟
 COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone could fill the post
@@ -56,8 +58,11 @@ RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
 # 1. Schedule maths
 
 
+@lru_cache(maxsize=1024)
 def zone_for(tz_name: str) -> ZoneInfo:
-    """The zone for an IANA name; raises ZoneInfoNotFoundError (a KeyError) for an unknown one."""
+    """The zone for an IANA name; raises ZoneInfoNotFoundError (a KeyError) for an unknown one.
+
+    Cached: ZoneInfo keeps only a few zones strongly, and a tick across many zones would reload their files."""
     return ZoneInfo(tz_name)
 
 
@@ -438,6 +443,7 @@ class DuePost:
     region: str | None
     late_by: timedelta  # now - scheduled; always < CATCH_UP_WINDOW
     attempt: int  # 1 for the first try
+    problem: str | None = None  # the setting's recorded problem, cleared by a successful post
     # True when an earlier claim of this week was interrupted (the process died while posting): the poster must look
     # for a message of its own with weekly_marker(week) in the channel and return it instead of posting again.
     recovering: bool = False
@@ -480,30 +486,55 @@ class TransientPostFailure(PostFailure):
 
 
 async def claim(db: Database, guild_id: int, week: str, now: datetime, channel_id: int | None = None) -> bool:
-    """Take the (guild, week) for posting; True only for the one caller that got it.
+    """Take the (guild, week) for posting; True only for the one caller that got it. See claim_many."""
+    return (guild_id, week) in await claim_many(db, [(guild_id, week, channel_id)], now)
 
-    A new week is inserted as 'claimed' (INSERT ... ON CONFLICT DO NOTHING: atomic across tasks and processes). A
-    week already in the ledger is taken again only when its `retry_at` has passed (an interrupted claim or a
-    transient failure) and it is still inside the catch-up window, by a compare-and-set on its row.
+
+async def claim_many(db: Database, weeks: Sequence[tuple[int, str, int | None]], now: datetime) -> set[tuple[int, str]]:
+    """Take (guild_id, week, channel_id) weeks for posting; returns the (guild_id, week) pairs this caller got.
+
+    A week not in the ledger is inserted as 'claimed'. A week already there is taken again only when it has no
+    message id, is 'claimed' or 'failed', its `retry_at` has passed (an interrupted claim, a transient failure) and
+    it is still inside the catch-up window. Atomic across tasks and processes: the rows are read and written inside
+    one BEGIN IMMEDIATE transaction, which holds SQLite's write lock from its start, so no other writer can claim
+    between the read and the write.
     """
+    if not weeks:
+        return set()
     stamp = utc_iso(now)
     retry_at = utc_iso(now + STALE_CLAIM)
+    window_start = utc_iso(now - CATCH_UP_WINDOW)
+    wanted = {(guild_id, week): channel_id for guild_id, week, channel_id in weeks}
+    keys = json.dumps([[guild_id, week] for guild_id, week in wanted])
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        async with conn.execute(
+            """SELECT p.guild_id, p.week, p.status, p.message_id, p.retry_at FROM weekly_posts AS p
+               JOIN json_each(?) AS k ON p.guild_id = k.value ->> 0 AND p.week = k.value ->> 1""",
+            (keys,),
+        ) as cursor:
+            existing = {(int(row[0]), row[1]): row for row in await cursor.fetchall()}
+        fresh = [key for key in wanted if key not in existing]
+        retaken = [
+            key
+            for key, row in existing.items()
+            if row[2] in ("claimed", "failed")
+            and row[3] is None
+            and row[4] is not None
+            and row[4] <= stamp
+            and key[1] > window_start
+        ]
+        await conn.executemany(
             """INSERT INTO weekly_posts (guild_id, week, status, channel_id, attempts, retry_at, updated_at)
-               VALUES (?, ?, 'claimed', ?, 1, ?, ?) ON CONFLICT (guild_id, week) DO NOTHING""",
-            (guild_id, week, channel_id, retry_at, stamp),
+               VALUES (?, ?, 'claimed', ?, 1, ?, ?)""",
+            [(guild_id, week, wanted[guild_id, week], retry_at, stamp) for guild_id, week in fresh],
         )
-        if cursor.rowcount > 0:
-            return True
-        cursor = await conn.execute(
+        await conn.executemany(
             """UPDATE weekly_posts SET status = 'claimed', attempts = attempts + 1, retry_at = ?, updated_at = ?,
                    channel_id = coalesce(?, channel_id)
-               WHERE guild_id = ? AND week = ? AND status IN ('claimed', 'failed') AND message_id IS NULL
-                 AND retry_at IS NOT NULL AND retry_at <= ? AND week > ?""",
-            (retry_at, stamp, channel_id, guild_id, week, stamp, utc_iso(now - CATCH_UP_WINDOW)),
+               WHERE guild_id = ? AND week = ?""",
+            [(retry_at, stamp, wanted[guild_id, week], guild_id, week) for guild_id, week in retaken],
         )
-        return cursor.rowcount > 0
+    return set(fresh) | set(retaken)
 
 
 async def mark_posted(
@@ -514,10 +545,14 @@ async def mark_posted(
     channel_id: int,
     message_id: int,
     now: datetime,
-    numbering: Sequence[tuple[str, int]] = (),
+    clear_problem: bool = True,
 ) -> None:
-    """Record the sent message (never retried again), clear the setting's problem, and register the message and its
-    keycaps for voting (vote_messages kind 'weekly', vote_emoji emoji -> show, +1) in the same transaction."""
+    """Record the sent message (the week is never taken again) and clear the setting's problem: the channel works.
+
+    Registering the message for votes is the poster's job, right after sending and before adding the reactions
+    (bot.votes.VoteStore.track_message(message_id, guild_id, channel_id, "weekly",
+    list_emoji_map([show_id for _, show_id in content.numbering]))), so that the vote store's cache stays right.
+    """
     stamp = utc_iso(now)
     async with db.transaction() as conn:
         await conn.execute(
@@ -526,20 +561,10 @@ async def mark_posted(
                WHERE guild_id = ? AND week = ?""",
             (channel_id, message_id, stamp, guild_id, week),
         )
-        await conn.execute(
-            "UPDATE guild_settings SET weekly_problem = NULL WHERE guild_id = ? AND weekly_problem IS NOT NULL",
-            (guild_id,),
-        )
-        if numbering:
+        if clear_problem:
             await conn.execute(
-                """INSERT INTO vote_messages (message_id, guild_id, channel_id, kind, created_at)
-                   VALUES (?, ?, ?, 'weekly', ?) ON CONFLICT (message_id) DO NOTHING""",
-                (message_id, guild_id, channel_id, stamp),
-            )
-            await conn.executemany(
-                """INSERT INTO vote_emoji (message_id, emoji, show_id, value) VALUES (?, ?, ?, 1)
-                   ON CONFLICT (message_id, emoji) DO NOTHING""",
-                [(message_id, emoji, show_id) for emoji, show_id in numbering],
+                "UPDATE guild_settings SET weekly_problem = NULL WHERE guild_id = ? AND weekly_problem IS NOT NULL",
+                (guild_id,),
             )
 
 
@@ -619,6 +644,7 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
                         settings.region,
                         late_by,
                         attempt=1,
+                        problem=settings.problem,
                     )
                 )
             else:
@@ -645,6 +671,7 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
                     settings.region,
                     late_by,
                     attempt=entry.attempts + 1,
+                    problem=settings.problem,
                     recovering=entry.status == "claimed",
                 )
             )
@@ -703,16 +730,29 @@ async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: 
         return report
     report.due = len(due)
     gate = asyncio.Semaphore(max(1, concurrency))
+    cache = ContentCache()
 
     async def post_one(item: DuePost) -> None:
         async with gate:
             try:
-                await _post_one(db, now, item, poster, report)
+                await _post_one(db, now, item, poster, report, cache=cache)
             except Exception as exc:  # the ledger itself failed (database locked, disk full): next tick retries
                 log.exception("Weekly post of guild %s for %s could not be recorded", item.guild_id, item.week)
                 report.errors.append(f"guild {item.guild_id}: {type(exc).__name__}: {exc}")
 
-    await asyncio.gather(*(post_one(item) for item in due))
+    # Claim in batches just before posting them: one transaction per batch instead of one per server, and no claim
+    # waits long enough behind slow posts to look stale (STALE_CLAIM) before its turn.
+    for start in range(0, len(due), CLAIM_BATCH):
+        batch = due[start : start + CLAIM_BATCH]
+        try:
+            claimed = await claim_many(db, [(item.guild_id, item.week, item.channel_id) for item in batch], now)
+            await cache.preload_votes(db, [item.guild_id for item in batch])
+        except Exception as exc:
+            log.exception("Weekly tick could not claim %s posts", len(batch))
+            report.errors.append(f"claim: {type(exc).__name__}: {exc}")
+            continue
+        report.lost_claims += len(batch) - len(claimed)
+        await asyncio.gather(*(post_one(item) for item in batch if (item.guild_id, item.week) in claimed))
     if report.due:
         log.info(
             "Weekly tick: %s due, %s posted, %s failed, %s to retry, %s taken by another tick",
@@ -725,12 +765,13 @@ async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: 
     return report
 
 
-async def _post_one(db: Database, now: datetime, item: DuePost, poster: Poster, report: TickReport) -> None:
-    if not await claim(db, item.guild_id, item.week, now, item.channel_id):
-        report.lost_claims += 1
-        return
+async def _post_one(
+    db: Database, now: datetime, item: DuePost, poster: Poster, report: TickReport, *, cache: ContentCache
+) -> None:
     try:
-        content = await weekly_content(db, item.guild_id, item.scheduled, item.timezone, region=item.region)
+        content = await weekly_content(
+            db, item.guild_id, item.scheduled, item.timezone, region=item.region, cache=cache
+        )
         result = await poster(item, content)
     except PostFailure as failure:
         detail = str(failure) or type(failure).__name__
@@ -767,7 +808,7 @@ async def _post_one(db: Database, now: datetime, item: DuePost, poster: Poster, 
         channel_id=result.channel_id or item.channel_id,
         message_id=result.message_id,
         now=now,
-        numbering=content.numbering,
+        clear_problem=item.problem is not None,
     )
     report.posted += 1
 
@@ -872,6 +913,7 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
+@lru_cache(maxsize=4096)
 def first_sentence(text: str | None, limit: int = SYNOPSIS_LENGTH) -> str:
     """The first sentence of a synopsis (HTML tags removed, whitespace collapsed), shortened to `limit`."""
     if not text:
@@ -886,6 +928,7 @@ def first_sentence(text: str | None, limit: int = SYNOPSIS_LENGTH) -> str:
     return shorten(plain, limit)
 
 
+@lru_cache(maxsize=16384)
 def _release_moment(value: str, zone: ZoneInfo) -> tuple[date, datetime] | None:
     """(local date, instant) of a release: a plain date is that day in the server's zone (instant: local noon, so a
     <t:...:D> mark shows the same date to members a few zones away); an instant without offset is UTC."""
@@ -914,6 +957,35 @@ class _Candidate:
     instant: datetime
 
 
+class ContentCache:
+    """Reads shared by the posts of one tick: release rows per date window, and votes preloaded per guild."""
+
+    def __init__(self) -> None:
+        self.releases: dict[tuple[str, str], list[sqlite3.Row]] = {}
+        self.votes: dict[int, dict[int, int]] = {}
+
+    async def preload_votes(self, db: Database, guild_ids: Sequence[int]) -> None:
+        missing = [guild_id for guild_id in guild_ids if guild_id not in self.votes]
+        if not missing:
+            return
+        for guild_id in missing:
+            self.votes[guild_id] = {}
+        rows = await db.fetchall(
+            """SELECT guild_id, show_id, SUM(value) FROM votes
+               WHERE guild_id IN (SELECT value FROM json_each(?)) GROUP BY guild_id, show_id""",
+            (json.dumps(missing),),
+        )
+        for guild_id, show_id, net in rows:
+            self.votes[int(guild_id)][int(show_id)] = int(net)
+
+
+async def _guild_votes(db: Database, guild_id: int, cache: ContentCache | None) -> dict[int, int]:
+    if cache is not None and guild_id in cache.votes:
+        return cache.votes[guild_id]
+    rows = await db.fetchall("SELECT show_id, SUM(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,))
+    return {int(show_id): int(net) for show_id, net in rows}
+
+
 _RELEASES_SQL = """
     SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, s.title, s.synopsis, s.network, s.popularity
     FROM releases r JOIN shows s ON s.id = r.show_id
@@ -921,7 +993,13 @@ _RELEASES_SQL = """
 
 
 async def weekly_content(
-    db: Database, guild_id: int, post_time_utc: datetime, tz_name: str, *, region: str | None = None
+    db: Database,
+    guild_id: int,
+    post_time_utc: datetime,
+    tz_name: str,
+    *,
+    region: str | None = None,
+    cache: ContentCache | None = None,
 ) -> WeeklyContent:
     """What the post made at `post_time_utc` lists, for a server in `tz_name`.
 
@@ -936,9 +1014,12 @@ async def weekly_content(
     zone = zone_for(tz_name)
     post_time = post_time_utc.astimezone(UTC)
     post_day = post_time.astimezone(zone).date()
-    rows = await db.fetchall(
-        _RELEASES_SQL, ((post_day - timedelta(days=8)).isoformat(), (post_day + timedelta(days=9)).isoformat())
-    )
+    window = ((post_day - timedelta(days=8)).isoformat(), (post_day + timedelta(days=9)).isoformat())
+    rows = None if cache is None else cache.releases.get(window)
+    if rows is None:
+        rows = await db.fetchall(_RELEASES_SQL, window)
+        if cache is not None:
+            cache.releases[window] = rows
     out: dict[int, _Candidate] = {}
     coming: dict[int, _Candidate] = {}
     for row in rows:
@@ -976,12 +1057,7 @@ async def weekly_content(
     for show_id in out:
         coming.pop(show_id, None)
 
-    votes = {
-        int(row[0]): int(row[1])
-        for row in await db.fetchall(
-            "SELECT show_id, SUM(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
-        )
-    }
+    votes = await _guild_votes(db, guild_id, cache)
 
     def rank(candidate: _Candidate) -> tuple[int, float, str, int]:
         return (-votes.get(candidate.show_id, 0), -candidate.popularity, candidate.title.casefold(), candidate.show_id)
