@@ -1,0 +1,211 @@
+"""The TMDB client against a local aiohttp server replaying the recorded responses in ../shared/data/tmdb."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.catalog import ShowRecord, connect_sync, import_records, show_json
+from bot.cli import main
+from bot.db import open_database
+from bot.sources.base import SourceError
+from bot.sources.http import ApiError
+from bot.sources.sync import tmdb_enrich
+from bot.sources.tmdb import TmdbClient, providers_from, trailers_from
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ROOT.parent / "shared" / "data" / "tmdb"
+API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent
+
+
+def recorded(name: str) -> Any:
+    path = RECORDED / name
+    if not path.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing, and CI=true requires the shared data")
+        pytest.skip(f"shared data not present: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class FakeTmdb:
+    def __init__(self) -> None:
+        self.requests: list[web.Request] = []
+        self.broken: set[str] = set()
+        app = web.Application()
+        app.router.add_get("/3/tv/{id}/videos", self.videos)
+        app.router.add_get("/3/tv/{id}/watch/providers", self.providers)
+        app.router.add_get("/3/tv/{id}", self.details)
+        app.router.add_get("/3/search/tv", self.search)
+        self.server = TestServer(app)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.make_url("/3"))
+
+    def check(self, request: web.Request) -> web.Response | None:
+        self.requests.append(request)
+        if request.query.get("api_key") != API_KEY and request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return web.json_response({"status_code": 7, "status_message": "Invalid API key"}, status=401)
+        if request.path in self.broken:
+            return web.Response(text="{not json", content_type="application/json")
+        return None
+
+    @staticmethod
+    def not_found() -> web.Response:
+        return web.json_response({"status_code": 34, "status_message": "not found"}, status=404)
+
+    async def videos(self, request: web.Request) -> web.Response:
+        if (refused := self.check(request)) is not None:
+            return refused
+        if request.match_info["id"] == "1396":
+            return web.json_response(recorded("tv_1396_videos.json"))
+        return self.not_found()
+
+    async def details(self, request: web.Request) -> web.Response:
+        if (refused := self.check(request)) is not None:
+            return refused
+        if request.match_info["id"] == "1396":
+            return web.json_response(recorded("tv_1396_details.json"))
+        return self.not_found()
+
+    async def providers(self, request: web.Request) -> web.Response:
+        if (refused := self.check(request)) is not None:
+            return refused
+        if request.match_info["id"] == "1399":
+            return web.json_response(recorded("tv_watch_providers.json"))
+        return self.not_found()
+
+    async def search(self, request: web.Request) -> web.Response:
+        if (refused := self.check(request)) is not None:
+            return refused
+        if request.query["query"] == "Game of Thrones":
+            return web.json_response(recorded("search_tv_q_game_of_thrones.json"))
+        # Synthetic: an empty result page, for titles with no recorded search.
+        return web.json_response({"page": 1, "results": [], "total_pages": 0, "total_results": 0})
+
+
+@pytest.fixture
+async def tmdb() -> AsyncIterator[FakeTmdb]:
+    fake = FakeTmdb()
+    await fake.server.start_server()
+    try:
+        yield fake
+    finally:
+        await fake.server.close()
+
+
+async def no_sleep(seconds: float) -> None:
+    return None
+
+
+def test_trailers_keep_youtube_trailers_official_first() -> None:
+    (video,) = trailers_from(recorded("tv_1396_videos.json"))
+    assert (video.url, video.site, video.kind, video.official) == (
+        "https://www.youtube.com/watch?v=XZ8daibM3AE",
+        "YouTube",
+        "trailer",
+        True,
+    )
+    season = recorded("tv_1399_season_1_videos.json")
+    videos = trailers_from(season)
+    expected = [v for v in season["results"] if v["site"] == "YouTube" and v["type"] == "Trailer"]
+    assert len(videos) == len(expected) > 0
+    assert all(v.url.startswith("https://www.youtube.com/watch?v=") and v.kind == "trailer" for v in videos)
+    assert [v.official for v in videos] == sorted((v.official for v in videos), reverse=True)
+
+
+def test_watch_providers_by_region() -> None:
+    data = recorded("tv_watch_providers.json")
+    us = providers_from(data, "us")
+    assert ("Max", "US", "stream") in [(a.service, a.region, a.kind) for a in us]
+    assert {a.kind for a in us} >= {"stream", "buy"}
+    assert all(a.link == data["results"]["US"]["link"] for a in us)
+    assert providers_from(data, "ZZ") == []
+    with pytest.raises(SourceError, match="malformed"):
+        providers_from({"id": 1}, "US")
+
+
+async def test_client_sends_the_key_and_maps_responses(tmdb: FakeTmdb) -> None:
+    async with TmdbClient(tmdb.base_url, API_KEY, sleep=no_sleep) as client:
+        trailers = await client.trailers(1396)
+        poster = await client.poster_url(1396)
+        found = await client.find_show("Game of Thrones", 2011)
+        wrong_year = await client.find_show("Game of Thrones", 2015)
+        missing = await client.trailers(5)
+        providers, known = await client.watch_providers(5, "US")
+    assert trailers[0].url == "https://www.youtube.com/watch?v=XZ8daibM3AE"
+    assert poster == "https://image.tmdb.org/t/p/w500/ggFHVNu6YYI5L9pCfOacjizRGt.jpg"
+    assert (found, wrong_year) == (1399, None)
+    assert (missing, providers, known) == ([], [], False)
+    assert tmdb.requests[0].query["api_key"] == API_KEY
+
+
+async def test_bearer_token_refusal_and_malformed_body(tmdb: FakeTmdb) -> None:
+    async with TmdbClient(tmdb.base_url, "eyJ" + "x" * 40, sleep=no_sleep) as client:
+        with pytest.raises(ApiError, match=r"refused \(401\)") as refused:
+            await client.trailers(1396)
+    assert "eyJ" not in str(refused.value) and tmdb.requests[-1].headers["Authorization"].startswith("Bearer eyJ")
+    tmdb.broken.add("/3/tv/1396/videos")
+    async with TmdbClient(tmdb.base_url, API_KEY, sleep=no_sleep) as client:
+        with pytest.raises(ApiError, match="malformed") as malformed:
+            await client.trailers(1396)
+    assert API_KEY not in str(malformed.value)
+
+
+async def test_trailer_and_provider_sync_enrich_the_catalog(tmdb: FakeTmdb, tmp_path: Path) -> None:
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path) as db:
+        conn = connect_sync(db_path)
+        try:
+            import_records(
+                conn,
+                [
+                    ShowRecord(title="Breaking Bad", premiered="2008-01-20", ids={"tmdb": 1396}),
+                    ShowRecord(title="Game of Thrones", premiered="2011-04-17", network="HBO"),
+                    ShowRecord(title="Nowhere On Tmdb Test Show", premiered="2030-01-01"),
+                ],
+            )
+        finally:
+            conn.close()
+
+        summary = await tmdb_enrich(tmdb.base_url, API_KEY, db_path, limit=10)
+        assert summary.added == 0 and summary.updated == 2
+        assert summary.skipped == ["Nowhere On Tmdb Test Show: no single match on TMDB"]
+        breaking_bad = await show_json(db, 1)
+        thrones = await show_json(db, 2)
+        assert breaking_bad is not None and thrones is not None
+        assert breaking_bad["trailer_url"] == "https://www.youtube.com/watch?v=XZ8daibM3AE"
+        assert breaking_bad["poster_url"] == "https://image.tmdb.org/t/p/w500/ggFHVNu6YYI5L9pCfOacjizRGt.jpg"
+        assert "tmdb" in breaking_bad["sources"]
+        assert thrones["ids"]["tmdb"] == 1399 and thrones["trailer_url"] is None
+
+        providers = await tmdb_enrich(tmdb.base_url, API_KEY, db_path, region="US", limit=10)
+        assert providers.added == 0
+        thrones = await show_json(db, 2)
+        assert thrones is not None
+        assert {"service": "Max", "region": "US", "kind": "stream"} in [
+            {k: a[k] for k in ("service", "region", "kind")} for a in thrones["availability"]
+        ]
+        assert "Breaking Bad: TMDB has no show 1396 (404)" in providers.skipped
+        assert await db.fetchval("SELECT COUNT(*) FROM shows") == 3
+
+        again = await tmdb_enrich(tmdb.base_url, API_KEY, db_path, region="US", limit=10)
+        assert (again.added, again.updated) == (0, 0)
+
+
+def test_cli_without_a_key_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
+    monkeypatch.delenv("TMDB_API_KEY", raising=False)
+    monkeypatch.setattr("bot.config.load_dotenv", lambda **_: False)
+    assert main(["catalog", "sync", "tmdb", "--trailers"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "TMDB_API_KEY" in err
