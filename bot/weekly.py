@@ -1230,3 +1230,27 @@ def render_weekly(content: WeeklyContent) -> tuple[str, dict[str, Any]]:
         "timestamp": content.post_time.isoformat(),
     }
     return message[:CONTENT_LIMIT], embed
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Helpers for the cog
+
+
+async def preview_content(db: Database, guild_id: int, now: datetime) -> WeeklyContent:
+    """What a post made now would list (/weekly preview), in the server's zone (UTC when none is set)."""
+    settings = await get_weekly_settings(db, guild_id)
+    tz_name = settings.timezone if settings is not None and settings.timezone else "UTC"
+    region = settings.region if settings is not None else None
+    return await weekly_content(db, guild_id, now, tz_name, region=region)
+
+
+def describe_schedule(settings: WeeklySettings) -> str:
+    """'Fridays at 18:30 (Asia/Kolkata) in <#123>', or why there is no schedule."""
+    if not settings.complete:
+        return "Not set up: use /weekly set."
+    assert settings.local_time is not None
+    text = (
+        f"{settings.day_name}s at {format_local_time(settings.local_time)} ({settings.timezone}) "
+        f"in <#{settings.channel_id}>"
+    )
+    return text if settings.enabled else f"Off (was: {text})"

@@ -34,15 +34,18 @@ from bot.weekly import (
     WeeklyItem,
     claim,
     clear_problem,
+    describe_schedule,
     disable_weekly,
     first_sentence,
     get_weekly_settings,
     ledger_entry,
     local_instant,
     mark_problem,
+    message_link,
     next_post_time,
     parse_local_time,
     parse_weekday,
+    preview_content,
     previous_post_time,
     render_weekly,
     resolve_timezone,
@@ -743,3 +746,37 @@ def test_render_weekly_always_within_limits(
     assert_embed_within_limits(embed)
     for item in items:
         assert item.emoji in str(embed["description"])
+
+
+async def test_many_servers_two_processes_post_each_once(tmp_path: Path) -> None:
+    """More servers than one claim batch, two connections ticking at once."""
+    path = tmp_path / "bot.db"
+    poster = Poster()
+    now = utc(2024, 6, 3, 18, 0)
+    async with open_database(path) as first, open_database(path) as second:
+        for guild in range(1, 131):
+            await schedule(first, guild, tz=["UTC", "Europe/London", "Asia/Kolkata"][guild % 3], at=time(0, 0))
+        await first.execute("UPDATE guild_settings SET weekly_since = ?", (utc_iso(utc(2024, 5, 1)),))
+        reports = await asyncio.gather(run_tick(first, now, poster), run_tick(second, now, poster))
+        posted = await first.fetchval("SELECT count(*) FROM weekly_posts WHERE status = 'posted'")
+    assert poster.guilds() == list(range(1, 131))
+    assert sum(report.posted for report in reports) == 130 == posted
+
+
+async def test_status_preview_and_description(db: Database) -> None:
+    await set_weekly(db, 7, channel_id=70, weekday=4, local_time=time(18, 30), tz_name="Asia/Kolkata", now=START)
+    show = await add_show(db, "Out now", popularity=3)
+    await add_release(db, show, "2024-06-05")
+    await run_tick(db, utc(2024, 6, 7, 13, 0), Poster())
+    status = await weekly_status(db, 7, utc(2024, 6, 7, 14, 0))
+    assert status.last_posted is not None and status.last_posted.message_id == 5001
+    assert message_link(7, 70, 5001) == "https://discord.com/channels/7/70/5001"
+    assert status.next_post == utc(2024, 6, 14, 13, 0)
+    assert status.settings is not None
+    assert describe_schedule(status.settings) == "Fridays at 18:30 (Asia/Kolkata) in <#70>"
+    preview = await preview_content(db, 7, utc(2024, 6, 7, 14, 0))
+    assert [item.title for item in preview.items] == ["Out now"]
+    await disable_weekly(db, 7, START)
+    off = await get_weekly_settings(db, 7)
+    assert off is not None and describe_schedule(off).startswith("Off (was: Fridays")
+    assert (await weekly_status(db, 7, START)).next_post is None
