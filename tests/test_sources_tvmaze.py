@@ -292,3 +292,35 @@ async def test_updates_refresh_only_known_shows_and_name_failures(tvmaze: FakeTv
         show = await show_json(db, 1)
     assert show is not None and show["creators"] == ["Jordan Sample"]
     assert show["cast"][0] == {"name": "Alex Example", "character": "Keeper Nora"}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Lookup on a miss
+
+
+async def test_lookup_and_add_only_with_a_configured_source(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.sources.lookup import lookup_and_add
+
+    async with open_database(tmp_path / "t.db") as db:
+        off = Settings(database_path=tmp_path / "t.db", tvmaze_base_url=tvmaze.base_url)
+        assert await lookup_and_add(off, db, "jessica jones") is None
+        assert tvmaze.requests == []
+
+        on = Settings(database_path=tmp_path / "t.db", tvmaze_base_url=tvmaze.base_url, catalog_sync="tvmaze")
+        show_id = await lookup_and_add(on, db, "jessica jones")
+        assert show_id is not None
+        assert await db.fetchval("SELECT title FROM shows WHERE id = ?", (show_id,)) == "Marvel's Jessica Jones"
+        assert await lookup_and_add(on, db, "jessica jones") == show_id  # found again, not added twice
+        assert await lookup_and_add(on, db, "no such show") is None
+        assert await lookup_and_add(on, db, "house") is not None
+        assert await db.fetchval("SELECT COUNT(*) FROM shows") == 2
+
+
+def test_a_search_guess_unlike_the_asked_title_is_refused() -> None:
+    from bot.sources.lookup import resembles
+
+    assert resembles("Breaking Bda", ShowRecord(title="Breaking Bad"))
+    assert resembles("jessica jones", ShowRecord(title="Marvel's Jessica Jones"))
+    assert not resembles("paper moon", ShowRecord(title="Fixture Falls"))
+    assert not resembles("the", ShowRecord(title="The Wire"))
