@@ -543,7 +543,11 @@ class _Batch:
             f"UPDATE vote_messages SET active = 0 WHERE active = 1 AND {column} IN (SELECT value FROM json_each(?))",
             (json.dumps(list(event.ids)),),
         )
-        self.store.forget_cached_messages()
+        if event.scope == "message":
+            for message_id in event.ids:
+                self.store._messages.pop(message_id, None)
+        else:
+            self.store.forget_cached_messages()
         return cursor.rowcount
 
     async def reconcile(self, event: ReconcileMessage) -> ReconcileCounts:
