@@ -324,3 +324,63 @@ def test_a_search_guess_unlike_the_asked_title_is_refused() -> None:
     assert resembles("jessica jones", ShowRecord(title="Marvel's Jessica Jones"))
     assert not resembles("paper moon", ShowRecord(title="Fixture Falls"))
     assert not resembles("the", ShowRecord(title="The Wire"))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Background sync
+
+
+async def test_background_jobs_record_outcomes_and_contain_failures(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.config import Settings
+    from bot.sources.sync import run_background_job
+
+    now = datetime(2031, 5, 1, 6, 0, tzinfo=UTC)
+    async with open_database(tmp_path / "t.db") as db:
+        settings = Settings(database_path=tmp_path / "t.db", tvmaze_base_url=tvmaze.base_url, catalog_sync="tvmaze")
+        outcome = await run_background_job(settings, db, "schedule", now)
+        assert outcome == "Imported 3 shows: 3 added, 0 updated, 0 unchanged."
+        assert len([r for r in tvmaze.requests if r.startswith("/schedule/web")]) == 7
+        state = json.loads(await db.fetchval("SELECT value FROM bot_state WHERE key = 'catalog_sync:schedule'"))
+        assert state == {"at": "2031-05-01T06:00:00+00:00", "outcome": outcome}
+
+        conn = connect_sync(tmp_path / "t.db")
+        try:
+            import_records(conn, [ShowRecord(title="The Quiet Lighthouse Test Show", ids={"tvmaze": 990001})])
+        finally:
+            conn.close()
+        assert (await run_background_job(settings, db, "updates", now)).endswith("0 added, 1 updated, 0 unchanged.")
+        # The next run only fetches shows changed since this one (the fixture's stamps are older than 2031).
+        fetched = len(tvmaze.requests)
+        later = datetime(2031, 5, 1, 7, 0, tzinfo=UTC)
+        assert (await run_background_job(settings, db, "updates", later)).startswith("Imported 0 shows")
+        assert [r for r in tvmaze.requests[fetched:] if r.startswith("/shows/")] == []
+
+        # A source that answers 404 everywhere (a wrong base URL) fails the job without raising.
+        wrong = Settings(
+            database_path=tmp_path / "t.db", tvmaze_base_url=f"{tvmaze.base_url}/nowhere", catalog_sync="tvmaze"
+        )
+        failed = await run_background_job(wrong, db, "schedule", now)
+        assert failed == "failed: TVmaze /schedule/web: not found (404)"
+        state = json.loads(await db.fetchval("SELECT value FROM bot_state WHERE key = 'catalog_sync:schedule'"))
+        assert state["outcome"] == failed
+
+
+async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.core import ShowBot
+
+    async with open_database(tmp_path / "t.db") as db:
+        for catalog_sync, running in ((None, False), ("tvmaze", True)):
+            settings = Settings(database_path=tmp_path / "t.db", catalog_sync=catalog_sync)
+            bot = ShowBot(settings, db, extensions=[])
+            try:
+                await bot.load_extension("cogs.catalog_sync")
+                cog = bot.get_cog("CatalogSync")
+                assert cog is not None
+                assert cog.schedule_daily.is_running() is running  # type: ignore[attr-defined]
+                assert cog.updates_hourly.is_running() is running  # type: ignore[attr-defined]
+                await bot.unload_extension("cogs.catalog_sync")
+            finally:
+                await bot.close()

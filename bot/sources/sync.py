@@ -8,13 +8,17 @@ Used by `python -m bot catalog sync ...` and the bot's background sync.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync
+from bot.clock import utc_iso
+from bot.config import Settings
+from bot.db import Database
 from bot.sources.base import SourceError, import_each
 from bot.sources.tmdb import SOURCE as TMDB
 from bot.sources.tmdb import TmdbClient
@@ -72,14 +76,20 @@ async def tvmaze_updates(
     db_path: Path,
     *,
     period: str = "day",
+    newer_than: int | None = None,
     progress: Progress | None = None,
     total: Total | None = None,
 ) -> ImportSummary:
-    """Refresh the catalog's shows that TVmaze changed in the last `period` (day, week or month)."""
+    """Refresh the catalog's shows that TVmaze changed in the last `period` (day, week or month), and after the
+    Unix time `newer_than` when given (the last run, so an hourly refresh does not fetch a show twice)."""
     skipped: list[str] = []
     records: list[ShowRecord] = []
     async with TvmazeClient(base_url) as client:
-        changed = await client.updated_since(period)
+        changed = {
+            show: stamp
+            for show, stamp in (await client.updated_since(period)).items()
+            if newer_than is None or stamp > newer_than
+        }
         wanted = sorted(set(changed) & await asyncio.to_thread(known_tvmaze_ids, db_path))
         if total is not None:
             total(len(wanted))
@@ -200,3 +210,47 @@ async def tmdb_enrich(
     summary = await import_in_thread(db_path, records, None)
     summary.skipped = skipped + summary.skipped
     return summary
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Background sync in the bot (CATALOG_SYNC=tvmaze)
+
+BACKGROUND_JOBS = ("schedule", "updates")
+SCHEDULE_DAYS = 7
+
+
+async def run_background_job(settings: Settings, db: Database, job: str, now: datetime) -> str:
+    """Run one background job and return its outcome line; never raises (cancellation aside): a failure is logged,
+    and the outcome is kept in bot_state (`catalog_sync:<job>`) for operators."""
+    if job not in BACKGROUND_JOBS:
+        raise ValueError(f"job must be one of {', '.join(BACKGROUND_JOBS)}")
+    since_key = "catalog_sync:updates_after"
+    try:
+        if job == "schedule":
+            summary = await tvmaze_schedule(settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS)
+        else:
+            after = await db.fetchval("SELECT value FROM bot_state WHERE key = ?", (since_key,))
+            summary = await tvmaze_updates(
+                settings.tvmaze_base_url, db.path, newer_than=int(after) if after is not None else None
+            )
+        for skipped in summary.skipped:
+            log.warning("Catalog sync (%s): skipped %s", job, skipped)
+        outcome = summary.line()
+        log.info("Catalog sync (%s): %s", job, outcome)
+        if job == "updates":
+            await _remember(db, since_key, str(int(now.timestamp())))
+    except Exception as exc:
+        log.exception("Catalog sync (%s) failed", job)
+        outcome = f"failed: {exc}"
+    try:
+        await _remember(db, f"catalog_sync:{job}", json.dumps({"at": utc_iso(now), "outcome": outcome}))
+    except Exception:
+        log.exception("Catalog sync (%s): could not record the outcome", job)
+    return outcome
+
+
+async def _remember(db: Database, key: str, value: str) -> None:
+    await db.execute(
+        "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
