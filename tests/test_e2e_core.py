@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO_ROOT, bot_environment
 
 from bot.core import COMMAND_HASH_KEY
 from bot.db import open_database
 from bot.emulator import DiscordEmulator
 from bot.emulator.harness import running_bot
 from bot.runner import NO_TOKEN_HELP
-from conftest import REPO_ROOT, bot_environment
 
 pytestmark = pytest.mark.e2e
 
