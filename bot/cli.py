@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--guild", type=int, default=None, metavar="ID", help="only this server's votes")
     export.add_argument("--json", action="store_true", help="one JSON list")
     export.add_argument("--jsonl", action="store_true", help="JSON Lines: one vote object per line")
+
+    evaluate = commands.add_parser("evaluate", help="measure the recommender offline on MovieLens (research use)")
+    evaluate.add_argument("--dataset", type=Path, required=True, help="a MovieLens directory (ratings.csv, movies.csv)")
+    evaluate.add_argument("--users", type=int, default=None, help="a deterministic subsample of this many users")
+    evaluate.add_argument("--tune", action="store_true", help="choose the weights on the validation split first")
+    evaluate.add_argument("--no-peers", action="store_true", help="skip the peer library's models")
+    evaluate.add_argument("--json", action="store_true")
     return parser
 
 
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "console": _console,
         "catalog": _catalog,
         "votes": _votes,
+        "evaluate": _evaluate,
     }
     try:
         return handlers[args.command](args, settings)
@@ -114,6 +122,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluate import run_cli
+
+    return run_cli(args.dataset, users=args.users, tune=args.tune, peers=not args.no_peers, as_json=args.json)
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
