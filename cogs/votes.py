@@ -1,0 +1,369 @@
+"""Votes: reactions on the bot's messages, /vote, /myvotes, /forgetme and /top.
+
+The cog only translates between Discord and `bot.votes`. Reaction events are handed to the VoteProcessor before the
+listener's first await, so they are applied in the gateway's order however discord.py schedules the listener tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import ShowBot
+from bot.errors import UserFacingError
+from bot.render import ListItem, plain_line, show_list
+from bot.titles import TitleResolver
+from bot.votes import (
+    THUMBS_DOWN,
+    THUMBS_UP,
+    ChannelGone,
+    CommandVote,
+    ForgetMember,
+    MessageGone,
+    ReactionEvent,
+    TopShow,
+    Untrack,
+    VoteProcessor,
+    VoteStore,
+    list_emoji_map,
+    reconcile,
+    top_shows,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+REACTION_PAGE = 100  # the reaction-users route's maximum page
+VIEW_TIMEOUT = 300.0
+UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
+PERIOD_TITLES = {"week": "this week", "month": "this month", "all": "of all time"}
+
+
+async def add_vote_reactions_and_track(
+    bot: ShowBot, message: discord.Message, kind: str, emoji_map: Mapping[str, tuple[int, int]]
+) -> bool:
+    """Make a message the bot posted votable: remember its emoji map, then add the emoji when the bot may.
+
+    Tracking comes first so that a member who reacts at once is already counted. Returns whether every reaction was
+    added (False without Add Reactions / Read Message History: members can still add the emoji themselves).
+    """
+    if message.guild is None:
+        return False
+    # Share the cog's store (and its cache of votable messages). No isinstance: load_extension imports cogs/ afresh,
+    # so a caller may hold another copy of this module's classes.
+    shared = getattr(bot.get_cog("Votes"), "store", None)
+    store = shared if isinstance(shared, VoteStore) else VoteStore(bot.db, bot.clock)
+    await store.track_message(message.id, message.guild.id, message.channel.id, kind, emoji_map)
+    if not _may_add_reactions(message):
+        log.info(
+            "No permission to add reactions in channel %s; message %s stays votable", message.channel.id, message.id
+        )
+        return False
+    try:
+        for emoji in emoji_map:
+            await message.add_reaction(emoji)
+    except discord.Forbidden:
+        log.info("Adding reactions to message %s was refused", message.id)
+        return False
+    except discord.HTTPException:
+        log.warning("Could not add the vote reactions to message %s", message.id, exc_info=True)
+        return False
+    return True
+
+
+def _may_add_reactions(message: discord.Message) -> bool:
+    guild = message.guild
+    channel = message.channel
+    if guild is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return True  # unknown here: try, and take a refusal quietly
+    permissions = channel.permissions_for(guild.me)
+    return permissions.add_reactions and permissions.read_message_history
+
+
+class OwnerOnlyView(discord.ui.View):
+    """Buttons only the member who ran the command may press."""
+
+    def __init__(self, owner_id: int) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message("These buttons belong to someone else's command.", ephemeral=True)
+        return False
+
+
+class MyVotesView(OwnerOnlyView):
+    def __init__(self, cog: Votes, owner_id: int, guild_id: int, total: int) -> None:
+        super().__init__(owner_id)
+        self.cog = cog
+        self.guild_id = guild_id
+        self.total = total
+        self.page = 0
+        self.update_buttons()
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    def update_buttons(self) -> None:
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= self.pages - 1
+
+    async def render(self) -> str:
+        self.total = await self.cog.store.member_vote_count(self.guild_id, self.owner_id)
+        self.page = min(self.page, self.pages - 1)
+        self.update_buttons()
+        votes = await self.cog.store.member_votes(self.guild_id, self.owner_id, self.page * PAGE_SIZE, PAGE_SIZE)
+        if not votes:
+            return "You have no votes in this server."
+        lines = [f"{THUMBS_UP if vote.value > 0 else THUMBS_DOWN} {plain_line(vote.title, 120)}" for vote in votes]
+        return f"**Your votes** ({self.total}) · page {self.page + 1}/{self.pages}\n" + "\n".join(lines)
+
+    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MyVotesView]) -> None:
+        self.page = max(0, self.page - 1)
+        await interaction.response.edit_message(content=await self.render(), view=self)
+
+    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MyVotesView]) -> None:
+        self.page += 1
+        await interaction.response.edit_message(content=await self.render(), view=self)
+
+
+class ForgetView(OwnerOnlyView):
+    def __init__(self, cog: Votes, owner_id: int, guild_id: int) -> None:
+        super().__init__(owner_id)
+        self.cog = cog
+        self.guild_id = guild_id
+
+    @discord.ui.button(label="Delete my votes", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
+        deleted = await self.cog.processor.submit_and_wait(ForgetMember(self.guild_id, self.owner_id))
+        self.stop()
+        plural = "" if deleted == 1 else "s"
+        await interaction.response.edit_message(content=f"Done: deleted {deleted} vote{plural} of yours.", view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Nothing deleted.", view=None)
+
+
+class Votes(commands.Cog):
+    def __init__(self, bot: ShowBot) -> None:
+        self.bot = bot
+        self.store = VoteStore(bot.db, bot.clock)
+        self.processor = VoteProcessor(self.store)
+        self.fetch_delay = bot.settings.vote_reconcile_delay
+        self.known_bots: set[int] = set()
+        self.reconciliation: asyncio.Task[None] | None = None
+        self._titles: TitleResolver | None = None
+
+    async def cog_load(self) -> None:
+        self.processor.start()
+        # In the background: start-up must not wait for hundreds of rate-limited requests.
+        self.reconciliation = asyncio.create_task(self.reconcile_now(), name="votes-reconcile")
+
+    async def cog_unload(self) -> None:
+        if self.reconciliation is not None and not self.reconciliation.done():
+            self.reconciliation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reconciliation
+        await self.processor.stop()
+
+    # Reconciliation ---------------------------------------------------------------------------------------------
+
+    async def reconcile_now(self) -> None:
+        try:
+            counts = await reconcile(
+                self.store, self.fetch_reactors, now=self.bot.clock.now(), processor=self.processor
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Vote reconciliation failed; votes stay as they were")
+            return
+        log.info(
+            "Vote reconciliation fixed %d votes (%d added, %d removed, %d changed)",
+            counts.total,
+            counts.added,
+            counts.removed,
+            counts.changed,
+        )
+
+    async def fetch_reactors(self, channel_id: int, message_id: int, emoji: str) -> list[int]:
+        """Members (not bots) reacting with `emoji`, page by page; discord.py waits out a 429 by itself."""
+        members: list[int] = []
+        after: int | None = None
+        while True:
+            if self.fetch_delay:
+                await asyncio.sleep(self.fetch_delay)  # spread the calls under the route's rate limit
+            try:
+                page = await self.bot.http.get_reaction_users(channel_id, message_id, emoji, REACTION_PAGE, after=after)
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_CHANNEL:
+                    raise ChannelGone(channel_id) from exc
+                raise MessageGone(message_id) from exc
+            for user in page:
+                user_id = int(user["id"])
+                if user.get("bot"):
+                    self.known_bots.add(user_id)
+                elif user_id != self._own_id():
+                    members.append(user_id)
+            if len(page) < REACTION_PAGE:
+                return members
+            after = int(page[-1]["id"])
+
+    def _own_id(self) -> int | None:
+        return self.bot.user.id if self.bot.user else None
+
+    # Gateway events: queue first, before any await -----------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.member is not None and payload.member.bot:
+            self.known_bots.add(payload.user_id)
+        self._reaction(payload, added=True)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        self._reaction(payload, added=False)  # no member on removals: bots are known from their additions
+
+    def _reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        if payload.guild_id is None or payload.user_id == self._own_id() or payload.user_id in self.known_bots:
+            return
+        event = ReactionEvent(added, payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji))
+        self.processor.submit(event)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if payload.guild_id is not None:
+            self.processor.submit(Untrack("message", (payload.message_id,)))
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        if payload.guild_id is not None:
+            self.processor.submit(Untrack("message", tuple(payload.message_ids)))
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.processor.submit(Untrack("channel", (channel.id,)))
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        self.processor.submit(Untrack("guild", (guild.id,)))
+
+    # Commands ---------------------------------------------------------------------------------------------------
+
+    async def titles(self) -> TitleResolver:
+        """The bot's shared title resolver (set up by the core), or one of our own when it has none."""
+        shared = getattr(self.bot, "titles", None)
+        if isinstance(shared, TitleResolver):
+            return shared
+        if self._titles is None:
+            self._titles = await TitleResolver.load(self.bot.db)
+        return self._titles
+
+    async def title_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await (await self.titles()).choices(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+    @app_commands.command(name="vote", description="Vote for a show (or clear your vote) without reactions")
+    @app_commands.describe(title="The show", choice="Up, down, or clear your vote")
+    @app_commands.autocomplete(title=title_autocomplete)
+    @app_commands.guild_only()
+    async def vote(
+        self, interaction: discord.Interaction[ShowBot], title: str, choice: Literal["up", "down", "clear"]
+    ) -> None:
+        assert interaction.guild_id is not None
+        titles = await self.titles()
+        show_id, show_title = await titles.resolve(interaction.guild_id, title)
+        value = {"up": 1, "down": -1, "clear": None}[choice]
+        event = CommandVote(interaction.guild_id, interaction.user.id, show_id, value)
+        await self.processor.submit_and_wait(event)
+        titles.forget_boosts(interaction.guild_id)  # the server's favourites changed
+        name = f"**{plain_line(show_title, 150)}**"
+        if value is None:
+            message = f"Your vote for {name} is cleared."
+        else:
+            message = f"Your vote for {name}: {THUMBS_UP if value > 0 else THUMBS_DOWN}"
+        await interaction.response.send_message(message, ephemeral=True)
+
+    @app_commands.command(name="myvotes", description="See your votes in this server (only you can see them)")
+    @app_commands.guild_only()
+    async def myvotes(self, interaction: discord.Interaction[ShowBot]) -> None:
+        assert interaction.guild_id is not None
+        total = await self.store.member_vote_count(interaction.guild_id, interaction.user.id)
+        view = MyVotesView(self, interaction.user.id, interaction.guild_id, total)
+        content = await view.render()
+        if total <= PAGE_SIZE:
+            await interaction.response.send_message(content, ephemeral=True)
+        else:
+            await interaction.response.send_message(content, view=view, ephemeral=True)
+
+    @app_commands.command(name="forgetme", description="Delete all your votes in this server")
+    @app_commands.guild_only()
+    async def forgetme(self, interaction: discord.Interaction[ShowBot]) -> None:
+        assert interaction.guild_id is not None
+        total = await self.store.member_vote_count(interaction.guild_id, interaction.user.id)
+        if total == 0:
+            await interaction.response.send_message("You have no votes in this server.", ephemeral=True)
+            return
+        plural = "" if total == 1 else "s"
+        await interaction.response.send_message(
+            f"Delete all {total} vote{plural} of yours in this server? This cannot be undone.",
+            view=ForgetView(self, interaction.user.id, interaction.guild_id),
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="top", description="The server's favourite shows, by up and down votes")
+    @app_commands.describe(
+        period="Votes cast this week, this month, or ever (default)",
+        genre="Only shows of this genre",
+        service="Only shows on this streaming service",
+    )
+    @app_commands.guild_only()
+    async def top(
+        self,
+        interaction: discord.Interaction[ShowBot],
+        period: Literal["week", "month", "all"] = "all",
+        genre: app_commands.Range[str, 1, 50] | None = None,
+        service: app_commands.Range[str, 1, 50] | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        shows = await top_shows(
+            self.bot.db,
+            interaction.guild_id,
+            period,
+            genre=genre,
+            service=service,
+            now=self.bot.clock.now(),
+        )
+        if not shows:
+            raise UserFacingError("No votes match that yet: vote with 👍/👎 on the bot's posts, or with /vote.")
+        await interaction.response.send_message(embed=top_embed(shows, period, genre, service))
+        message = await interaction.original_response()
+        await add_vote_reactions_and_track(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
+
+
+def top_embed(shows: list[TopShow], period: str, genre: str | None, service: str | None) -> discord.Embed:
+    scope = " · ".join(filter(None, [genre, service]))
+    title = f"Top shows {PERIOD_TITLES.get(period, '')}" + (f" ({scope})" if scope else "")
+    items = [ListItem(title=show.title, reason=f"{THUMBS_UP} {show.up} · {THUMBS_DOWN} {show.down}") for show in shows]
+    footer = "Ranked by the lower bound of the 95% Wilson score interval. React with a number to upvote that show."
+    return show_list(title, items, footer=footer)
+
+
+async def setup(bot: ShowBot) -> None:
+    await bot.add_cog(Votes(bot))

@@ -1,0 +1,501 @@
+"""Votes end to end: the real bot on the Discord emulator; reactions, commands, /top, untracking, restarts, bursts
+and a SIGKILL in the middle of a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.core import ShowBot
+from bot.db import Database, open_database
+from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
+from bot.emulator.harness import FAKE_TOKEN
+from bot.emulator.state import ADD_REACTIONS, Channel, Message, User, parse_emoji, snowflake
+from bot.votes import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
+from cogs.votes import Votes, add_vote_reactions_and_track
+
+pytestmark = pytest.mark.e2e
+
+Expected = dict[tuple[int, int, int], tuple[int, int | None, str | None]]
+
+
+@pytest.fixture
+def settings(database_path: Path) -> Settings:
+    # No spacing between reaction-list requests: the tests reconcile a few dozen messages.
+    return Settings(
+        database_path=database_path, discord_token=FAKE_TOKEN, log_level="WARNING", vote_reconcile_delay=0.0
+    )
+
+
+def votes_cog(bot: ShowBot) -> Votes:
+    cog = bot.get_cog("Votes")
+    # The extension loader imports cogs/votes.py as a fresh module: compare by name, not by class identity.
+    assert type(cog).__qualname__ == "Votes"
+    return cog  # type: ignore[return-value]
+
+
+async def settle(discord: DiscordDriver, bot: ShowBot) -> None:
+    await discord.settle()
+    await votes_cog(bot).processor.drain()
+
+
+async def stored(db: Database) -> Expected:
+    rows = await db.fetchall("SELECT guild_id, user_id, show_id, value, message_id, emoji FROM votes")
+    return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
+
+
+async def show_ids(db: Database, count: int) -> list[int]:
+    rows = await db.fetchall("SELECT id FROM shows ORDER BY id LIMIT ?", (count,))
+    return [row[0] for row in rows]
+
+
+async def post_votable(bot: ShowBot, channel: Channel, show_id: int) -> Message:
+    """The bot posts a message about one show and makes it votable, as the show cog does."""
+    sent = await bot.get_partial_messageable(channel.id, guild_id=channel.guild_id).send(f"Show {show_id}")
+    message = await sent.channel.fetch_message(sent.id)
+    await add_vote_reactions_and_track(bot, message, "show", show_emoji_map(show_id))
+    return message_in(bot, channel, message.id)
+
+
+def message_in(bot: ShowBot, channel: Channel, message_id: int) -> Message:
+    return channel.messages[message_id]
+
+
+# The rules ----------------------------------------------------------------------------------------------------------
+
+
+async def test_reactions_follow_the_rules(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator
+) -> None:
+    guild = demo.guild.id
+    alice, bob = demo.members["alice"], demo.members["bob"]
+    (show,) = await show_ids(db, 1)
+    message = await post_votable(bot, demo.general, show)
+    assert message.reaction_users(THUMBS_UP) == [emulator.bot_user.id]  # the bot's own: no vote
+    assert message.reaction_users(THUMBS_DOWN) == [emulator.bot_user.id]
+
+    await discord.react(message, THUMBS_UP, user=alice)
+    await discord.react(message, THUMBS_DOWN, user=alice)  # latest wins
+    await discord.react(message, THUMBS_UP, user=bob)
+    await settle(discord, bot)
+    assert await stored(db) == {
+        (guild, alice.id, show): (-1, message.id, THUMBS_DOWN),
+        (guild, bob.id, show): (1, message.id, THUMBS_UP),
+    }
+    await discord.unreact(message, THUMBS_UP, user=alice)  # no longer defines her vote
+    await settle(discord, bot)
+    assert (await stored(db))[(guild, alice.id, show)] == (-1, message.id, THUMBS_DOWN)
+    await discord.unreact(message, THUMBS_DOWN, user=alice)  # the one that set it: retracted
+    await settle(discord, bot)
+    assert set(await stored(db)) == {(guild, bob.id, show)}
+
+    # Other bots and other emoji count for nothing.
+    robot = emulator.create_user("robot", bot=True)
+    emulator.add_member(demo.guild, robot)
+    await discord.react(message, THUMBS_UP, user=robot)
+    await discord.react(message, "🔥", user=alice)
+    await discord.unreact(message, THUMBS_UP, user=robot)
+    await settle(discord, bot)
+    assert set(await stored(db)) == {(guild, bob.id, show)}
+
+
+async def test_each_listener_task_cannot_reorder_a_members_events(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator
+) -> None:
+    """Quick switches sent back to back, without waiting for the bot: the stored vote is the last action's."""
+    alice, bob = demo.members["alice"], demo.members["bob"]
+    (show,) = await show_ids(db, 1)
+    message = await post_votable(bot, demo.general, show)
+    up, down = parse_emoji(THUMBS_UP), parse_emoji(THUMBS_DOWN)
+    for _ in range(30):
+        await emulator.add_reaction(message, up, alice)
+        await emulator.add_reaction(message, down, alice)
+        await emulator.remove_reaction(message, down, alice)
+        await emulator.remove_reaction(message, up, alice)
+    await emulator.add_reaction(message, down, alice)
+    await emulator.add_reaction(message, up, alice)  # final: 👍
+    await emulator.add_reaction(message, up, bob)
+    await emulator.add_reaction(message, down, bob)
+    await emulator.remove_reaction(message, down, bob)  # final: none (👍 stays, but it no longer set the vote)
+    await settle(discord, bot)
+    assert await stored(db) == {(demo.guild.id, alice.id, show): (1, message.id, THUMBS_UP)}
+
+
+# Commands -----------------------------------------------------------------------------------------------------------
+
+
+async def test_vote_command_autocomplete_and_errors(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer
+) -> None:
+    alice = demo.members["alice"]
+    choices = await discord.autocomplete("vote", "title", "seven secon", user=alice)
+    assert choices and choices[0]["name"].startswith("Seven Seconds")
+    show = int(choices[0]["value"])
+    reply = await discord.slash("vote", title=choices[0]["value"], choice="up", user=alice)
+    assert reply.ephemeral and THUMBS_UP in reply.content and "Seven Seconds" in reply.content
+    reply = await discord.slash("vote", title="Seven Seconds", choice="down", user=alice)  # typed, not picked
+    assert THUMBS_DOWN in reply.content
+    assert await stored(db) == {(demo.guild.id, alice.id, show): (-1, None, None)}
+    reply = await discord.slash("vote", title="Seven Seconds", choice="clear", user=alice)
+    assert reply.ephemeral and "cleared" in reply.content
+    assert await stored(db) == {}
+    reply = await discord.slash("vote", title="qqqqzzzz no such show", choice="up", user=alice)
+    assert reply.ephemeral and reply.content.startswith("No show called")
+    # Autocomplete puts the server's favourites first when nothing is typed.
+    await discord.slash("vote", title=str(show), choice="up", user=alice)
+    assert (await discord.autocomplete("vote", "title", "", user=alice))[0]["value"] == str(show)
+
+
+async def test_myvotes_pages_belong_to_the_requester_and_forgetme_confirms(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer
+) -> None:
+    alice, bob = demo.members["alice"], demo.members["bob"]
+    assert (await discord.slash("myvotes", user=alice)).content == "You have no votes in this server."
+    store = VoteStore(db)
+    shows = await show_ids(db, 23)
+    for position, show in enumerate(shows):
+        await store.set_vote(demo.guild.id, alice.id, show, 1 if position % 3 else -1, "command")
+    await store.set_vote(demo.guild.id, bob.id, shows[0], 1, "command")
+    reply = await discord.slash("myvotes", user=alice)
+    assert reply.ephemeral and "page 1/3" in reply.content and len(reply.content.splitlines()) == 11
+    reply = await discord.click(reply, "Next", user=alice)
+    assert "page 2/3" in reply.content
+    refused = await discord.click(reply, "Next", user=bob)
+    assert refused.ephemeral and "someone else" in refused.content
+    reply = await discord.click(reply, "Next", user=alice)
+    assert "page 3/3" in reply.content and len(reply.content.splitlines()) == 4
+    assert any(button.get("disabled") for button in reply.buttons if button.get("label") == "Next")
+
+    reply = await discord.slash("forgetme", user=alice)
+    assert reply.ephemeral and "23 votes" in reply.content
+    cancelled = await discord.click(reply, "Cancel", user=alice)
+    assert "Nothing deleted" in cancelled.content
+    reply = await discord.slash("forgetme", user=alice)
+    done = await discord.click(reply, "Delete my votes", user=alice)
+    assert "deleted 23 votes" in done.content
+    assert set(await stored(db)) == {(demo.guild.id, bob.id, shows[0])}
+
+
+async def test_top_ranks_by_wilson_and_is_votable(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator
+) -> None:
+    alice = demo.members["alice"]
+    store = VoteStore(db)
+    first, second, third = await show_ids(db, 3)
+    for user in range(30):  # 25 up, 5 down: ranks above 3 up, 0 down
+        await store.set_vote(demo.guild.id, 10_000 + user, second, 1 if user < 25 else -1, "command")
+    for user in range(3):
+        await store.set_vote(demo.guild.id, 10_000 + user, third, 1, "command")
+    await store.set_vote(demo.guild.id, 10_000, first, -1, "command")
+    reply = await discord.slash("top", user=alice)
+    assert not reply.ephemeral
+    description = reply.embed["description"]
+    positions = [description.index(f"{KEYCAPS[n]}") for n in range(3)]
+    assert positions == sorted(positions)
+    titles = {row[0]: row[1] for row in await db.fetchall("SELECT id, title FROM shows WHERE id IN (?, ?, ?)",
+                                                          (first, second, third))}  # fmt: skip
+    order = [titles[second], titles[third], titles[first]]
+    assert [description.index(title) for title in order] == sorted(description.index(title) for title in order)
+    assert "👍 25 · 👎 5" in description
+    message = discord.message(reply)
+    assert [message.reaction_users(keycap) for keycap in KEYCAPS[:3]] == [[emulator.bot_user.id]] * 3
+    await discord.react(message, KEYCAPS[1], user=alice)  # 2️⃣: the second listed show, `third`
+    await settle(discord, bot)
+    assert (await stored(db))[(demo.guild.id, alice.id, third)] == (1, message.id, KEYCAPS[1])
+
+    # Without Add Reactions the list is still posted and tracked; members add the keycaps themselves.
+    await emulator.set_overwrite(demo.general, demo.guild.everyone, deny=ADD_REACTIONS)
+    await discord.settle()
+    reply = await discord.slash("top", period="week", user=alice)
+    message = discord.message(reply)
+    assert message.reactions == {}
+    assert await VoteStore(db).emoji_target(message.id, KEYCAPS[0]) is not None
+    empty = await discord.slash("top", genre="No Such Genre", user=alice)
+    assert empty.ephemeral and "No votes" in empty.content
+
+
+async def test_deleted_messages_channels_and_servers_stop_being_tracked(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator
+) -> None:
+    alice = demo.members["alice"]
+    shows = await show_ids(db, 4)
+    in_general = await post_votable(bot, demo.general, shows[0])
+    in_party = await post_votable(bot, demo.channels["watch-party"], shows[1])
+    other = await post_votable(bot, demo.general, shows[2])
+    await discord.react(in_general, THUMBS_UP, user=alice)
+    await discord.delete_message(in_general)
+    await emulator.delete_channel(demo.channels["watch-party"])
+    await settle(discord, bot)
+    active = {row[0]: row[1] for row in await db.fetchall("SELECT message_id, active FROM vote_messages")}
+    assert active == {in_general.id: 0, in_party.id: 0, other.id: 1}
+    assert set(await stored(db)) == {(demo.guild.id, alice.id, shows[0])}  # the vote stays
+    await emulator.remove_guild(demo.guild)
+    await settle(discord, bot)
+    assert await db.fetchval("SELECT count(*) FROM vote_messages WHERE active = 1") == 0
+
+
+# Restarts -----------------------------------------------------------------------------------------------------------
+
+
+async def test_restart_reconciles_what_changed_while_offline(
+    make_bot: Callable[..., Awaitable[ShowBot]],
+    driver: DiscordDriver,
+    db: Database,
+    demo: DemoServer,
+    emulator: DiscordEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    guild = demo.guild.id
+    alice, bob, carol, owner = (demo.members[name] for name in ("alice", "bob", "carol", "owner"))
+    first_show, second_show, third_show = await show_ids(db, 3)
+    bot = await make_bot()
+    message = await post_votable(bot, demo.general, first_show)
+    doomed = await post_votable(bot, demo.general, second_show)
+    listing = discord_message = await bot.get_partial_messageable(demo.general.id, guild_id=guild).send("Top")
+    await add_vote_reactions_and_track(bot, discord_message, "top", list_emoji_map([third_show, first_show]))
+    listing_message = message_in(bot, demo.general, listing.id)
+    await driver.react(message, THUMBS_UP, user=alice)
+    await driver.react(message, THUMBS_UP, user=bob)
+    await driver.react(message, THUMBS_UP, user=owner)
+    await driver.react(doomed, THUMBS_DOWN, user=carol)
+    await settle(driver, bot)
+    await bot.close()
+
+    # While the bot is away: alice takes her 👍 back, bob switches to 👎, carol upvotes 1️⃣ on the list, the doomed
+    # message is deleted (its vote stays), and Discord rate-limits the reaction route once.
+    await emulator.remove_reaction(message, parse_emoji(THUMBS_UP), alice)
+    await emulator.remove_reaction(message, parse_emoji(THUMBS_UP), bob)
+    await emulator.add_reaction(message, parse_emoji(THUMBS_DOWN), bob)
+    await emulator.add_reaction(listing_message, parse_emoji(KEYCAPS[0]), carol)
+    await emulator.user_deletes_message(doomed)
+    emulator.fail_with_429("GET", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}")
+
+    caplog.set_level("INFO", logger="cogs.votes")
+    restarted = await make_bot()
+    reconciliation = votes_cog(restarted).reconciliation
+    assert reconciliation is not None
+    await asyncio.wait_for(reconciliation, 10)
+    assert "Vote reconciliation fixed 3 votes (1 added, 1 removed, 1 changed)" in caplog.text
+    assert await stored(db) == {
+        (guild, bob.id, first_show): (-1, message.id, THUMBS_DOWN),
+        (guild, owner.id, first_show): (1, message.id, THUMBS_UP),
+        (guild, carol.id, second_show): (-1, doomed.id, THUMBS_DOWN),
+        (guild, carol.id, third_show): (1, listing.id, KEYCAPS[0]),
+    }
+    assert await db.fetchval("SELECT active FROM vote_messages WHERE message_id = ?", (doomed.id,)) == 0
+    assert any(r.status == 429 for r in emulator.requests), "the 429 was never served"
+
+    # Live voting works after reconciliation, and a restart with nothing changed fixes nothing.
+    await driver.react(listing_message, KEYCAPS[1], user=alice)
+    await settle(driver, restarted)
+    assert (await stored(db))[(guild, alice.id, first_show)] == (1, listing.id, KEYCAPS[1])
+    await restarted.close()
+    caplog.clear()
+    again = await make_bot()
+    assert votes_cog(again).reconciliation is not None
+    await asyncio.wait_for(votes_cog(again).reconciliation, 10)  # type: ignore[arg-type]
+    assert "Vote reconciliation fixed 0 votes" in caplog.text
+
+
+# Bursts -------------------------------------------------------------------------------------------------------------
+
+MESSAGES, MEMBERS, EVENTS = 20, 500, 5000
+
+
+def add_members(emulator: DiscordEmulator, demo: DemoServer, count: int) -> list[User]:
+    members = []
+    for number in range(count):
+        member = emulator.create_user(f"member{number}")
+        emulator.add_member(demo.guild, member)
+        members.append(member)
+    return members
+
+
+def burst_plan(
+    members: list[User], messages: list[Message], maps: dict[int, dict[str, tuple[int, int]]], seed: int
+) -> list[tuple[bool, User, Message, str]]:
+    """5,000 reaction changes as Discord allows them: add what a member does not hold, remove what he holds.
+
+    On a 👍/👎 message a member holds at most one of the two (he takes one back before adding the other), the usual
+    way to switch, so the result after a crash is fully determined by the reactions left on the messages.
+    """
+    rng = random.Random(seed)
+    holding: set[tuple[int, int, str]] = set()
+    plan = []
+    while len(plan) < EVENTS:
+        member, message = rng.choice(members), rng.choice(messages)
+        emoji = rng.choice(list(maps[message.id]))
+        held = [key for key in holding if key[:2] == (member.id, message.id)]
+        if THUMBS_UP in maps[message.id] and held and held[0][2] != emoji:
+            emoji = held[0][2]  # take the other one back first
+        key = (member.id, message.id, emoji)
+        added = key not in holding
+        (holding.add if added else holding.discard)(key)
+        plan.append((added, member, message, emoji))
+    return plan
+
+
+def replay(
+    guild: int, plan: list[tuple[bool, User, Message, str]], maps: dict[int, dict[str, tuple[int, int]]]
+) -> Expected:
+    votes: Expected = {}
+    for added, member, message, emoji in plan:
+        show_id, value = maps[message.id][emoji]
+        key = (guild, member.id, show_id)
+        if added:
+            votes[key] = (value, message.id, emoji)
+        elif key in votes and votes[key][1:] == (message.id, emoji):
+            del votes[key]
+    return votes
+
+
+async def send(emulator: DiscordEmulator, step: tuple[bool, User, Message, str]) -> None:
+    added, member, message, emoji = step
+    if added:
+        assert await emulator.add_reaction(message, parse_emoji(emoji), member)
+    else:
+        assert await emulator.remove_reaction(message, parse_emoji(emoji), member)
+
+
+async def votable_messages(
+    emulator: DiscordEmulator, demo: DemoServer, db: Database
+) -> tuple[list[Message], dict[int, dict[str, tuple[int, int]]]]:
+    """20 bot messages, tracked: 10 about one show (👍/👎), 10 lists of 10 shows (keycaps); no show on two messages."""
+    shows = await show_ids(db, 10 + 10 * 10)
+    store = VoteStore(db)
+    messages, maps = [], {}
+    for number in range(MESSAGES):
+        message = Message(snowflake(), demo.general.id, demo.guild.id, emulator.bot_user, content=f"post {number}")
+        demo.general.messages[message.id] = message
+        if number < 10:
+            emoji_map = show_emoji_map(shows[number])
+        else:
+            emoji_map = list_emoji_map(shows[10 + 10 * (number - 10) : 20 + 10 * (number - 10)])
+        await store.track_message(message.id, demo.guild.id, demo.general.id, "show", emoji_map)
+        messages.append(message)
+        maps[message.id] = emoji_map
+    return messages, maps
+
+
+async def test_a_burst_of_5000_reactions_leaves_exactly_the_expected_votes(
+    make_bot: Callable[..., Awaitable[ShowBot]],
+    driver: DiscordDriver,
+    db: Database,
+    demo: DemoServer,
+    emulator: DiscordEmulator,
+) -> None:
+    members = add_members(emulator, demo, MEMBERS)
+    messages, maps = await votable_messages(emulator, demo, db)
+    plan = burst_plan(members, messages, maps, seed=7)
+    bot = await make_bot()
+    processor = votes_cog(bot).processor
+    await asyncio.wait_for(votes_cog(bot).reconciliation, 10)  # type: ignore[arg-type]
+    before = processor.stats.events
+    started = asyncio.get_running_loop().time()
+    for step in plan:
+        await send(emulator, step)
+    await settle(driver, bot)
+    elapsed = asyncio.get_running_loop().time() - started
+    expected = replay(demo.guild.id, plan, maps)
+    assert await stored(db) == expected
+    assert len(expected) > 1000
+    stats = processor.stats
+    assert stats.events - before == EVENTS and stats.failed_events == 0
+    print(f"burst: {EVENTS} events through the gateway in {elapsed:.2f}s, {stats.batches} batches")
+
+
+def prefix_matching(stored_votes: Expected, guild: int, plan: list[tuple[bool, User, Message, str]],
+                    maps: dict[int, dict[str, tuple[int, int]]]) -> int | None:  # fmt: skip
+    """The largest k such that replaying the first k events gives exactly `stored_votes`, or None."""
+    target = frozenset(stored_votes.items())
+    votes: Expected = {}
+    found = 0 if not stored_votes else None
+    for index, (added, member, message, emoji) in enumerate(plan, start=1):
+        show_id, value = maps[message.id][emoji]
+        key = (guild, member.id, show_id)
+        if added:
+            votes[key] = (value, message.id, emoji)
+        elif key in votes and votes[key][1:] == (message.id, emoji):
+            del votes[key]
+        if len(votes) == len(stored_votes) and frozenset(votes.items()) == target:
+            found = index
+    return found
+
+
+async def wait_for_line(lines: list[str], pattern: str, timeout: float = 20.0) -> re.Match[str]:  # noqa: ASYNC109
+    regex = re.compile(pattern)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for line in lines:
+            if match := regex.search(line):
+                return match
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"No log line matching {pattern!r}; the bot logged:\n" + "\n".join(lines[-30:]))
+
+
+async def collect_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while line := await stream.readline():
+        lines.append(line.decode(errors="replace").rstrip())
+
+
+@pytest.mark.slow
+async def test_sigkill_in_a_burst_loses_nothing_processed_and_reconciliation_restores_the_rest(
+    bot_process: Callable[[], Awaitable[Any]],
+    db: Database,
+    demo: DemoServer,
+    emulator: DiscordEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VOTE_RECONCILE_DELAY", "0")
+    members = add_members(emulator, demo, MEMBERS)
+    messages, maps = await votable_messages(emulator, demo, db)
+    plan = burst_plan(members, messages, maps, seed=11)
+    guild = demo.guild.id
+
+    first = await bot_process()
+    first_log: list[str] = []
+    assert first.process.stderr is not None
+    reader = asyncio.create_task(collect_lines(first.process.stderr, first_log))
+    await first.wait_connected()
+    await wait_for_line(first_log, r"Vote reconciliation fixed 0 votes")
+    for step in plan[:2500]:
+        await send(emulator, step)
+    for _ in range(200):  # until the bot has committed some of them
+        if await db.fetchval("SELECT count(*) FROM votes"):
+            break
+        await asyncio.sleep(0.02)
+    for step in plan[2500:3000]:
+        await send(emulator, step)
+    first.process.send_signal(signal.SIGKILL)  # in the middle of the burst
+    await first.process.wait()
+    await reader
+    for step in plan[3000:]:  # members go on reacting while the bot is down
+        await send(emulator, step)
+
+    async with open_database(first.database_path) as check:
+        assert await check.fetchval("PRAGMA integrity_check") == "ok"
+        after_crash = await stored(check)
+    processed = prefix_matching(after_crash, guild, plan, maps)
+    assert processed is not None, "the stored votes are not the result of any prefix of the events"
+    assert 0 < processed <= 3000
+    print(f"crash: the bot had committed the first {processed} of 3000 events it was sent")
+
+    second = await bot_process()
+    second_log: list[str] = []
+    assert second.process.stderr is not None
+    reader = asyncio.create_task(collect_lines(second.process.stderr, second_log))
+    await second.wait_connected()
+    fixed = await wait_for_line(second_log, r"Vote reconciliation fixed (\d+) votes")
+    assert int(fixed.group(1)) > 0
+    assert await stored(db) == replay(guild, plan, maps)
+    assert await second.stop() == 0
+    await reader
