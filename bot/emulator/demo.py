@@ -38,18 +38,30 @@ class DemoServer:
         return self.channels["general"]
 
 
-def build_demo_server(emulator: DiscordEmulator, name: str = "Showbot Demo") -> DemoServer:
-    owner = emulator.create_user("owner")
-    guild = emulator.create_guild(name, owner, bot_permissions=BOT_PERMISSIONS | USE_APPLICATION_COMMANDS)
-    admin_role = emulator.create_role(guild, "Admin", MANAGE_GUILD)
+def build_demo_server(
+    emulator: DiscordEmulator, name: str = "Showbot Demo", *, guild_id: int | None = None
+) -> DemoServer:
+    """The demo server. With `guild_id`, every member, role and channel ID is derived from it, so state the bot keeps
+    about them (votes, weekly-post channels) is still theirs on the next run (the console's DATABASE_PATH)."""
+    ids = iter(range(guild_id + 1, guild_id + 100)) if guild_id else None
+
+    def next_id() -> int | None:
+        return next(ids) if ids is not None else None
+
+    owner = emulator.create_user("owner", user_id=next_id())
+    permissions = BOT_PERMISSIONS | USE_APPLICATION_COMMANDS
+    guild = emulator.create_guild(name, owner, bot_permissions=permissions, guild_id=guild_id)
+    admin_role = emulator.create_role(guild, "Admin", MANAGE_GUILD, role_id=next_id())
     guild.members[owner.id].roles.append(admin_role.id)
     members = {"owner": owner}
     for username in DEMO_MEMBERS:
-        members[username] = user = emulator.create_user(username)
+        members[username] = user = emulator.create_user(username, user_id=next_id())
         emulator.add_member(guild, user)
     channels = {
-        "general": emulator.create_channel(guild, "general", topic="Chat about anything"),
-        "watch-party": emulator.create_channel(guild, "watch-party", topic="What are we watching this week?"),
-        "announcements": emulator.create_channel(guild, "announcements", type=GUILD_ANNOUNCEMENT),
+        "general": emulator.create_channel(guild, "general", topic="Chat about anything", channel_id=next_id()),
+        "watch-party": emulator.create_channel(
+            guild, "watch-party", topic="What are we watching this week?", channel_id=next_id()
+        ),
+        "announcements": emulator.create_channel(guild, "announcements", type=GUILD_ANNOUNCEMENT, channel_id=next_id()),
     }
     return DemoServer(guild, members, channels, admin_role)

@@ -86,7 +86,7 @@ class ApiError(Exception):
 @dataclass
 class RecordedRequest:
     method: str
-    path: str  # after /api/v10, without the query string
+    path: str  # after /api/v10, as sent (percent-encoded), without the query string
     body: Any  # the JSON body exactly as sent (None when there was none)
     query: dict[str, str] = field(default_factory=dict)
     route: str = ""  # the route template, e.g. "/channels/{channel_id}/messages"
@@ -256,14 +256,16 @@ class DiscordEmulator:
         self.time_offset += seconds
 
     # --------------------------------------------------------------------------------------------- world building
-    def create_user(self, username: str, *, bot: bool = False) -> User:
-        user = User(snowflake(), username, bot=bot)
+    def create_user(self, username: str, *, bot: bool = False, user_id: int | None = None) -> User:
+        user = User(user_id or snowflake(), username, bot=bot)
         self.users[user.id] = user
         return user
 
-    def create_guild(self, name: str, owner: User, *, bot_permissions: int = DEFAULT_EVERYONE) -> Guild:
+    def create_guild(
+        self, name: str, owner: User, *, bot_permissions: int = DEFAULT_EVERYONE, guild_id: int | None = None
+    ) -> Guild:
         """A guild the bot is in (dispatched on IDENTIFY; use `add_guild` to make the bot join one later)."""
-        guild = Guild(snowflake(), name, owner.id)
+        guild = Guild(guild_id or snowflake(), name, owner.id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", DEFAULT_EVERYONE, 0)
         guild.members[owner.id] = Member(owner)
         bot_role = self.create_role(guild, self.bot_user.username, bot_permissions)
@@ -271,13 +273,17 @@ class DiscordEmulator:
         self.guilds[guild.id] = guild
         return guild
 
-    def create_role(self, guild: Guild, name: str, permissions: int) -> Role:
-        role = Role(snowflake(), name, permissions, position=len(guild.roles))
+    def create_role(self, guild: Guild, name: str, permissions: int, *, role_id: int | None = None) -> Role:
+        role = Role(role_id or snowflake(), name, permissions, position=len(guild.roles))
         guild.roles[role.id] = role
         return role
 
-    def create_channel(self, guild: Guild, name: str, *, type: int = 0, topic: str | None = None) -> Channel:
-        channel = Channel(snowflake(), guild.id, name, type=type, position=len(guild.channels), topic=topic)
+    def create_channel(
+        self, guild: Guild, name: str, *, type: int = 0, topic: str | None = None, channel_id: int | None = None
+    ) -> Channel:
+        channel = Channel(
+            channel_id or snowflake(), guild.id, name, type=type, position=len(guild.channels), topic=topic
+        )
         guild.channels[channel.id] = channel
         return channel
 
@@ -543,7 +549,11 @@ class DiscordEmulator:
     def _endpoint(self, method: str, route: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
             record = RecordedRequest(
-                method, request.path.removeprefix(API_PREFIX), await _read_body(request), dict(request.query), route
+                method,
+                request.raw_path.split("?", 1)[0].removeprefix(API_PREFIX),
+                await _read_body(request),
+                dict(request.query),
+                route,
             )
             self.requests.append(record)
             try:
@@ -614,7 +624,7 @@ class DiscordEmulator:
     async def _unknown_route(self, request: web.Request) -> web.Response:
         record = RecordedRequest(
             request.method,
-            request.path.removeprefix(API_PREFIX),
+            request.raw_path.split("?", 1)[0].removeprefix(API_PREFIX),
             await _read_body(request),
             dict(request.query),
             status=404,

@@ -1,0 +1,67 @@
+"""`python -m bot console` through the real CLI, in a subprocess, on a fresh database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def console(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "DEV_GUILD"))}
+    env["DATABASE_PATH"] = str(database)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "console", *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_json_prints_the_interaction_response_with_the_show_embed(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "-c", "/show title:Seven Seconds", "--json")
+    assert result.returncode == 0, result.stderr
+    requests = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(set(request) == {"method", "path", "body"} for request in requests)
+    callbacks = [r for r in requests if r["path"].endswith("/callback")]
+    assert len(callbacks) == 1
+    body = callbacks[0]["body"]
+    assert body["type"] == 4
+    assert body["data"]["embeds"][0]["title"].startswith("Seven Seconds")
+    assert "Traceback" not in result.stderr
+
+
+def test_lines_run_in_order_and_state_persists_between_runs(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    first = console(database, "-c", "/show title:Seven Seconds", "-c", "react last 👍", "--as", "bob")
+    assert first.returncode == 0, first.stderr
+    assert "Seven Seconds" in first.stdout and "Reacted 👍" in first.stdout
+    assert (tmp_path / "console.log").exists()  # the bot's log went to the file, not the terminal
+    assert "INFO" not in first.stdout + first.stderr
+    second = console(database, "-c", "/myvotes", "--as", "bob")
+    assert second.returncode == 0, second.stderr
+    assert "Seven Seconds" in second.stdout
+
+
+def test_autocomplete_choices_for_a_value_ending_in_a_question_mark(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "-c", "/show title:seven sec?")
+    assert result.returncode == 0, result.stderr
+    assert "Choices for title:" in result.stdout and "Seven Seconds" in result.stdout
+
+
+def test_a_line_that_cannot_run_exits_non_zero(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "-c", "/nosuchcommand", "-c", "help")
+    assert result.returncode == 1
+    assert "/nosuchcommand is not a command" in result.stderr
+    assert "Type what a member" not in result.stdout  # stopped at the failing line
+
+
+def test_an_unknown_member_is_a_usage_error(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "--as", "mallory", "-c", "help")
+    assert result.returncode == 2
+    assert "mallory" in result.stderr
