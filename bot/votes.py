@@ -739,7 +739,13 @@ class VoteProcessor:
             batch: list[_Item] = []
             while self._queue and len(batch) < self.max_batch:
                 batch.append(self._queue.popleft())
-            await self._apply(batch)
+            try:
+                await self._apply(batch)
+            except Exception:  # a bug here must not silence voting for the rest of the run
+                log.exception("The vote consumer failed on a batch of %d items; going on", len(batch))
+                for item in batch:
+                    if item.future is not None and not item.future.done():
+                        item.future.set_exception(RuntimeError("the vote could not be applied"))
 
     async def _apply(self, batch: list[_Item]) -> None:
         items = [item for item in batch if item.event is not None]

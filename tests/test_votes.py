@@ -571,3 +571,13 @@ async def test_cli_votes_export_json_jsonl_and_table(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["guild", "member", "show", "title", "vote", "source", "updated"]
     assert "Show 02" in table[2] and "-1" in table[2]
+
+
+def test_vote_reconcile_delay_setting() -> None:
+    from bot.config import ConfigError, Settings
+
+    assert Settings.from_env({}).vote_reconcile_delay == 0.2
+    assert Settings.from_env({"VOTE_RECONCILE_DELAY": "0"}).vote_reconcile_delay == 0.0
+    for bad in ("-1", "soon", "nan", "61"):
+        with pytest.raises(ConfigError, match="VOTE_RECONCILE_DELAY"):
+            Settings.from_env({"VOTE_RECONCILE_DELAY": bad})
