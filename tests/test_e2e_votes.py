@@ -499,3 +499,25 @@ async def test_sigkill_in_a_burst_loses_nothing_processed_and_reconciliation_res
     assert await stored(db) == replay(guild, plan, maps)
     assert await second.stop() == 0
     await reader
+
+
+async def test_a_database_error_is_logged_and_voting_goes_on(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice, bob = demo.members["alice"], demo.members["bob"]
+    (show,) = await show_ids(db, 1)
+    message = await post_votable(bot, demo.general, show)
+    # A real SQLite error for alice's writes, on the bot's own connection (the test shares it).
+    await db.connection.execute(
+        f"""CREATE TEMP TRIGGER refuse_alice BEFORE INSERT ON votes WHEN new.user_id = {alice.id:d}
+            BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END"""
+    )
+    await discord.react(message, THUMBS_UP, user=alice)
+    await discord.react(message, THUMBS_UP, user=bob)
+    await settle(discord, bot)
+    assert set(await stored(db)) == {(demo.guild.id, bob.id, show)}
+    assert "Dropped a vote event that cannot be stored" in caplog.text
+    await db.connection.execute("DROP TRIGGER refuse_alice")
+    await discord.react(message, THUMBS_DOWN, user=alice)
+    await settle(discord, bot)
+    assert (await stored(db))[(demo.guild.id, alice.id, show)] == (-1, message.id, THUMBS_DOWN)
