@@ -1,0 +1,664 @@
+"""Title search: one in-memory index serving autocomplete, /search, not-found suggestions and the catalog CLI.
+
+The index holds every title a show is known by (primary and alternative), normalised with `bot.text.normalise`:
+
+- an exact-title dictionary, and sorted lists of the titles (and of the titles without spaces) for prefix look-ups
+  by bisection;
+- an inverted index from each title word to the titles that contain it, and the sorted vocabulary of those words,
+  for words typed anywhere in a title and for word prefixes;
+- misspellings are found per word by generating the query word's one-edit variants (missing, extra, swapped and
+  wrong letters) and looking them up in the vocabulary: no memory is spent on a deletion dictionary, and a query
+  costs a few hundred set look-ups per word. Only the titles containing the query's rarest matched words become
+  candidates, so the work per query stays small however large the catalog.
+
+Ranking, best first: exact title, then title prefix, then closeness (query words not found, then edit distance,
+then title words the query did not mention), then the server's boosts (its vote scores), then overall popularity.
+
+Thread-safety: the index is used from the event loop only; `refresh` awaits the database before touching it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import string
+from array import array
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from rapidfuzz.fuzz import ratio
+
+from bot.text import normalise
+
+if TYPE_CHECKING:
+    from bot.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200  # Discord caps option text at 100; anything longer is cut before any work is done
+MAX_QUERY_WORDS = 12
+AUTOCOMPLETE_LIMIT = 25
+CHOICE_MAX_CHARS = 100
+# A query word whose titles number more than this is too common to generate candidates from ("the", "of"); it is
+# only checked on the candidates the rarer words produced.
+ANCHOR_MAX_POSTINGS = 4000
+# A last (still being typed) word that is the prefix of more vocabulary words than this is checked, not enumerated.
+PREFIX_MAX_WORDS = 64
+COMMON_WORD_SCAN = 1500  # titles walked (by popularity) when every query word is very common
+# Candidates scored in full per query: the most popular ones (and the boosted shows') when there are more.
+MAX_SCORED = 120
+UNION_SCORED = 60  # ... and of those matching only some of the rarest words, when too few match them all
+PREFIX_TOP = 64
+# Title-prefix ranges up to this size are ranked exhaustively; larger ones are walked in popularity order.
+PREFIX_SCAN_MAX = 200
+# A one-edit variant of a one-letter word matches almost anything; two-letter words ("he" for "the") only help
+# rank the candidates that other words found (their variants are too common to generate candidates).
+MIN_FUZZY_WORD = 2
+MIN_TWO_EDIT_WORD = 5  # two edits in a shorter word make it another word
+TWO_EDIT_WORDS = 12
+_ALPHABET = string.ascii_lowercase + string.digits
+
+TIER_EXACT, TIER_PREFIX, TIER_WORDS = 0, 1, 2
+_RankKey = tuple[int, int, int, int, float, float, float, int, bool, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One show found by a search. `title` is the primary title; `matched_title` the alternative title that matched."""
+
+    show_id: int
+    title: str
+    year: int | None
+    score: float  # similarity of the query to the matched title, 0-100
+    matched_title: str | None = None
+
+    def label(self) -> str:
+        """ "Title (2018)", with the alternative title that matched when it differs."""
+        text = f"{self.title} ({self.year})" if self.year else self.title
+        return f"{text} — {self.matched_title}" if self.matched_title else text
+
+
+@dataclass(slots=True)
+class _QueryWord:
+    """One word of the query and the vocabulary words it stands for, each with its edit cost."""
+
+    text: str
+    is_last: bool
+    costs: dict[str, int] = field(default_factory=dict)
+    prefix_checked: bool = False  # the word is a prefix of too many words to list: test titles with startswith
+    entry_costs: dict[int, int] | None = None  # entry -> cost, built for words in few enough titles
+
+    def cost_of(self, entry: int, title_words: Sequence[str]) -> int | None:
+        if self.entry_costs is not None:
+            return self.entry_costs.get(entry)
+        return self.cost_in(title_words)
+
+    def cost_in(self, words: Sequence[str]) -> int | None:
+        best: int | None = None
+        for word in words:
+            if self.prefix_checked and word.startswith(self.text):
+                return 0
+            cost = self.costs.get(word)
+            if cost is not None and (best is None or cost < best):
+                best = cost
+                if cost == 0:
+                    return 0
+        return best
+
+
+def year_of(premiered: str | None) -> int | None:
+    if premiered and len(premiered) >= 4 and premiered[:4].isdigit():
+        return int(premiered[:4])
+    return None
+
+
+def edits1(word: str) -> set[str]:
+    """Every string one deletion, adjacent transposition, substitution or insertion away from `word`."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    variants = {left + right[1:] for left, right in splits if right}
+    variants.update(left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1)
+    variants.update(left + letter + right[1:] for left, right in splits if right for letter in _ALPHABET)
+    variants.update(left + letter + right for left, right in splits for letter in _ALPHABET)
+    variants.discard(word)
+    return variants
+
+
+class SearchIndex:
+    """Every show title in memory, for typo-tolerant search in well under a millisecond.
+
+    Storage is columnar (one array or list per attribute, indexed by entry number) because 100,000 small objects
+    would cost several times the memory of the strings themselves.
+    """
+
+    def __init__(self) -> None:
+        self._primary: dict[int, int] = {}  # show id -> entry of its primary title
+        self._alternatives: dict[int, list[int]] = {}  # show id -> entries of its other titles (few shows have any)
+        # Entries: one per (show, title). A removed entry keeps its number with show id -1.
+        self._entry_show = array("q")
+        self._entry_year = array("H")  # 0: unknown
+        self._entry_popularity = array("d")
+        self._entry_primary = bytearray()
+        self._entry_norm: list[str] = []
+        self._entry_title: list[str] = []
+        self._entry_words: list[tuple[str, ...]] = []
+        self._raw_exact: dict[str, list[int]] = {}  # casefolded titles with no Latin letters ("오징어 게임")
+        self._sorted_keys: list[str] = []  # normalised titles, sorted: exact and prefix look-ups by bisection
+        self._sorted_entries = array("q")
+        self._by_popularity = array("q")
+        self._postings: dict[str, array[int]] = {}  # title word -> entries, in increasing entry number
+        self._vocabulary: list[str] = []
+        self._vocabulary_by_length: list[tuple[int, str]] = []  # for the two-edit scan of words of similar length
+        self._words: dict[str, str] = {}  # interning: one string object per distinct word
+        # The most popular entries under each very common prefix ("t", "th"), computed on first use and dropped
+        # when a title under that prefix changes.
+        self._prefix_top: dict[str, list[int]] = {}
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Building and updating
+
+    @classmethod
+    async def load(cls, db: Database) -> SearchIndex:
+        """Read every show's titles, premiere year and popularity once, in chunks (no second copy of the catalog)."""
+        index = cls()
+        alternatives: dict[int, list[str]] = {}
+        for show_id, title in await db.fetchall("SELECT show_id, title FROM show_titles WHERE is_primary = 0"):
+            alternatives.setdefault(show_id, []).append(title)
+        # Entries are numbered in popularity order, so that posting lists (kept in entry order) list popular
+        # titles first and a capped candidate set keeps the popular ones.
+        async with db.connection.execute(
+            "SELECT id, title, premiered, popularity FROM shows ORDER BY popularity DESC, id"
+        ) as cursor:
+            while rows := await cursor.fetchmany(5000):
+                for show_id, title, premiered, popularity in rows:
+                    index._add_show(show_id, [title, *alternatives.get(show_id, ())], year_of(premiered), popularity)
+        index._finish_bulk_load()
+        log.info("Search index: %d shows, %d titles", len(index), len(index._entry_norm))
+        return index
+
+    @classmethod
+    def from_rows(
+        cls,
+        shows: Iterable[tuple[int, str, int | None, float]],
+        alt_titles: Iterable[tuple[int, str]] = (),
+    ) -> SearchIndex:
+        """An index from (show id, primary title, year, popularity) rows and (show id, title) alternative titles."""
+        index = cls()
+        alternatives: dict[int, list[str]] = {}
+        for show_id, title in alt_titles:
+            alternatives.setdefault(show_id, []).append(title)
+        for show_id, title, year, popularity in sorted(shows, key=lambda row: (-(row[3] or 0), row[0])):
+            index._add_show(show_id, [title, *alternatives.get(show_id, ())], year, popularity)
+        index._finish_bulk_load()
+        return index
+
+    def _add_show(self, show_id: int, titles: Sequence[str], year: int | None, popularity: float | None) -> list[int]:
+        """Append the show's entries to the columns and posting lists; sorted structures are the caller's job."""
+        if show_id in self._primary:
+            self.remove_show(show_id)
+        added: list[int] = []
+        seen: set[str] = set()
+        for title in titles:
+            norm = normalise(title)
+            key = norm or " ".join(title.casefold().split())
+            if not key or key in seen:
+                continue  # the same title twice (as primary and as alternative), or nothing searchable
+            seen.add(key)
+            self._forget_prefixes(norm)
+            entry = len(self._entry_norm)
+            self._entry_show.append(show_id)
+            self._entry_year.append(year if year and 0 < year < 65536 else 0)
+            self._entry_popularity.append(float(popularity or 0))
+            self._entry_primary.append(not added)
+            self._entry_norm.append(norm)
+            self._entry_title.append(title)
+            words = tuple(self._words.setdefault(word, word) for word in norm.split())
+            self._entry_words.append(words)
+            for word in set(words):
+                postings = self._postings.get(word)
+                if postings is None:
+                    self._postings[word] = array("q", (entry,))
+                else:
+                    postings.append(entry)  # entry numbers only grow: the array stays sorted
+            if not norm:
+                self._raw_exact.setdefault(key, []).append(entry)
+            added.append(entry)
+        if not added:
+            # A show whose titles have nothing searchable still needs an entry to be shown by popular().
+            entry = len(self._entry_norm)
+            self._entry_show.append(show_id)
+            self._entry_year.append(year if year and 0 < year < 65536 else 0)
+            self._entry_popularity.append(float(popularity or 0))
+            self._entry_primary.append(True)
+            self._entry_norm.append("")
+            self._entry_title.append(titles[0] if titles else str(show_id))
+            self._entry_words.append(())
+            added.append(entry)
+        self._primary[show_id] = added[0]
+        if len(added) > 1:
+            self._alternatives[show_id] = added[1:]
+        return added
+
+    def _finish_bulk_load(self) -> None:
+        live = [entry for entry in range(len(self._entry_norm)) if self._entry_show[entry] >= 0]
+        self._by_popularity = array("q", sorted(live, key=self._popularity_key))
+        searchable = sorted((e for e in live if self._entry_norm[e]), key=self._entry_norm.__getitem__)
+        self._sorted_keys = [self._entry_norm[entry] for entry in searchable]
+        self._sorted_entries = array("q", searchable)
+        self._vocabulary = sorted(self._postings)
+        self._vocabulary_by_length = sorted((len(word), word) for word in self._postings)
+
+    def _forget_prefixes(self, norm: str) -> None:
+        if self._prefix_top:
+            for end in range(1, len(norm) + 1):
+                self._prefix_top.pop(norm[:end], None)
+
+    def _popularity_key(self, entry: int) -> tuple[float, int, int]:
+        return (-self._entry_popularity[entry], self._entry_show[entry], entry)
+
+    def _show_entries(self, show_id: int) -> list[int]:
+        primary = self._primary.get(show_id)
+        if primary is None:
+            return []
+        return [primary, *self._alternatives.get(show_id, ())]
+
+    def upsert_show(self, show_id: int, titles: Sequence[str], year: int | None, popularity: float) -> None:
+        """Add a show or replace what the index knows of it. `titles[0]` is the primary title."""
+        if not titles:
+            raise ValueError("a show needs at least its primary title")
+        self.remove_show(show_id)
+        new_words = [word for title in titles for word in normalise(title).split() if word not in self._postings]
+        for entry in self._add_show(show_id, titles, year, popularity):
+            norm = self._entry_norm[entry]
+            if norm:
+                at = bisect_right(self._sorted_keys, norm)
+                self._sorted_keys.insert(at, norm)
+                self._sorted_entries.insert(at, entry)
+            insort(self._by_popularity, entry, key=self._popularity_key)
+        for word in set(new_words):
+            if word in self._postings:
+                insort(self._vocabulary, word)
+                insort(self._vocabulary_by_length, (len(word), word))
+
+    def remove_show(self, show_id: int) -> None:
+        """Forget a show; unknown ids are ignored."""
+        entries = self._show_entries(show_id)
+        self._primary.pop(show_id, None)
+        self._alternatives.pop(show_id, None)
+        for entry in entries:
+            norm = self._entry_norm[entry]
+            self._forget_prefixes(norm)
+            if norm:
+                low = bisect_left(self._sorted_keys, norm)
+                high = bisect_right(self._sorted_keys, norm, low)
+                for position in range(low, high):
+                    if self._sorted_entries[position] == entry:
+                        del self._sorted_keys[position]
+                        del self._sorted_entries[position]
+                        break
+            else:
+                raw = " ".join(self._entry_title[entry].casefold().split())
+                if entry in self._raw_exact.get(raw, ()):
+                    self._raw_exact[raw].remove(entry)
+                    if not self._raw_exact[raw]:
+                        del self._raw_exact[raw]
+            self._by_popularity.remove(entry)
+            for word in set(self._entry_words[entry]):
+                postings = self._postings[word]
+                postings.remove(entry)
+                if not postings:
+                    del self._postings[word]
+                    self._vocabulary.pop(bisect_left(self._vocabulary, word))
+                    self._vocabulary_by_length.pop(bisect_left(self._vocabulary_by_length, (len(word), word)))
+            self._entry_show[entry] = -1
+            self._entry_words[entry] = ()
+
+    async def refresh(self, db: Database, show_ids: Iterable[int]) -> None:
+        """Bring the given shows up to date from the database (after an import): upsert or remove each."""
+        for show_id in set(show_ids):
+            row = await db.fetchone("SELECT title, premiered, popularity FROM shows WHERE id = ?", (show_id,))
+            if row is None:
+                self.remove_show(show_id)
+                continue
+            alternatives = await db.fetchall(
+                "SELECT title FROM show_titles WHERE show_id = ? AND is_primary = 0 ORDER BY id", (show_id,)
+            )
+            self.upsert_show(show_id, [row[0], *(r[0] for r in alternatives)], year_of(row[1]), float(row[2] or 0))
+
+    def __len__(self) -> int:
+        return len(self._primary)
+
+    def __contains__(self, show_id: object) -> bool:
+        return show_id in self._primary
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Queries
+
+    def popular(self, *, limit: int = AUTOCOMPLETE_LIMIT, boosts: Mapping[int, float] | None = None) -> list[Match]:
+        """The server's favourites (highest boost first), then the best known shows overall."""
+        limit = max(0, limit)
+        chosen: list[int] = []
+        if boosts:
+            favourites = sorted(
+                (show_id for show_id, boost in boosts.items() if boost > 0 and show_id in self._primary),
+                key=lambda show_id: (-boosts[show_id], self._popularity_key(self._primary[show_id])),
+            )
+            chosen = favourites[:limit]
+        seen = set(chosen)
+        for entry in self._by_popularity:
+            if len(chosen) >= limit:
+                break
+            show_id = self._entry_show[entry]
+            if show_id not in seen:
+                seen.add(show_id)
+                chosen.append(show_id)
+        return [self._match(self._primary[show_id], 100.0) for show_id in chosen]
+
+    def search(
+        self, query: str, *, limit: int = AUTOCOMPLETE_LIMIT, boosts: Mapping[int, float] | None = None
+    ) -> list[Match]:
+        """The shows whose titles best match `query`, best first; [] for an empty or unmatched query."""
+        if limit <= 0:
+            return []
+        text = query[:MAX_QUERY_CHARS]
+        norm = normalise(text)
+        boosts = boosts or {}
+        keys: dict[int, _RankKey] = {}
+        if not norm:
+            raw = " ".join(text.casefold().split())
+            for entry in self._raw_exact.get(raw, ()) if raw else ():
+                keys[entry] = self._key(entry, TIER_EXACT, boosts)
+        else:
+            self._prefix_candidates(norm, limit, boosts, keys)
+            if len({self._entry_show[e] for e in keys}) < limit:
+                self._word_candidates(norm, boosts, keys)
+        best: dict[int, tuple[_RankKey, int]] = {}
+        for entry, key in keys.items():
+            show_id = self._entry_show[entry]
+            current = best.get(show_id)
+            if current is None or key < current[0]:
+                best[show_id] = (key, entry)
+        ranked = [entry for _, entry in heapq.nsmallest(limit, best.values())]
+        return [
+            self._match(
+                entry, 100.0 if self._entry_norm[entry] == norm else round(ratio(norm, self._entry_norm[entry]), 1)
+            )
+            for entry in ranked
+        ]
+
+    def resolve(self, text: str, boosts: Mapping[int, float] | None = None) -> Match | None:
+        """The show a title typed without picking a choice means: an exact title, else a confidently close one."""
+        matches = self.search(text, limit=1, boosts=boosts)
+        if not matches:
+            return None
+        match = matches[0]
+        query = normalise(text[:MAX_QUERY_CHARS])
+        if not query:
+            return match  # text without letters or digits only ever matches a title exactly
+        matched = normalise(match.matched_title or match.title)
+        return match if is_confident(query, matched) else None
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Candidate generation
+
+    def _key(
+        self,
+        entry: int,
+        tier: int,
+        boosts: Mapping[int, float],
+        closeness: tuple[int, int, int] = (0, 0, 0),
+    ) -> _RankKey:
+        """The sort key: tier, closeness (unmatched query words, edit cost, extra title words), boost, popularity."""
+        unmatched, cost, extra = closeness
+        boost = boosts.get(self._entry_show[entry], 0.0) if boosts else 0.0
+        norm = self._entry_norm[entry]
+        # Shorter titles first ("The Office" before "The Office Party"); a show's primary title before its others.
+        not_primary = not self._entry_primary[entry]
+        popularity = self._entry_popularity[entry]
+        show_id = self._entry_show[entry]
+        return (tier, unmatched, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
+
+    def _prefix_candidates(self, norm: str, limit: int, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
+        """Exact titles and titles that start with the query."""
+        low = bisect_left(self._sorted_keys, norm)
+        high = bisect_left(self._sorted_keys, norm + "\uffff", low)
+        if high - low <= PREFIX_SCAN_MAX:
+            for position in range(low, high):
+                entry = self._sorted_entries[position]
+                tier = TIER_EXACT if self._sorted_keys[position] == norm else TIER_PREFIX
+                keys[entry] = self._key(entry, tier, boosts)
+            return
+        # A short prefix shared by thousands of titles: the exact ones, the boosted shows, and the most popular of
+        # the rest. Entries are numbered in popularity order at load, so the smallest numbers are the most popular
+        # (shows added later by `upsert_show` rank here as if least popular; they still rank right below this size).
+        position = low
+        while position < high and self._sorted_keys[position] == norm:
+            keys[self._sorted_entries[position]] = self._key(self._sorted_entries[position], TIER_EXACT, boosts)
+            position += 1
+        for show_id in boosts:
+            for entry in self._show_entries(show_id):
+                if entry not in keys and self._entry_norm[entry].startswith(norm):
+                    keys[entry] = self._key(entry, TIER_PREFIX, boosts)
+        wanted = limit * 2
+        top = self._prefix_top.get(norm) if wanted <= PREFIX_TOP else None
+        if top is None:
+            top = heapq.nsmallest(max(wanted, PREFIX_TOP), self._sorted_entries[position:high])
+            if wanted <= PREFIX_TOP:
+                self._prefix_top[norm] = top
+        for entry in top[:wanted]:
+            if entry not in keys:
+                keys[entry] = self._key(entry, TIER_PREFIX, boosts)
+
+    def _query_words(self, norm: str) -> tuple[list[_QueryWord], int]:
+        """The query's words with the vocabulary words each may stand for, and the cost of respacing the query."""
+        texts, respaced = self._respace(norm.split()[:MAX_QUERY_WORDS])
+        words = []
+        for position, text in enumerate(texts):
+            word = _QueryWord(text, is_last=position == len(texts) - 1)
+            if text in self._postings:
+                word.costs[text] = 0
+            if word.is_last:
+                low = bisect_left(self._vocabulary, text)
+                high = bisect_left(self._vocabulary, text + "\uffff", low)
+                if high - low > PREFIX_MAX_WORDS:
+                    word.prefix_checked = True
+                else:
+                    word.costs.update((w, 0) for w in self._vocabulary[low:high])
+            if not word.costs and not word.prefix_checked and len(text) >= MIN_FUZZY_WORD:
+                for variant in edits1(text):
+                    if variant in self._postings:
+                        word.costs[variant] = 1
+                if not word.costs and word.is_last and len(text) >= 4:
+                    word.costs.update(self._fuzzy_prefix(text))
+                if not word.costs and len(text) >= MIN_TWO_EDIT_WORD:
+                    word.costs.update(self._two_edits(text))
+            words.append(word)
+        return words, respaced
+
+    def _respace(self, texts: list[str]) -> tuple[list[str], int]:
+        """Fix missing and extra spaces: "breakingbad" -> "breaking bad", "stranger thin gs" -> "stranger things"."""
+        known = self._postings
+        fixes = 0
+        result: list[str] = []
+        position = 0
+        while position < len(texts):
+            text = texts[position]
+            following = texts[position + 1] if position + 1 < len(texts) else None
+            if following is not None and (text not in known or following not in known) and text + following in known:
+                result.append(text + following)
+                fixes += 1
+                position += 2
+                continue
+            if text not in known and len(text) >= 5:
+                split = next(
+                    (
+                        (text[:cut], text[cut:])
+                        for cut in range(2, len(text) - 1)
+                        if text[:cut] in known and text[cut:] in known
+                    ),
+                    None,
+                )
+                if split:
+                    result.extend(split)
+                    fixes += 1
+                    position += 1
+                    continue
+            result.append(text)
+            position += 1
+        return result, fixes
+
+    def _two_edits(self, text: str) -> dict[str, int]:
+        """Vocabulary words two edits away ("minhunaer"): the rare case, so a scan of the words of similar length."""
+        low = bisect_left(self._vocabulary_by_length, (len(text) - 2, ""))
+        high = bisect_left(self._vocabulary_by_length, (len(text) + 3, ""), low)
+        choices = [word for _, word in self._vocabulary_by_length[low:high]]
+        found = process.extract(text, choices, scorer=OSA.distance, score_cutoff=2, limit=TWO_EDIT_WORDS)
+        return {word: int(distance) for word, distance, _ in found}
+
+    def _fuzzy_prefix(self, text: str) -> dict[str, int]:
+        """Vocabulary words that start with a one-edit variant of a word still being typed ("strnag")."""
+        found: dict[str, int] = {}
+        for variant in edits1(text):
+            if len(variant) < 3:
+                continue
+            low = bisect_left(self._vocabulary, variant)
+            if low < len(self._vocabulary) and self._vocabulary[low].startswith(variant):
+                high = min(bisect_left(self._vocabulary, variant + "\uffff", low), low + PREFIX_MAX_WORDS)
+                for word in self._vocabulary[low:high]:
+                    found.setdefault(word, 1)
+        return found
+
+    def _word_candidates(self, norm: str, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
+        """Titles containing the query's words anywhere, exactly, as prefixes or misspelt."""
+        words, respaced = self._query_words(norm)
+        anchors: list[dict[int, int]] = []
+        for word in words:
+            if word.prefix_checked or not word.costs:
+                continue
+            if sum(len(self._postings[w]) for w in word.costs) <= ANCHOR_MAX_POSTINGS:
+                entry_costs: dict[int, int] = {}
+                for vocabulary_word, cost in sorted(word.costs.items(), key=lambda item: -item[1]):
+                    entry_costs.update(dict.fromkeys(self._postings[vocabulary_word], cost))  # cheapest cost wins
+                word.entry_costs = entry_costs
+                anchors.append(entry_costs)
+        anchors.sort(key=len)
+        if anchors:
+            # Titles with all of the (up to three) rarest words first; if they are too few, titles with either of
+            # the two rarest: a title with one word misspelt beyond recognition is still found by the other.
+            every = set(anchors[0]).intersection(*anchors[1:3])
+            candidates = self._capped(every, boosts)
+            if len(anchors) > 1 and len(every) < AUTOCOMPLETE_LIMIT:
+                either = set(anchors[0]).union(anchors[1])
+                candidates += self._capped(either - every, boosts, UNION_SCORED)
+        else:
+            candidates = self._common_word_candidates(words)
+        # The hot loop: locals instead of attribute look-ups, the key built inline (see `_key`).
+        entry_words, entry_show, entry_norm = self._entry_words, self._entry_show, self._entry_norm
+        entry_popularity, entry_primary = self._entry_popularity, self._entry_primary
+        word_count = len(words)
+        for entry in candidates:
+            title_words = entry_words[entry]
+            unmatched = 0
+            cost = respaced
+            for word in words:
+                word_cost = word.cost_of(entry, title_words)
+                if word_cost is None:
+                    unmatched += 1
+                else:
+                    cost += word_cost
+            if unmatched == word_count:
+                continue
+            norm_of_entry = entry_norm[entry]
+            key = (
+                TIER_WORDS,
+                unmatched,
+                cost,
+                max(0, len(title_words) - word_count + unmatched),
+                -boosts.get(entry_show[entry], 0.0),
+                -entry_popularity[entry],
+                -ratio(norm, norm_of_entry),  # the finest closeness, for otherwise equal matches ("zark": Ozark)
+                len(norm_of_entry),
+                not entry_primary[entry],
+                norm_of_entry,
+                entry_show[entry],
+            )
+            if entry not in keys or key < keys[entry]:
+                keys[entry] = key
+
+    def _capped(self, entries: set[int], boosts: Mapping[int, float], cap: int = MAX_SCORED) -> list[int]:
+        """At most `cap` of `entries` (plus the boosted shows'): the most popular, whose numbers are smallest."""
+        if len(entries) <= cap:
+            return list(entries)
+        chosen = heapq.nsmallest(cap, entries)
+        chosen += [e for show_id in boosts for e in self._show_entries(show_id) if e in entries and e > chosen[-1]]
+        return chosen
+
+    def _common_word_candidates(self, words: list[_QueryWord]) -> list[int]:
+        """Every query word is very common ("the", "a"): the most popular titles containing them all."""
+        checkable = [w for w in words if w.costs or w.prefix_checked]
+        if not checkable:
+            return []
+        found: list[int] = []
+        for entry in self._by_popularity[:COMMON_WORD_SCAN]:
+            title_words = self._entry_words[entry]
+            if all(word.cost_in(title_words) is not None for word in checkable):
+                found.append(entry)
+                if len(found) >= AUTOCOMPLETE_LIMIT:
+                    break
+        return found
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Results
+
+    def _match(self, entry: int, score: float) -> Match:
+        show_id = self._entry_show[entry]
+        primary = self._primary[show_id]
+        title = self._entry_title[primary]
+        matched = self._entry_title[entry] if entry != primary else None
+        year = self._entry_year[primary] or None
+        return Match(show_id, title, year, score, matched)
+
+
+def is_confident(query: str, title: str) -> bool:
+    """Whether a typed title is close enough to a show's title to act on it without asking.
+
+    Spaces are ignored; the edit distance (a swap counts once) may be at most one per four letters of the title,
+    and at least one: "dakr" is Dark, "braking bad" is Breaking Bad, but "breaking" alone is not Breaking Bad.
+    """
+    query_joined, title_joined = query.replace(" ", ""), title.replace(" ", "")
+    allowed = max(1, len(title_joined) // 4)
+    return OSA.distance(query_joined, title_joined, score_cutoff=allowed + 1) <= allowed
+
+
+def autocomplete_choices(
+    index: SearchIndex, text: str | None, boosts: Mapping[int, float] | None = None
+) -> list[tuple[str, str]]:
+    """(name, value) pairs for an autocomplete answer: at most 25, each at most 100 characters, value = show id."""
+    if text is None or not text.strip():
+        matches = index.popular(limit=AUTOCOMPLETE_LIMIT, boosts=boosts)
+    else:
+        matches = index.search(text, limit=AUTOCOMPLETE_LIMIT, boosts=boosts)
+    return [(_choice_name(match), str(match.show_id)) for match in matches]
+
+
+def _choice_name(match: Match) -> str:
+    year = f" ({match.year})" if match.year else ""
+    alternative = f" — {match.matched_title}" if match.matched_title else ""
+    name = " ".join(f"{match.title}{year}{alternative}".split())  # no newlines or control spacing in a choice
+    if len(name) > CHOICE_MAX_CHARS:
+        name = name[: CHOICE_MAX_CHARS - 1].rstrip() + "…"
+    return name or str(match.show_id)
+
+
+def not_found_message(query: str, suggestions: Sequence[Match]) -> str:
+    """One short line: no such show, and up to five suggestions. The query is shortened and made inert."""
+    from bot.render import plain_line
+
+    shown = plain_line(query, limit=60) or "that"
+    if not suggestions:
+        return f'No show called "{shown}".'
+    names = ", ".join(plain_line(match.label(), limit=80) for match in suggestions[:5])
+    return f'No show called "{shown}". Did you mean: {names}?'
