@@ -88,3 +88,15 @@ async def test_without_a_token_the_bot_explains_how_to_get_one(tmp_path: Path) -
     assert NO_TOKEN_HELP in stderr.decode()
     assert "Traceback" not in stderr.decode()
     assert stdout == b""
+
+
+async def test_show_reply_and_a_vote_by_reaction(discord: Any, bob: Any) -> None:
+    """The harness on a real cog (the lead's cog tests go further)."""
+    if "show" not in {command["name"] for command in discord.emulator.global_commands}:
+        pytest.skip("the shows cog is not there yet")
+    reply = await discord.slash("show", title="Seven Seconds", user=bob)
+    assert reply.embed["title"].startswith("Seven Seconds") and not reply.ephemeral
+    await discord.react(reply, "👍", user=bob)
+    assert reply.message.reaction_counts()["👍"] == 2  # the bot's own and bob's
+    choices = await discord.autocomplete("show", "title", "seven sec", user=bob)
+    assert any(choice["name"].startswith("Seven Seconds") for choice in choices)

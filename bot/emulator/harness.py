@@ -63,3 +63,7 @@ async def running_bot(
             await bot.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
+            # Let the events dispatched while closing (on_disconnect...) run before the loop goes away.
+            pending = [t for t in asyncio.all_tasks() if t.get_name().startswith("discord.py: ") and not t.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=5)
