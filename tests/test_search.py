@@ -89,6 +89,8 @@ def test_the_examples_from_the_issue_find_their_show_first(shipped: SearchIndex)
         ("fleabg", "Fleabag"),
         ("breakingbad", "Breaking Bad"),
         ("stranger thin gs", "Stranger Things"),
+        ("strangerhthings", "Stranger Things"),  # a letter typed for the space
+        ("minhunaer", "Mindhunter"),  # two edits in one word
         ("STRANGER THINGS!!!", "Stranger Things"),
         ("strnag", "Stranger Things"),  # a misspelt word still being typed
     ]:
