@@ -521,3 +521,16 @@ async def test_a_database_error_is_logged_and_voting_goes_on(
     await discord.react(message, THUMBS_DOWN, user=alice)
     await settle(discord, bot)
     assert (await stored(db))[(demo.guild.id, alice.id, show)] == (-1, message.id, THUMBS_DOWN)
+
+
+async def test_vote_works_without_the_shared_title_resolver(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(bot, "titles", raising=False)
+    alice = demo.members["alice"]
+    choices = await discord.autocomplete("vote", "title", "sevn secnds", user=alice)
+    assert choices[0]["name"].startswith("Seven Seconds")
+    reply = await discord.slash("vote", title="Seven Seconds", choice="up", user=alice)
+    assert THUMBS_UP in reply.content
+    assert [vote[0] for vote in (await stored(db)).values()] == [1]
+    assert (await discord.slash("vote", title="zzzz qqqq", choice="up", user=alice)).content.startswith("No show")
