@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import UserFacingError
+from bot.titles import TitleResolver
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class ShowBot(commands.Bot):
     settings: Settings
     db: Database
     clock: Clock
+    titles: TitleResolver  # loaded in setup_hook, before the cogs that use it
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class ShowBot(commands.Bot):
         use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
 
     async def setup_hook(self) -> None:
+        self.titles = await TitleResolver.load(self.db)
         for name in self.extension_names:
             try:
                 await self.load_extension(name)

@@ -116,7 +116,9 @@ def discord_date(value: str | None) -> str | None:
         return None
     if day.year < 1970:
         return day.isoformat()  # negative Unix times do not render reliably in every Discord client
-    return f"<t:{int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())}:D>"
+    # Noon UTC, not midnight: a calendar date then reads as the same day from UTC-11 to UTC+11, where midnight
+    # would show the day before to everyone in the Americas.
+    return f"<t:{int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())}:D>"
 
 
 def _url(value: Any) -> str | None:

@@ -1,0 +1,126 @@
+"""Browsing the catalog: /search with filters (genre, service, year, status), and the values those filters take."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.db import Database
+from bot.search import SearchIndex
+
+SEARCH_CANDIDATES = 200  # title matches considered before the filters narrow them down
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    genre: str | None = None
+    service: str | None = None
+    year: int | None = None
+    status: str | None = None
+
+    def describe(self) -> str:
+        parts = [
+            f"genre {self.genre}" if self.genre else "",
+            f"on {self.service}" if self.service else "",
+            f"from {self.year}" if self.year else "",
+            self.status or "",
+        ]
+        return ", ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSummary:
+    show_id: int
+    title: str
+    year: int | None
+    network: str | None
+    synopsis: str | None
+
+
+def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    parameters: list[Any] = []
+    if filters.genre:
+        clauses.append(
+            """EXISTS (SELECT 1 FROM show_genres sg JOIN genres g ON g.id = sg.genre_id
+                       WHERE sg.show_id = s.id AND g.name = ? COLLATE NOCASE)"""
+        )
+        parameters.append(filters.genre)
+    if filters.service:
+        clauses.append(
+            """(s.network = ? COLLATE NOCASE
+                OR EXISTS (SELECT 1 FROM availability a WHERE a.show_id = s.id AND a.service = ? COLLATE NOCASE)
+                OR EXISTS (SELECT 1 FROM releases r WHERE r.show_id = s.id AND r.service = ? COLLATE NOCASE))"""
+        )
+        parameters += [filters.service] * 3
+    if filters.year:
+        clauses.append("substr(s.premiered, 1, 4) = ?")
+        parameters.append(f"{filters.year:04d}")
+    if filters.status:
+        clauses.append("s.status = ?")
+        parameters.append(filters.status)
+    return (" AND ".join(clauses) or "1"), parameters
+
+
+def _summary(row: Any) -> ShowSummary:
+    premiered = row["premiered"]
+    return ShowSummary(
+        row["id"], row["title"], int(premiered[:4]) if premiered else None, row["network"], row["synopsis"]
+    )
+
+
+async def find_shows(
+    db: Database,
+    index: SearchIndex,
+    query: str | None,
+    filters: Filters,
+    *,
+    guild_id: int | None = None,
+    boosts: Mapping[int, float] | None = None,
+    limit: int = 100,
+) -> list[ShowSummary]:
+    """Shows matching the query (best match first) and every filter; without a query, the server's favourites and
+    then the best-known shows."""
+    where, parameters = _filter_sql(filters)
+    if query and query.strip():
+        ranked = [match.show_id for match in index.search(query, limit=SEARCH_CANDIDATES, boosts=boosts)]
+        if not ranked:
+            return []
+        rows = await db.fetchall(
+            f"""SELECT s.id, s.title, s.premiered, s.network, s.synopsis FROM shows s
+                WHERE s.id IN ({",".join("?" * len(ranked))}) AND {where}""",
+            [*ranked, *parameters],
+        )
+        by_id = {row["id"]: _summary(row) for row in rows}
+        return [by_id[show_id] for show_id in ranked if show_id in by_id][:limit]
+    rows = await db.fetchall(
+        f"""SELECT s.id, s.title, s.premiered, s.network, s.synopsis,
+                   (SELECT SUM(v.value) FROM votes v WHERE v.guild_id = ? AND v.show_id = s.id) AS net
+            FROM shows s WHERE {where}
+            ORDER BY COALESCE(net, 0) DESC, s.popularity DESC, s.title COLLATE NOCASE LIMIT ?""",
+        [guild_id or 0, *parameters, limit],
+    )
+    return [_summary(row) for row in rows]
+
+
+async def genre_names(db: Database) -> list[str]:
+    return [row[0] for row in await db.fetchall("SELECT name FROM genres ORDER BY name COLLATE NOCASE")]
+
+
+async def service_names(db: Database) -> list[str]:
+    rows = await db.fetchall(
+        """SELECT network FROM shows WHERE network IS NOT NULL
+           UNION SELECT service FROM availability
+           UNION SELECT service FROM releases WHERE service != ''
+           ORDER BY 1 COLLATE NOCASE"""
+    )
+    return [row[0] for row in rows]
+
+
+def matching_names(names: Sequence[str], current: str, limit: int = 25) -> list[str]:
+    """Names starting with what was typed first, then names containing it; case-insensitive."""
+    typed = current.strip().casefold()
+    starts = [name for name in names if name.casefold().startswith(typed)]
+    contains = [name for name in names if typed in name.casefold() and name not in starts]
+    return [name[:100] for name in (starts + contains)[:limit]]

@@ -1,0 +1,280 @@
+"""Show commands: /show, /cast, /trailer and /search, every title option autocompleting."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.browse import Filters, ShowSummary, find_shows, genre_names, matching_names, service_names
+from bot.catalog import STATUSES, show_json
+from bot.core import ShowBot
+from bot.errors import UserFacingError
+from bot.render import ListItem, cast_pages, plain_line, show_card, show_list, trailer_link, trailer_message
+from bot.votes import VoteStore, show_emoji_map
+from cogs.votes import add_vote_reactions_and_track
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+VIEW_TIMEOUT = 300.0  # seconds a member can page through /cast or /search before the buttons go away
+
+
+class OwnerPages(discord.ui.View):
+    """Previous/Next paging that only the member who asked may use; the buttons go away when it expires."""
+
+    def __init__(self, owner_id: int, page_count: int) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.owner_id = owner_id
+        self.page_count = page_count
+        self.page = 0
+        self.message: discord.InteractionMessage | None = None
+        self.sync_buttons()
+
+    def sync_buttons(self) -> None:
+        self.previous_page.disabled = self.page <= 0
+        self.next_page.disabled = self.page >= self.page_count - 1
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the member who asked can turn these pages; run the command yourself.", ephemeral=True
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        if self.message is None:
+            return
+        try:
+            await self.message.edit(view=None)
+        except discord.HTTPException:
+            log.debug("Could not remove expired page buttons from message %s", self.message.id)
+
+    async def show_page(self, interaction: discord.Interaction[Any]) -> None:
+        raise NotImplementedError
+
+    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary, row=1)
+    async def previous_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.page = max(0, self.page - 1)
+        self.sync_buttons()
+        await self.show_page(interaction)
+
+    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary, row=1)
+    async def next_page(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.page = min(self.page_count - 1, self.page + 1)
+        self.sync_buttons()
+        await self.show_page(interaction)
+
+
+class CastView(OwnerPages):
+    def __init__(self, owner_id: int, pages: list[discord.Embed], first: int) -> None:
+        super().__init__(owner_id, len(pages))
+        self.pages = pages
+        self.page = first
+        self.sync_buttons()
+
+    async def show_page(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+
+
+class ShowPicker(discord.ui.Select["SearchView"]):
+    """The select menu under search results: picking a show posts its card in the channel."""
+
+    CUSTOM_ID = "search:open"
+
+    def __init__(self, cog: Shows) -> None:
+        super().__init__(placeholder="Open a show's card", custom_id=self.CUSTOM_ID, row=0)
+        self.cog = cog
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await self.cog.send_card(interaction, int(self.values[0]))
+
+
+class SearchView(OwnerPages):
+    def __init__(self, cog: Shows, owner_id: int, heading: str, results: list[ShowSummary]) -> None:
+        super().__init__(owner_id, max(1, -(-len(results) // PAGE_SIZE)))
+        self.cog = cog
+        self.heading = heading
+        self.results = results
+        self.picker = ShowPicker(cog)
+        self.add_item(self.picker)
+        self.fill_picker()
+
+    def page_results(self) -> list[ShowSummary]:
+        return self.results[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
+
+    def fill_picker(self) -> None:
+        self.picker.options = [
+            discord.SelectOption(
+                label=plain_line(f"{show.title} ({show.year})" if show.year else show.title, 100) or str(show.show_id),
+                value=str(show.show_id),
+            )
+            for show in self.page_results()
+        ]
+
+    def embed(self) -> discord.Embed:
+        items = [
+            ListItem(title=show.title, year=show.year, service=show.network, synopsis=show.synopsis)
+            for show in self.page_results()
+        ]
+        footer = f"Page {self.page + 1}/{self.page_count} · {len(self.results)} shows · pick one below to open it"
+        return show_list(self.heading, items, numbered=False, footer=footer)
+
+    async def show_page(self, interaction: discord.Interaction[Any]) -> None:
+        self.fill_picker()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        # Anyone who can see the results may open a card; only the asker turns the pages.
+        if interaction.data is not None and interaction.data.get("custom_id") == ShowPicker.CUSTOM_ID:
+            return True
+        return await super().interaction_check(interaction)
+
+
+class Shows(commands.Cog):
+    """Everything about a show, answered from the local catalog."""
+
+    def __init__(self, bot: ShowBot) -> None:
+        self.bot = bot
+        self.votes = VoteStore(bot.db, bot.clock)
+        self.genres: list[str] = []
+        self.services: list[str] = []
+
+    async def cog_load(self) -> None:
+        await self.refresh_filters()
+
+    async def refresh_filters(self) -> None:
+        self.genres = await genre_names(self.bot.db)
+        self.services = await service_names(self.bot.db)
+
+    # Shared pieces -----------------------------------------------------------------------------------------------
+
+    async def title_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await self.bot.titles.choices(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+    async def genre_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.genres, current)]
+
+    async def service_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.services, current)]
+
+    async def load_show(self, interaction: discord.Interaction[ShowBot], title: str) -> dict[str, Any]:
+        show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
+        show = await show_json(self.bot.db, show_id)
+        if show is None:  # removed between the search and now
+            raise UserFacingError("That show is no longer in the catalog.")
+        return show
+
+    async def send_card(self, interaction: discord.Interaction[ShowBot], show_id: int) -> None:
+        """Post a show's card in the channel, with its trailer button and 👍/👎 to vote."""
+        show = await show_json(self.bot.db, show_id)
+        if show is None:
+            raise UserFacingError("That show is no longer in the catalog.")
+        tally = await self.votes.tally(interaction.guild_id, show_id) if interaction.guild_id else (0, 0)
+        label, url, _ = trailer_link(show)
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
+        await interaction.response.send_message(embed=show_card(show, votes=tally), view=view)
+        message = await interaction.original_response()
+        await add_vote_reactions_and_track(self.bot, message, "show", show_emoji_map(show_id))
+
+    # Commands ----------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="show", description="A show's synopsis, cast, premiere, service, trailer and votes")
+    @app_commands.describe(title="Start typing, then pick the show from the list")
+    @app_commands.guild_only()
+    async def show(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
+        show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
+        await self.send_card(interaction, show_id)
+
+    @show.autocomplete("title")
+    async def _show_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
+        return await self.title_autocomplete(interaction, current)
+
+    @app_commands.command(name="cast", description="The full cast of a show, with characters, and its creators")
+    @app_commands.describe(title="Start typing, then pick the show from the list", page="Page to open first")
+    @app_commands.guild_only()
+    async def cast(
+        self, interaction: discord.Interaction[ShowBot], title: str, page: app_commands.Range[int, 1, 100] = 1
+    ) -> None:
+        show = await self.load_show(interaction, title)
+        pages = cast_pages(show)
+        first = min(page, len(pages)) - 1
+        if len(pages) == 1:
+            await interaction.response.send_message(embed=pages[0])
+            return
+        view = CastView(interaction.user.id, pages, first)
+        await interaction.response.send_message(embed=pages[first], view=view)
+        view.message = await interaction.original_response()
+
+    @cast.autocomplete("title")
+    async def _cast_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
+        return await self.title_autocomplete(interaction, current)
+
+    @app_commands.command(name="trailer", description="A show's trailer, played right in the channel")
+    @app_commands.describe(title="Start typing, then pick the show from the list")
+    @app_commands.guild_only()
+    async def trailer(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
+        show = await self.load_show(interaction, title)
+        await interaction.response.send_message(trailer_message(show))
+
+    @trailer.autocomplete("title")
+    async def _trailer_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
+        return await self.title_autocomplete(interaction, current)
+
+    @app_commands.command(name="search", description="Find shows by title, genre, service, year or status")
+    @app_commands.describe(
+        query="Words of the title (typos are fine)",
+        genre="Only shows of this genre",
+        service="Only shows on this network or streaming service",
+        year="Only shows that premiered in this year",
+        status="Only running or ended shows",
+    )
+    @app_commands.choices(status=[app_commands.Choice(name=s.capitalize(), value=s) for s in STATUSES])
+    @app_commands.guild_only()
+    async def search(
+        self,
+        interaction: discord.Interaction[ShowBot],
+        query: str | None = None,
+        genre: str | None = None,
+        service: str | None = None,
+        year: app_commands.Range[int, 1900, 2100] | None = None,
+        status: str | None = None,
+    ) -> None:
+        filters = Filters(genre=genre, service=service, year=year, status=status)
+        boosts = await self.bot.titles.boosts(interaction.guild_id)
+        results = await find_shows(
+            self.bot.db, self.bot.titles.index, query, filters, guild_id=interaction.guild_id, boosts=boosts
+        )
+        described = " · ".join(
+            part for part in (f'"{plain_line(query, 60)}"' if query else "", filters.describe()) if part
+        )
+        if not results:
+            raise UserFacingError(f"No show matches {described or 'that'}.")
+        heading = f"Shows matching {described}" if described else "Shows"
+        view = SearchView(self, interaction.user.id, heading, results)
+        await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
+        view.message = await interaction.original_response()
+
+    @search.autocomplete("genre")
+    async def _search_genre(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
+        return await self.genre_autocomplete(interaction, current)
+
+    @search.autocomplete("service")
+    async def _search_service(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
+        return await self.service_autocomplete(interaction, current)
+
+
+async def setup(bot: ShowBot) -> None:
+    await bot.add_cog(Shows(bot))

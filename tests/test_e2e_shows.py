@@ -1,0 +1,114 @@
+"""/show, /cast, /trailer and /search through the real client and the emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.emulator import DiscordDriver
+from bot.emulator.state import User
+
+pytestmark = pytest.mark.e2e
+
+
+def field(embed: dict[str, Any], name: str) -> str:
+    return next(f["value"] for f in embed.get("fields", []) if f["name"] == name)
+
+
+async def test_show_seven_seconds_card(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("show", title="Seven Seconds", user=alice)
+    embed = reply.embed
+    assert embed["title"] == "Seven Seconds"
+    assert "police officer" in embed["description"] and "cover it up" in embed["description"]
+    assert field(embed, "Premiered") == "<t:1519387200:D>"  # 2018-02-23
+    assert field(embed, "Network") == "Netflix"
+    assert field(embed, "Created by") == "Veena Sud"
+    cast = field(embed, "Cast")
+    for line in ("Beau Knapp as Pete Jablonski", "Clare-Hope Ashitey as KJ Harper", "Regina King as Latrice Butler"):
+        assert line in cast
+    assert "Crime" in field(embed, "Genres")
+    assert field(embed, "Votes") == "👍 0 · 👎 0"
+    assert embed["footer"]["text"] == "Catalog: Showbot"
+    (button,) = reply.buttons
+    assert button["label"] == "Search trailer" and button["style"] == 5
+    assert button["url"].startswith("https://www.youtube.com/results?search_query=Seven+Seconds+2018+official+trailer")
+    assert not reply.ephemeral
+    message = reply.message
+    assert message is not None
+    assert list(message.reaction_counts()) == ["👍", "👎"]
+
+
+async def test_typed_title_without_picking_and_misspelt(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("show", title="sevn secnds", user=alice)
+    assert reply.embed["title"] == "Seven Seconds"
+
+
+async def test_unknown_title_is_ephemeral_with_suggestions(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("show", title="Breaking Badger Extravaganza", user=alice)
+    assert reply.ephemeral
+    assert reply.content.startswith('No show called "Breaking Badger Extravaganza".')
+    assert "Breaking Bad" in reply.content
+
+
+async def test_autocomplete_returns_ids_and_handles_hostile_text(discord: DiscordDriver, alice: User) -> None:
+    prefix = await discord.autocomplete("show", "title", "sev", user=alice)
+    assert "Seven Seconds (2018)" in [choice["name"] for choice in prefix]
+    choices = await discord.autocomplete("show", "title", "seven sec", user=alice)
+    assert choices[0]["name"] == "Seven Seconds (2018)"
+    assert choices[0]["value"].isdigit()
+    picked = await discord.slash("show", title=choices[0]["value"], user=alice)
+    assert picked.embed["title"] == "Seven Seconds"
+    for text in ['"', "NEAR(a b)", "* AND OR", "'; DROP TABLE shows; --", "🎬" * 50, "\x00\x1b"]:
+        choices = await discord.autocomplete("show", "title", text, user=alice)
+        assert len(choices) <= 25
+    empty = await discord.autocomplete("show", "title", "", user=alice)
+    assert len(empty) == 25
+
+
+async def test_mentions_in_catalog_text_never_ping(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("show", title="Seven Seconds", user=alice)
+    assert reply.body["data"]["allowed_mentions"] == {"parse": []}
+
+
+async def test_cast_pages_and_only_the_asker_can_turn_them(discord: DiscordDriver, alice: User, bob: User) -> None:
+    reply = await discord.slash("cast", title="Seven Seconds", user=alice)
+    text = reply.embed["description"]
+    assert "Russell Hornsby as Isaiah Butler" in text
+    assert field(reply.embed, "Created by") == "Veena Sud"
+
+
+async def test_trailer_is_a_plain_message_with_the_link(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("trailer", title="Breaking Bad", user=alice)
+    assert "Breaking Bad" in reply.content
+    assert "https://www.youtube.com/results?search_query=Breaking+Bad+2008+official+trailer" in reply.content
+    assert not reply.embeds
+
+
+async def test_search_with_filters_and_select_opens_a_card(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("search", query="seven", genre="Crime", service="Netflix", user=alice)
+    assert reply.ephemeral
+    assert "Seven Seconds" in reply.embed["description"]
+    message = reply.message
+    assert message is not None
+    options = next(c for row in message.components for c in row["components"] if c["type"] == 3)["options"]
+    seven = next(o["value"] for o in options if o["label"].startswith("Seven Seconds"))
+    card = await discord.select(message, "search:open", [seven], user=alice)
+    assert card.embed["title"] == "Seven Seconds"
+    assert not card.ephemeral
+
+
+async def test_search_pages_belong_to_the_asker(discord: DiscordDriver, alice: User, bob: User) -> None:
+    reply = await discord.slash("search", genre="Drama", user=alice)
+    assert reply.embed["footer"]["text"].startswith("Page 1/")
+    message = reply.message
+    assert message is not None
+    refused = await discord.click(message, "Next", user=bob)
+    assert refused.ephemeral and "Only the member who asked" in refused.content
+    turned = await discord.click(message, "Next", user=alice)
+    assert turned.embed["footer"]["text"].startswith("Page 2/")
+
+
+async def test_search_nothing_found(discord: DiscordDriver, alice: User) -> None:
+    reply = await discord.slash("search", query="zzqxj", year=1901, user=alice)
+    assert reply.ephemeral and reply.content.startswith("No show matches")
