@@ -124,6 +124,11 @@ class ShowBot(commands.Bot):
         use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
 
     async def setup_hook(self) -> None:
+        await self.load_extensions()
+        await self.sync_commands_if_changed()
+
+    async def load_extensions(self) -> None:
+        """The shared title index first, then every extension; a failing one is logged and the others still load."""
         self.titles = await TitleResolver.load(self.db)
         for name in self.extension_names:
             try:
@@ -134,7 +139,6 @@ class ShowBot(commands.Bot):
                 log.exception("Failed to load extension %s", name)
             else:
                 log.info("Loaded extension %s", name)
-        await self.sync_commands_if_changed()
 
     def command_payload(self) -> list[dict[str, Any]]:
         """What a sync would send, in a stable order: the basis of the change check."""
