@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -19,7 +19,6 @@ from discord.ext import commands
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, plain_line, show_list
-from bot.search import SearchIndex, autocomplete_choices, not_found_message
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -85,47 +84,6 @@ def _may_add_reactions(message: discord.Message) -> bool:
         return True  # unknown here: try, and take a refusal quietly
     permissions = channel.permissions_for(guild.me)
     return permissions.add_reactions and permissions.read_message_history
-
-
-class Titles(Protocol):
-    """What the title options need: `bot.titles.TitleResolver` provides it."""
-
-    async def choices(self, guild_id: int | None, current: str) -> list[tuple[str, str]]: ...
-
-    async def resolve(self, guild_id: int | None, text: str) -> tuple[int, str]: ...
-
-    def forget_boosts(self, guild_id: int) -> None: ...
-
-
-class IndexTitles:
-    """Titles straight from a search index, for a bot without the shared resolver."""
-
-    def __init__(self, store: VoteStore, index: SearchIndex) -> None:
-        self.store = store
-        self.index = index
-
-    async def boosts(self, guild_id: int | None) -> dict[int, float] | None:
-        if guild_id is None:
-            return None
-        return {show_id: float(net) for show_id, net in (await self.store.guild_scores(guild_id)).items()}
-
-    async def choices(self, guild_id: int | None, current: str) -> list[tuple[str, str]]:
-        return autocomplete_choices(self.index, current, await self.boosts(guild_id))
-
-    async def resolve(self, guild_id: int | None, text: str) -> tuple[int, str]:
-        text = text.strip()
-        if text.isdigit():  # a choice picked from autocomplete carries the show id
-            title = await self.store.db.fetchval("SELECT title FROM shows WHERE id = ?", (int(text),))
-            if title is not None:
-                return int(text), str(title)
-        boosts = await self.boosts(guild_id)
-        match = self.index.resolve(text, boosts)
-        if match is None:
-            raise UserFacingError(not_found_message(text, self.index.search(text, limit=5, boosts=boosts)))
-        return match.show_id, match.title
-
-    def forget_boosts(self, guild_id: int) -> None:
-        pass  # nothing cached
 
 
 class OwnerOnlyView(discord.ui.View):
@@ -207,7 +165,6 @@ class Votes(commands.Cog):
         self.fetch_delay = bot.settings.vote_reconcile_delay
         self.known_bots: set[int] = set()
         self.reconciliation: asyncio.Task[None] | None = None
-        self._titles: Titles | None = None
 
     async def cog_load(self) -> None:
         self.processor.start()
@@ -305,19 +262,10 @@ class Votes(commands.Cog):
 
     # Commands ---------------------------------------------------------------------------------------------------
 
-    async def titles(self) -> Titles:
-        """The bot's shared title resolver (`bot.titles`, set up by the core), else one of our own on the index."""
-        shared = getattr(self.bot, "titles", None)
-        if shared is not None:
-            return cast(Titles, shared)
-        if self._titles is None:
-            self._titles = IndexTitles(self.store, await SearchIndex.load(self.bot.db))
-        return self._titles
-
     async def title_autocomplete(
         self, interaction: discord.Interaction[ShowBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = await (await self.titles()).choices(interaction.guild_id, current)
+        choices = await self.bot.titles.choices(interaction.guild_id, current)
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
     @app_commands.command(name="vote", description="Vote for a show (or clear your vote) without reactions")
@@ -328,7 +276,7 @@ class Votes(commands.Cog):
         self, interaction: discord.Interaction[ShowBot], title: str, choice: Literal["up", "down", "clear"]
     ) -> None:
         assert interaction.guild_id is not None
-        titles = await self.titles()
+        titles = self.bot.titles
         show_id, show_title = await titles.resolve(interaction.guild_id, title)
         value = {"up": 1, "down": -1, "clear": None}[choice]
         event = CommandVote(interaction.guild_id, interaction.user.id, show_id, value)
