@@ -523,10 +523,9 @@ async def test_a_database_error_is_logged_and_voting_goes_on(
     assert (await stored(db))[(demo.guild.id, alice.id, show)] == (-1, message.id, THUMBS_DOWN)
 
 
-async def test_vote_works_without_the_shared_title_resolver(
-    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+async def test_vote_command_resolves_typed_and_misspelt_titles(
+    discord: DiscordDriver, db: Database, demo: DemoServer
 ) -> None:
-    monkeypatch.delattr(bot, "titles", raising=False)
     alice = demo.members["alice"]
     choices = await discord.autocomplete("vote", "title", "sevn secnds", user=alice)
     assert choices[0]["name"].startswith("Seven Seconds")
