@@ -315,7 +315,9 @@ def check_choices(index: SearchIndex, text: str) -> None:
         assert value.isdigit() and int(value) in index and len(value) <= CHOICE_MAX_CHARS
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(text=st.text(max_size=300))
 def test_any_text_is_safe(shipped: SearchIndex, text: str) -> None:
     check_choices(shipped, text)
@@ -323,7 +325,7 @@ def test_any_text_is_safe(shipped: SearchIndex, text: str) -> None:
     assert match is None or match.show_id in shipped
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(titles=st.lists(st.text(min_size=1, max_size=120), min_size=1, max_size=20), query=st.text(max_size=50))
 def test_any_titles_are_safe(titles: list[str], query: str) -> None:
     index = SearchIndex.from_rows([(i, title, None, 0.0) for i, title in enumerate(titles, start=1)])
@@ -364,7 +366,7 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=ops, query=st.sampled_from(["dark", "o", "the", "ozrak", "elite", "casa", "", "dark w"]))
 def test_incremental_updates_match_a_fresh_build(
     operations: list[tuple[str, int, list[str], float]], query: str
