@@ -149,7 +149,7 @@ class RenderingPoster:
     async def __call__(self, due: DuePost, content: WeeklyContent) -> PostResult:
         _, embed = render_weekly(content)
         self.items_listed += len(content.items)
-        self.longest_description = max(self.longest_description, len(embed["description"]))
+        self.longest_description = max(self.longest_description, len(embed.description or ""))
         self.next_message_id += 1
         return PostResult(self.next_message_id)
 

@@ -11,8 +11,8 @@ Four parts, each usable on its own:
 3. The ledger and the tick: `due_posts` finds what should be posted now, `claim` takes a week atomically (a restart, a
    reconnect or two overlapping ticks never post twice), `run_tick` posts through an injected poster and contains
    every failure.
-4. Content: what the post lists (`weekly_content`), as data; `render_weekly` turns it into a message within
-   Discord's limits.
+4. Content: what the post lists (`weekly_content`), as data; `render_weekly` lays it out as a message, with
+   bot/render.py's helpers enforcing Discord's limits and making catalog text inert.
 
 Crash safety (a choice, documented here and in `claim`): a week is claimed before anything is sent, with `retry_at`
 set STALE_CLAIM later. The message id is recorded as soon as the poster returns. If the process dies in between, the
@@ -37,6 +37,9 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import discord
+
+from bot import render
 from bot.clock import utc_iso
 from bot.db import Database
 from bot.errors import UserFacingError
@@ -900,19 +903,6 @@ _SENTENCE_END = re.compile(r"[.!?…](?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "no", "mt", "prof", "gen", "capt", "lt"})
 
 
-def shorten(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–—") + "…"
-
-
 @lru_cache(maxsize=4096)
 def first_sentence(text: str | None, limit: int = SYNOPSIS_LENGTH) -> str:
     """The first sentence of a synopsis (HTML tags removed, whitespace collapsed), shortened to `limit`."""
@@ -925,7 +915,7 @@ def first_sentence(text: str | None, limit: int = SYNOPSIS_LENGTH) -> str:
             continue  # "Dr. Who", "J. R. R. Tolkien": not the end of a sentence
         plain = plain[: match.end()]
         break
-    return shorten(plain, limit)
+    return render.shorten(plain, limit)
 
 
 @lru_cache(maxsize=16384)
@@ -1142,16 +1132,12 @@ async def _picks(db: Database, votes: dict[int, int]) -> tuple[list[WeeklyItem],
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Rendering (Discord's limits enforced here until bot/render.py takes it over)
+# Rendering: the post's layout only. Escaping, mention neutralisation and every Discord limit come from bot/render.py
+# (plain_line, shorten, clamp_embed), the one module that enforces them.
 
-CONTENT_LIMIT = 2000
-EMBED_TITLE_LIMIT = 256
-EMBED_DESCRIPTION_LIMIT = 4096
-EMBED_FOOTER_LIMIT = 2048
-EMBED_TOTAL_LIMIT = 6000
+POST_TITLE = "📺 New this week"
 TITLE_LENGTH = 100
 SERVICE_LENGTH = 40
-_MARKDOWN = re.compile(r"([\\*_~`|\[\]<>#])")
 KIND_LABELS = {
     "premiere": "premiere",
     "season_premiere": "season premiere",
@@ -1160,8 +1146,11 @@ KIND_LABELS = {
 }
 
 
-def escape_markdown(text: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", text)
+@lru_cache(maxsize=16384)
+def _inert(text: str, limit: int) -> str:
+    """render.plain_line, cached: a tick renders the same few shows for every server, and escaping is the costly
+    part of rendering (a 1,000-server tick spent ~0.5 s in it uncached)."""
+    return render.plain_line(text, limit)
 
 
 def release_label(item: WeeklyItem) -> str:
@@ -1171,17 +1160,18 @@ def release_label(item: WeeklyItem) -> str:
 
 
 def _item_lines(item: WeeklyItem, synopsis_limit: int) -> str:
-    parts = [f"{item.emoji} **{escape_markdown(shorten(item.title, TITLE_LENGTH))}**"]
-    if item.service:
-        parts.append(escape_markdown(shorten(item.service, SERVICE_LENGTH)))
+    parts = [f"{item.emoji} **{_inert(item.title, TITLE_LENGTH) or 'Untitled'}**"]
+    service = _inert(item.service, SERVICE_LENGTH)
+    if service:
+        parts.append(service)
     label = release_label(item)
     if item.date_timestamp is not None:
         parts.append(f"{label} <t:{item.date_timestamp}:D>".strip())
     elif label:
         parts.append(label)
     line = " · ".join(parts)
-    synopsis = shorten(item.synopsis, synopsis_limit) if synopsis_limit > 0 else ""
-    return f"{line}\n{escape_markdown(synopsis)}" if synopsis else line
+    synopsis = _inert(item.synopsis, synopsis_limit) if synopsis_limit > 0 else ""
+    return f"{line}\n{synopsis}" if synopsis else line
 
 
 def _description(content: WeeklyContent, synopsis_limit: int) -> str:
@@ -1204,32 +1194,31 @@ def _description(content: WeeklyContent, synopsis_limit: int) -> str:
     return "\n".join(blocks)
 
 
-def render_weekly(content: WeeklyContent) -> tuple[str, dict[str, Any]]:
-    """(message content, embed dict as Discord's API takes it) within Discord's limits: content 2000, embed title
-    256, description 4096, footer 2048, embed total 6000. Synopses are shortened first; every numbered line stays,
-    so that the keycap reactions always match a visible line."""
-    title = "📺 New this week"
-    footer = f"Vote with the number reactions · {weekly_marker(content.week)}"[:EMBED_FOOTER_LIMIT]
+def render_weekly(content: WeeklyContent) -> tuple[str, discord.Embed]:
+    """(message content, embed) of the post, the same for /weekly preview and the real post.
+
+    Catalog text goes through render.plain_line (inert: no mention, no Markdown); the embed is finished by
+    render.clamp_embed, so Discord's limits are enforced where every other embed's are. Synopses are shortened
+    first, so that every numbered line stays and the keycap reactions always match a visible line.
+    """
+    footer = f"Vote with the number reactions · {weekly_marker(content.week)}"
+    room = min(render.DESCRIPTION_LIMIT, render.EMBED_TOTAL_LIMIT - len(POST_TITLE) - len(footer))
     description = ""
     for synopsis_limit in (SYNOPSIS_LENGTH, 100, 60, 0):
         description = _description(content, synopsis_limit)
-        if len(description) <= EMBED_DESCRIPTION_LIMIT:
+        if len(description) <= room:
             break
-    description = shorten(description, EMBED_DESCRIPTION_LIMIT)  # unreachable with 10 capped lines; a last guard
-    budget = EMBED_TOTAL_LIMIT - len(title) - len(footer)
-    description = shorten(description, budget)
+    embed = discord.Embed(
+        title=POST_TITLE, description=description, colour=render.CARD_COLOUR, timestamp=content.post_time
+    )
+    embed.set_footer(text=footer)
+    render.clamp_embed(embed)
     items = content.items
     if items:
         message = f"This week's shows: react with {items[0].emoji}–{items[-1].emoji} to vote."
     else:
         message = "This week's shows."
-    embed: dict[str, Any] = {
-        "title": title,
-        "description": description,
-        "footer": {"text": footer},
-        "timestamp": content.post_time.isoformat(),
-    }
-    return message[:CONTENT_LIMIT], embed
+    return render.shorten(message, render.CONTENT_LIMIT), embed
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
+import discord
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,10 +19,9 @@ from hypothesis import strategies as st
 from bot.clock import FakeClock, utc_iso
 from bot.db import Database, open_database
 from bot.errors import UserFacingError
+from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
 from bot.weekly import (
     CATCH_UP_WINDOW,
-    EMBED_DESCRIPTION_LIMIT,
-    EMBED_TOTAL_LIMIT,
     KEYCAPS,
     STALE_CLAIM,
     ChannelGone,
@@ -583,7 +583,7 @@ async def test_empty_week_lists_the_catalogs_best_known_shows(db: Database) -> N
     assert [item.title for item in content.picks] == ["Show 7", "Show 6", "Show 5", "Show 4", "Show 3"]
     assert [item.number for item in content.picks] == [1, 2, 3, 4, 5]
     _, embed = render_weekly(content)
-    assert "Nothing new this week" in embed["description"] and "Show 7" in embed["description"]
+    assert "Nothing new this week" in str(embed.description) and "Show 7" in str(embed.description)
 
 
 async def test_empty_week_lists_the_servers_votes(db: Database) -> None:
@@ -602,7 +602,7 @@ async def test_empty_week_lists_the_servers_votes(db: Database) -> None:
 async def test_empty_catalog_is_still_a_post(db: Database) -> None:
     content = await weekly_content(db, 1, POST, "UTC")
     text, embed = render_weekly(content)
-    assert content.items == () and embed["description"] and text
+    assert content.items == () and embed.description and text
 
 
 async def test_release_windows_in_the_servers_zone(db: Database) -> None:
@@ -680,8 +680,8 @@ async def test_a_week_with_30_releases_shows_10_within_limits(db: Database) -> N
     assert len(text) <= 2000
     assert_embed_within_limits(embed)
     for emoji in KEYCAPS:
-        assert emoji in embed["description"]
-    assert "…and 20 more." in embed["description"]
+        assert emoji in str(embed.description)
+    assert "…and 20 more." in str(embed.description)
 
 
 def test_first_sentence() -> None:
@@ -692,12 +692,11 @@ def test_first_sentence() -> None:
     assert len(long) <= 140 and long.endswith("…")
 
 
-def assert_embed_within_limits(embed: dict[str, object]) -> None:
-    title = str(embed["title"])
-    description = str(embed["description"])
-    footer = str(embed["footer"]["text"])  # type: ignore[index]
-    assert len(title) <= 256 and len(description) <= EMBED_DESCRIPTION_LIMIT and len(footer) <= 2048
+def assert_embed_within_limits(embed: discord.Embed) -> None:
+    title, description, footer = str(embed.title), str(embed.description), str(embed.footer.text)
+    assert len(title) <= 256 and len(description) <= DESCRIPTION_LIMIT and len(footer) <= 2048
     assert len(title) + len(description) + len(footer) <= EMBED_TOTAL_LIMIT
+    assert "week " in footer  # the recovery marker is never cut off
 
 
 item_strategy = st.builds(
@@ -745,7 +744,7 @@ def test_render_weekly_always_within_limits(
     assert len(text) <= 2000
     assert_embed_within_limits(embed)
     for item in items:
-        assert item.emoji in str(embed["description"])
+        assert item.emoji in str(embed.description)
 
 
 async def test_many_servers_two_processes_post_each_once(tmp_path: Path) -> None:
@@ -780,3 +779,25 @@ async def test_status_preview_and_description(db: Database) -> None:
     off = await get_weekly_settings(db, 7)
     assert off is not None and describe_schedule(off).startswith("Off (was: Fridays")
     assert (await weekly_status(db, 7, START)).next_post is None
+
+
+def test_render_weekly_makes_catalog_text_inert() -> None:
+    item = WeeklyItem(
+        number=1,
+        show_id=1,
+        title="@everyone **Bold** <@123>",
+        section="out",
+        service="<#456> @here",
+        release_kind="added",
+        season=None,
+        date_timestamp=1_717_761_600,
+        synopsis="Ping <@&789> _now_.",
+        net_votes=0,
+    )
+    content = WeeklyContent(1, "2024-06-07T18:00:00+00:00", POST, "UTC", (item,), (), (), False, 0)
+    text, embed = render_weekly(content)
+    description = str(embed.description)
+    for mention in ("@everyone", "@here", "<@123>", "<#456>", "<@&789>"):
+        assert mention not in description and mention not in text
+    assert "\\*\\*Bold\\*\\*" in description and "\\_now\\_" in description
+    assert "<t:1717761600:D>" in description  # our own markup is not escaped
