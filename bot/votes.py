@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import aiosqlite
 
@@ -132,6 +132,21 @@ class ReconcileCounts:
         return self
 
 
+class VoteChange(NamedTuple):
+    """One committed change of a member's vote (None: no vote), as listeners receive it."""
+
+    guild_id: int
+    user_id: int
+    show_id: int
+    old_value: int | None
+    new_value: int | None
+
+
+# Called after each committed transaction that changed votes, with the net change of every vote it touched (in the
+# order they were last changed). Synchronous on purpose: it runs before anything else can read the new votes.
+VoteListener = Callable[[Sequence[VoteChange]], object]
+
+
 # Events: everything that changes votes goes through the processor, so all of it follows one order. ------------------
 
 
@@ -198,6 +213,8 @@ _UPSERT_VOTE = f"""
         emoji = excluded.emoji, updated_at = excluded.updated_at
 """
 _DELETE_VOTE = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? AND show_id = ?"
+_SELECT_VALUE = "SELECT value FROM votes WHERE guild_id = ? AND user_id = ? AND show_id = ?"
+_FORGET_MEMBER = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? RETURNING show_id, value"
 _LOAD_VOTES = f"""
     SELECT {", ".join("v." + column for column in _VOTE_COLUMNS.split(", "))}
     FROM json_each(?) AS k
@@ -244,6 +261,7 @@ class VoteStore:
     """Votes and votable messages in the database. Direct methods are one short transaction each.
 
     Changes that must follow the order of gateway events go through a `VoteProcessor`, which calls `apply_batch`.
+    Listeners (`add_listener`) hear about every vote change this store commits, whichever method made it.
     """
 
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
@@ -251,9 +269,29 @@ class VoteStore:
         self.clock = clock or SystemClock()
         # message_id -> TrackedMessage, or None for "not a votable message" (members react to many other messages).
         self._messages: dict[int, TrackedMessage | None] = {}
+        self._listeners: list[VoteListener] = []
 
     def _now(self) -> str:
         return utc_iso(self.clock.now())
+
+    # Listeners ----------------------------------------------------------------------------------------------------
+
+    def add_listener(self, listener: VoteListener) -> None:
+        """Call `listener(changes)` after every committed transaction of this store that changed votes."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: VoteListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self, changes: Sequence[VoteChange]) -> None:
+        if not changes:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(changes)
+            except Exception:  # the votes are committed: a listener's bug must not undo nor fail them
+                log.exception("A vote listener failed on %d changes", len(changes))
 
     # Direct vote access -------------------------------------------------------------------------------------------
 
@@ -272,13 +310,20 @@ class VoteStore:
             raise ValueError(f"a vote is +1 or -1, not {value!r}")
         vote = Vote(guild_id, user_id, show_id, value, source, message_id, emoji, self._now())
         async with self.db.transaction() as conn:
+            async with conn.execute(_SELECT_VALUE, (guild_id, user_id, show_id)) as cursor:
+                old = await cursor.fetchone()
             await conn.execute(_UPSERT_VOTE, _vote_row(vote))
+        old_value = None if old is None else int(old[0])
+        if old_value != value:
+            self._notify([VoteChange(guild_id, user_id, show_id, old_value, value)])
         return vote
 
     async def clear_vote(self, guild_id: int, user_id: int, show_id: int) -> bool:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(_DELETE_VOTE, (guild_id, user_id, show_id))
-            return cursor.rowcount > 0
+        key = (guild_id, user_id, show_id)
+        async with self.db.transaction() as conn, conn.execute(_DELETE_VOTE + " RETURNING value", key) as cursor:
+            deleted = list(await cursor.fetchall())
+        self._notify([VoteChange(guild_id, user_id, show_id, int(row[0]), None) for row in deleted])
+        return bool(deleted)
 
     async def get_vote(self, guild_id: int, user_id: int, show_id: int) -> Vote | None:
         row = await self.db.fetchone(
@@ -314,9 +359,10 @@ class VoteStore:
         return [MemberVote(*row) for row in rows]
 
     async def forget_member(self, guild_id: int, user_id: int) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute("DELETE FROM votes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-            return cursor.rowcount
+        async with self.db.transaction() as conn, conn.execute(_FORGET_MEMBER, (guild_id, user_id)) as cursor:
+            deleted = list(await cursor.fetchall())
+        self._notify([VoteChange(guild_id, user_id, int(row[0]), int(row[1]), None) for row in deleted])
+        return len(deleted)
 
     async def guild_scores(self, guild_id: int) -> dict[int, int]:
         """show_id -> up minus down votes in the server (search uses it to boost what the server likes)."""
@@ -439,11 +485,12 @@ class VoteStore:
                 await batch.prefetch(events)
                 results = [await batch.apply(event) for event in events]
                 await batch.flush()
-            return results
         except BaseException:
             # The cache may hold rows read inside the rolled-back transaction.
             self.forget_cached_messages()
             raise
+        self._notify(batch.changes())  # committed: now the rest of the bot may hear of it
+        return results
 
 
 @dataclass(slots=True)
@@ -455,6 +502,8 @@ class _Batch:
     now: str
     votes: dict[VoteKey, Vote | None] = field(default_factory=dict)
     dirty_votes: set[VoteKey] = field(default_factory=set)
+    original: dict[VoteKey, int | None] = field(default_factory=dict)  # each vote's value before this batch
+    touched: dict[VoteKey, None] = field(default_factory=dict)  # votes this batch set, in order of last change
     reactions: dict[ReactionKey, bool] = field(default_factory=dict)  # pending: present or not
 
     async def prefetch(self, events: Sequence[VoteEvent]) -> None:
@@ -481,15 +530,35 @@ class _Batch:
             for row in await cursor.fetchall():
                 vote = _vote_from_row(row)
                 self.votes[(vote.guild_id, vote.user_id, vote.show_id)] = vote
+        for key in missing:
+            loaded = self.votes[key]
+            self.original.setdefault(key, None if loaded is None else loaded.value)
 
     async def vote(self, key: VoteKey) -> Vote | None:
         if key not in self.votes:
             await self.load_votes([key])
         return self.votes[key]
 
-    def put(self, key: VoteKey, vote: Vote | None) -> None:
+    async def put(self, key: VoteKey, vote: Vote | None) -> None:
+        if key not in self.votes:
+            await self.load_votes([key])  # the value before the batch, for listeners (normally prefetched)
         self.votes[key] = vote
         self.dirty_votes.add(key)
+        self._touch(key)
+
+    def _touch(self, key: VoteKey) -> None:
+        self.touched.pop(key, None)
+        self.touched[key] = None
+
+    def changes(self) -> list[VoteChange]:
+        """The net change of every vote this batch touched (nothing for a vote set back to what it was)."""
+        found = []
+        for key in self.touched:
+            vote = self.votes.get(key)
+            old, new = self.original.get(key), None if vote is None else vote.value
+            if old != new:
+                found.append(VoteChange(*key, old, new))
+        return found
 
     async def apply(self, event: VoteEvent) -> object:
         if isinstance(event, ReactionEvent):
@@ -513,28 +582,32 @@ class _Batch:
         self.reactions[(event.message_id, target.emoji, event.user_id)] = event.added
         key = (event.guild_id, event.user_id, target.show_id)
         if event.added:
-            self.put(key, Vote(*key, target.value, source, event.message_id, target.emoji, self.now))
+            await self.put(key, Vote(*key, target.value, source, event.message_id, target.emoji, self.now))
             return
         current = await self.vote(key)
         if current is not None and current.message_id == event.message_id and current.emoji == target.emoji:
-            self.put(key, None)
+            await self.put(key, None)
 
     async def command(self, event: CommandVote) -> Vote | None:
         key = (event.guild_id, event.user_id, event.show_id)
         vote = None if event.value is None else Vote(*key, event.value, "command", None, None, self.now)
         if vote is None and await self.vote(key) is None:
             return None
-        self.put(key, vote)
+        await self.put(key, vote)
         return vote
 
     async def forget(self, event: ForgetMember) -> int:
         await self.flush()
-        cursor = await self.conn.execute(
-            "DELETE FROM votes WHERE guild_id = ? AND user_id = ?", (event.guild_id, event.user_id)
-        )
+        async with self.conn.execute(_FORGET_MEMBER, (event.guild_id, event.user_id)) as cursor:
+            deleted = list(await cursor.fetchall())
+        for show_id, value in deleted:
+            key = (event.guild_id, event.user_id, int(show_id))
+            self.original.setdefault(key, int(value))  # a vote this batch had not read yet
+            self.votes[key] = None
+            self._touch(key)
         for key in [key for key in self.votes if key[:2] == (event.guild_id, event.user_id)]:
             self.votes[key] = None
-        return cursor.rowcount
+        return len(deleted)
 
     async def untrack(self, event: Untrack) -> int:
         column = {"message": "message_id", "channel": "channel_id", "guild": "guild_id"}[event.scope]
