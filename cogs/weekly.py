@@ -1,0 +1,366 @@
+"""The weekly post: /weekly set|preview|off|status, and the one loop that posts for every server.
+
+The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
+post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's, through the votes
+cog's add_vote_reactions_and_track. Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot import render
+from bot.core import ShowBot
+from bot.votes import list_emoji_map
+from bot.weekly import (
+    WEEKDAYS,
+    ChannelGone,
+    DuePost,
+    GuildGone,
+    MissingPermissions,
+    PostFailure,
+    PostResult,
+    TickReport,
+    TransientPostFailure,
+    WeeklyContent,
+    WeeklyStatus,
+    describe_schedule,
+    disable_weekly,
+    format_local_time,
+    message_link,
+    parse_local_time,
+    preview_content,
+    render_weekly,
+    resolve_timezone,
+    run_tick,
+    set_weekly,
+    timezone_choices,
+    weekly_marker,
+    weekly_status,
+)
+from cogs.votes import add_vote_reactions_and_track
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 60.0
+RECOVERY_LOOKBACK = 100  # messages read after the scheduled time when looking for a post already made
+# What /weekly set asks for, in Discord's own words. The first three are needed to post at all; without the last two
+# the post goes out but the bot cannot add the keycaps (members still can) nor look for an interrupted post.
+CHANNEL_PERMISSIONS = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),
+    ("add_reactions", "Add Reactions"),
+    ("read_message_history", "Read Message History"),
+)
+POSTING_PERMISSIONS = frozenset({"view_channel", "send_messages", "embed_links"})
+DAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=number) for number, day in enumerate(WEEKDAYS)]
+
+
+def missing_permissions(permissions: discord.Permissions, wanted: frozenset[str] | None = None) -> list[str]:
+    """Discord's names of the channel permissions the bot lacks (all five by default, or those in `wanted`).
+
+    Only the ones to grant: without View Channel Discord denies everything else, and without Send Messages it denies
+    Embed Links, so those consequences are not named as if they were separate problems.
+    """
+    if not permissions.view_channel:
+        return ["View Channel"]
+    implied_off = {"embed_links"} if not permissions.send_messages else set()
+    return [
+        label
+        for attribute, label in CHANNEL_PERMISSIONS
+        if (wanted is None or attribute in wanted)
+        and attribute not in implied_off
+        and not getattr(permissions, attribute)
+    ]
+
+
+def name_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def discord_time(when: datetime) -> str:
+    """A Discord timestamp: the full date and time in each reader's own zone, and how far off it is."""
+    stamp = int(when.timestamp())
+    return f"<t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+def gone_message(channel_id: int) -> str:
+    return f"The channel <#{channel_id}> no longer exists or I cannot see it: choose another with /weekly set."
+
+
+def channel_problem(guild: discord.Guild, channel_id: int) -> str | None:
+    """Why the bot could not post in `channel_id` right now, from its cache (no request), or None."""
+    channel = guild.get_channel_or_thread(channel_id)
+    if channel is None:
+        return gone_message(channel_id)
+    if not isinstance(channel, discord.TextChannel):
+        return f"{channel.mention} is not a text channel: choose another with /weekly set."
+    missing = missing_permissions(channel.permissions_for(guild.me))
+    if missing:
+        return f"I am missing {name_list(missing)} in {channel.mention}."
+    return None
+
+
+def status_text(status: WeeklyStatus, guild: discord.Guild) -> str:
+    settings = status.settings
+    if settings is None or not settings.complete:
+        return "The weekly post is not set up: use /weekly set."
+    lines = [f"**Weekly post:** {describe_schedule(settings)}"]
+    if status.next_post is not None:
+        lines.append(f"**Next post:** {discord_time(status.next_post)}")
+    last = status.last_posted
+    if last is not None and last.channel_id is not None and last.message_id is not None:
+        link = message_link(guild.id, last.channel_id, last.message_id)
+        lines.append(f"**Last post:** <t:{int(last.scheduled.timestamp())}:F> · {link}")
+    else:
+        lines.append("**Last post:** none yet")
+    if settings.problem:
+        lines.append(f"⚠️ **Needs attention:** {render.plain_line(settings.problem, 500)}")
+    if settings.enabled and settings.channel_id is not None:
+        live = channel_problem(guild, settings.channel_id)
+        if live and live != settings.problem:
+            lines.append(f"⚠️ **Channel:** {live}")
+    missed = [entry for entry in status.recent if entry.status in ("skipped", "failed")]
+    if missed:
+        lines.append("**Weeks not posted:**")
+        for entry in missed:
+            detail = render.plain_line(entry.detail or entry.status, 300)
+            lines.append(f"• <t:{int(entry.scheduled.timestamp())}:D>: {entry.status} — {detail}")
+    return render.shorten("\n".join(lines), render.CONTENT_LIMIT)
+
+
+def is_transient(error: discord.HTTPException) -> bool:
+    return error.status == 429 or error.status >= 500
+
+
+class Weekly(commands.Cog):
+    weekly = app_commands.Group(
+        name="weekly",
+        description="This server's weekly post of new shows",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: ShowBot) -> None:
+        self.bot = bot
+        # One tick at a time in this process: a tick called by a test (or a slow loop iteration) waits for the one in
+        # flight instead of racing it. Across processes the ledger's claims keep posts unique.
+        self._tick_lock = asyncio.Lock()
+        self.last_report: TickReport | None = None
+        # Set once the loop's first pass (the catch-up at start) is over: tests wait for it before moving the clock.
+        self.first_pass_done = asyncio.Event()
+
+    async def cog_load(self) -> None:
+        self.weekly_loop.start()
+
+    async def cog_unload(self) -> None:
+        # A post interrupted here is recovered by the next start (DuePost.recovering), never repeated.
+        self.weekly_loop.cancel()
+
+    async def interaction_check(self, interaction: discord.Interaction[ShowBot]) -> bool:  # type: ignore[override]
+        """Manage Server, checked here too: a server's admins can override the command's default permissions."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        permissions = interaction.permissions
+        if not (permissions.manage_guild or permissions.administrator):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    # The loop ------------------------------------------------------------------------------------------------------
+
+    @tasks.loop(seconds=TICK_SECONDS)
+    async def weekly_loop(self) -> None:
+        try:
+            await self.tick()
+        except Exception:  # run_tick contains its own failures; this is the last line so the loop never dies
+            log.exception("Weekly tick failed")
+        finally:
+            self.first_pass_done.set()
+
+    @weekly_loop.before_loop
+    async def before_weekly_loop(self) -> None:
+        await self.bot.wait_until_ready()
+
+    @weekly_loop.error
+    async def weekly_loop_error(self, error: BaseException) -> None:
+        log.error("The weekly loop stopped", exc_info=error)
+
+    async def tick(self) -> TickReport:
+        """One pass: every server whose post is due now (bot.clock) gets it, through `post`."""
+        async with self._tick_lock:
+            self.last_report = await run_tick(self.bot.db, self.bot.clock.now(), self.post)
+            return self.last_report
+
+    # The poster ----------------------------------------------------------------------------------------------------
+
+    async def post(self, due: DuePost, content: WeeklyContent) -> PostResult:
+        """Send one server's post. Raises a PostFailure run_tick understands; see bot/weekly.py on `recovering`."""
+        guild = self.bot.get_guild(due.guild_id)
+        if guild is None:
+            raise GuildGone("I am no longer in this server.")
+        if guild.unavailable:
+            raise TransientPostFailure("The server is unavailable (a Discord outage).")
+        channel = await self._channel(guild, due.channel_id)
+        permissions = channel.permissions_for(guild.me)
+        missing = missing_permissions(permissions, POSTING_PERMISSIONS)
+        if missing:
+            raise MissingPermissions(f"I am missing {name_list(missing)} in {channel.mention}.")
+        emoji_map = list_emoji_map([show_id for _, show_id in content.numbering])
+        if due.recovering or due.attempt > 1:
+            # The earlier attempt may have sent the message before it was interrupted (or before an error came back).
+            if permissions.read_message_history:
+                earlier = await self._find_post(channel, guild.me, due)
+                if earlier is not None:
+                    log.info("Weekly post of guild %s for %s was already made: %s", guild.id, due.week, earlier.id)
+                    await self._make_votable(earlier, emoji_map)
+                    return PostResult(earlier.id, channel.id)
+            elif due.recovering:
+                return PostResult(None)  # cannot look: a missed week is better than a duplicate
+        text, embed = render_weekly(content)
+        try:
+            message = await channel.send(text, embed=embed, allowed_mentions=render.NO_MENTIONS)
+        except discord.NotFound as error:
+            raise ChannelGone(gone_message(channel.id)) from error
+        except discord.Forbidden as error:
+            raise MissingPermissions(f"Discord refused my post in {channel.mention} ({error.text}).") from error
+        except discord.HTTPException as error:
+            if is_transient(error):
+                raise TransientPostFailure(f"Discord answered {error.status} to the post.") from error
+            raise PostFailure(f"Discord rejected the post ({error.status} {error.text}).") from error
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
+        await self._make_votable(message, emoji_map)
+        return PostResult(message.id, channel.id)
+
+    async def _channel(self, guild: discord.Guild, channel_id: int) -> discord.TextChannel:
+        channel: object = guild.get_channel_or_thread(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.NotFound as error:
+                raise ChannelGone(gone_message(channel_id)) from error
+            except discord.Forbidden as error:
+                raise MissingPermissions(f"I cannot see the channel <#{channel_id}> any more.") from error
+            except discord.HTTPException as error:
+                if is_transient(error):
+                    raise TransientPostFailure(
+                        f"Discord answered {error.status} when I looked up the channel."
+                    ) from error
+                raise
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
+        if not isinstance(channel, discord.TextChannel) or channel.guild.id != guild.id:
+            raise ChannelGone(f"<#{channel_id}> is not a text channel of this server: choose one with /weekly set.")
+        return channel
+
+    async def _find_post(
+        self, channel: discord.TextChannel, me: discord.Member, due: DuePost
+    ) -> discord.Message | None:
+        marker = weekly_marker(due.week)
+        after = due.scheduled - timedelta(minutes=5)
+        try:
+            async for message in channel.history(limit=RECOVERY_LOOKBACK, after=after, oldest_first=True):
+                if message.author.id == me.id and any(marker in (embed.footer.text or "") for embed in message.embeds):
+                    return message
+        except discord.HTTPException as error:
+            if is_transient(error):
+                raise TransientPostFailure(f"Discord answered {error.status} when I read the channel.") from error
+            raise MissingPermissions(f"I could not read the history of {channel.mention} ({error.text}).") from error
+        return None
+
+    async def _make_votable(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> None:
+        """Track the post for votes and add the keycaps. The post is out: a failure here must not fail the week."""
+        if not emoji_map:
+            return
+        try:
+            await add_vote_reactions_and_track(self.bot, message, "weekly", emoji_map)
+        except Exception:
+            log.exception("The weekly post %s was sent but could not be made votable", message.id)
+
+    # Commands ------------------------------------------------------------------------------------------------------
+
+    @weekly.command(name="set", description="Post new shows every week in a channel (Manage Server)")
+    @app_commands.describe(
+        channel="Where to post",
+        day="The day of the week",
+        time="Local time, 24-hour HH:MM (e.g. 18:30)",
+        timezone="Your time zone, e.g. Europe/London (start typing to search)",
+    )
+    @app_commands.choices(day=DAY_CHOICES)
+    async def set_command(
+        self,
+        interaction: discord.Interaction[ShowBot],
+        channel: discord.TextChannel,
+        day: app_commands.Choice[int],
+        time: app_commands.Range[str, 1, 20],
+        timezone: app_commands.Range[str, 1, 100],
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        local_time = parse_local_time(time)
+        tz_name = resolve_timezone(timezone)
+        missing = missing_permissions(channel.permissions_for(guild.me))
+        if missing:
+            await interaction.response.send_message(
+                f"I cannot post the weekly list in {channel.mention}: I am missing {name_list(missing)} there. "
+                "Give me those permissions in the channel (or pick another) and try again.",
+                ephemeral=True,
+            )
+            return
+        now = self.bot.clock.now()
+        settings = await set_weekly(
+            self.bot.db,
+            guild.id,
+            channel_id=channel.id,
+            weekday=day.value,
+            local_time=local_time,
+            tz_name=tz_name,
+            now=now,
+        )
+        next_post = settings.next_post(now)
+        assert next_post is not None
+        log.info("Guild %s set its weekly post: %s", guild.id, describe_schedule(settings))
+        await interaction.response.send_message(
+            f"Done: every {day.name} at {format_local_time(local_time)} ({tz_name}) in {channel.mention}.\n"
+            f"Next post: {discord_time(next_post)}",
+            ephemeral=True,
+        )
+
+    @set_command.autocomplete("timezone")
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name[:100], value=name[:100]) for name in timezone_choices(current, 25)]
+
+    @weekly.command(name="preview", description="See exactly what the weekly post would be now (only you see it)")
+    async def preview_command(self, interaction: discord.Interaction[ShowBot]) -> None:
+        assert interaction.guild_id is not None
+        content = await preview_content(self.bot.db, interaction.guild_id, self.bot.clock.now())
+        text, embed = render_weekly(content)
+        await interaction.response.send_message(text, embed=embed, ephemeral=True)
+
+    @weekly.command(name="off", description="Stop the weekly post")
+    async def off_command(self, interaction: discord.Interaction[ShowBot]) -> None:
+        assert interaction.guild_id is not None
+        was_on = await disable_weekly(self.bot.db, interaction.guild_id, self.bot.clock.now())
+        message = "The weekly post is off." if was_on else "The weekly post was not on."
+        await interaction.response.send_message(message + " Turn it on again with /weekly set.", ephemeral=True)
+
+    @weekly.command(name="status", description="The weekly post's schedule, last post and any problem")
+    async def status_command(self, interaction: discord.Interaction[ShowBot]) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        status = await weekly_status(self.bot.db, guild.id, self.bot.clock.now())
+        await interaction.response.send_message(status_text(status, guild), ephemeral=True)
+
+
+async def setup(bot: ShowBot) -> None:
+    await bot.add_cog(Weekly(bot))
