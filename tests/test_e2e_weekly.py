@@ -175,6 +175,30 @@ async def test_configure_post_once_with_reactions_that_record_votes(
     assert (await tick(bot)).due == 0 and len(posts(channel)) == 1
 
 
+async def test_a_big_week_with_hostile_catalog_text_is_one_valid_post(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, clock: FakeClock, emulator: DiscordEmulator
+) -> None:
+    """30 releases, one of them with mentions and Markdown in a huge title and synopsis: one post Discord accepts
+    (the emulator fails the test on any body over a limit), ten keycaps, nobody pinged."""
+    ids = await add_releases(db, 30)
+    await db.execute(
+        "UPDATE shows SET title = ?, synopsis = ?, popularity = 1e9 WHERE id = ?",
+        ("@everyone <@&1> **Loud** " + "very long title " * 40, "Ping @here <@2> " * 400, ids[0]),
+    )
+    await configure(discord)
+    clock.set(FIRST_POST)
+    assert (await tick(bot)).posted == 1
+    (post,) = posts(demo.channels["watch-party"])
+    description = post.embeds[0]["description"]
+    for mention in ("@everyone", "@here", "<@&1>", "<@2>"):
+        assert mention not in description and mention not in post.content
+    assert description.startswith("**Out this week**\n1️⃣ **@\u200beveryone")
+    assert "…and 20 more." in description
+    assert set(post.reaction_counts()) == set(KEYCAPS)
+    (body,) = [r.body for r in emulator.requests if r.method == "POST" and r.route == POST_ROUTE]
+    assert body["allowed_mentions"] == {"parse": []}
+
+
 async def test_timezone_autocomplete(bot: ShowBot, discord: DiscordDriver) -> None:
     choices = await discord.autocomplete(
         "weekly set", "timezone", "new york", user="owner", channel="#general", day=FRIDAY, time="18:00"
