@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import pkgutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import UserFacingError
+from bot.recommend import Recommender
 from bot.titles import TitleResolver
+from bot.votes import VoteChange
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,7 @@ class ShowBot(commands.Bot):
     db: Database
     clock: Clock
     titles: TitleResolver  # loaded in setup_hook, before the cogs that use it
+    recommender: Recommender  # likewise; kept up to date by votes_changed and catalog_changed
 
     def __init__(
         self,
@@ -128,8 +132,10 @@ class ShowBot(commands.Bot):
         await self.sync_commands_if_changed()
 
     async def load_extensions(self) -> None:
-        """The shared title index first, then every extension; a failing one is logged and the others still load."""
+        """The shared services first (title index, recommender), then every extension; a failing one is logged and
+        the others still load."""
         self.titles = await TitleResolver.load(self.db)
+        self.recommender = await Recommender.load(self.db, clock=self.clock)
         for name in self.extension_names:
             try:
                 await self.load_extension(name)
@@ -139,6 +145,21 @@ class ShowBot(commands.Bot):
                 log.exception("Failed to load extension %s", name)
             else:
                 log.info("Loaded extension %s", name)
+
+    def votes_changed(self, changes: Sequence[VoteChange]) -> None:
+        """Every committed vote change (the votes cog's store calls this): what is derived from votes follows, vote
+        by vote, before anyone can read the new votes. Never a rebuild."""
+        recommender = getattr(self, "recommender", None)  # None until load_extensions has run
+        if recommender is not None:
+            for change in changes:
+                recommender.on_vote(*change)
+
+    async def catalog_changed(self, show_ids: Iterable[int]) -> None:
+        """Shows were added, updated or deleted (a lookup, a sync): the title index and the recommender follow."""
+        changed = sorted(set(show_ids))
+        if changed:
+            await self.titles.refresh(changed)
+            await self.recommender.on_catalog_change(changed)
 
     def command_payload(self) -> list[dict[str, Any]]:
         """What a sync would send, in a stable order: the basis of the change check."""
