@@ -161,6 +161,9 @@ class Votes(commands.Cog):
     def __init__(self, bot: ShowBot) -> None:
         self.bot = bot
         self.store = VoteStore(bot.db, bot.clock)
+        # Every vote this cog commits, whatever its path (reaction, /vote, /forgetme, reconciliation), reaches what
+        # the bot derives from votes (the recommender), incrementally.
+        self.store.add_listener(bot.votes_changed)
         self.processor = VoteProcessor(self.store)
         self.fetch_delay = bot.settings.vote_reconcile_delay
         self.known_bots: set[int] = set()
@@ -177,6 +180,7 @@ class Votes(commands.Cog):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reconciliation
         await self.processor.stop()
+        self.store.remove_listener(self.bot.votes_changed)
 
     # Reconciliation ---------------------------------------------------------------------------------------------
 
