@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiohttp
 import discord
@@ -50,7 +50,9 @@ from cogs.votes import add_vote_reactions_and_track
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0
-RECOVERY_LOOKBACK = 100  # messages read after the scheduled time when looking for a post already made
+# Newest messages read when looking for a post already made (one request). Newest first rather than from the scheduled
+# time: a recovery runs STALE_CLAIM after the interrupted post, which may itself have been a catch-up hours late.
+RECOVERY_LOOKBACK = 100
 # What /weekly set asks for, in Discord's own words. The first three are needed to post at all; without the last two
 # the post goes out but the bot cannot add the keycaps (members still can) nor look for an interrupted post.
 CHANNEL_PERMISSIONS = (
@@ -265,9 +267,8 @@ class Weekly(commands.Cog):
         self, channel: discord.TextChannel, me: discord.Member, due: DuePost
     ) -> discord.Message | None:
         marker = weekly_marker(due.week)
-        after = due.scheduled - timedelta(minutes=5)
         try:
-            async for message in channel.history(limit=RECOVERY_LOOKBACK, after=after, oldest_first=True):
+            async for message in channel.history(limit=RECOVERY_LOOKBACK):
                 if message.author.id == me.id and any(marker in (embed.footer.text or "") for embed in message.embeds):
                     return message
         except discord.HTTPException as error:
