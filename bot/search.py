@@ -364,33 +364,59 @@ class SearchIndex:
         self, query: str, *, limit: int = AUTOCOMPLETE_LIMIT, boosts: Mapping[int, float] | None = None
     ) -> list[Match]:
         """The shows whose titles best match `query`, best first; [] for an empty or unmatched query."""
+        entries, norm = self._ranked(query, limit, boosts)
+        return [
+            self._match(
+                entry, 100.0 if self._entry_norm[entry] == norm else round(ratio(norm, self._entry_norm[entry]), 1)
+            )
+            for entry in entries
+        ]
+
+    def choices(self, text: str | None, boosts: Mapping[int, float] | None = None) -> list[tuple[str, str]]:
+        """Autocomplete (name, value) pairs: at most 25, each at most 100 characters, value = the show id.
+
+        Empty input lists the server's favourites and the popular shows. Built straight from the index's columns:
+        this runs on every keystroke.
+        """
+        if text is None or not text.strip():
+            entries = [self._primary[match.show_id] for match in self.popular(limit=AUTOCOMPLETE_LIMIT, boosts=boosts)]
+        else:
+            entries, _ = self._ranked(text, AUTOCOMPLETE_LIMIT, boosts)
+        pairs = []
+        for entry in entries:
+            show_id = self._entry_show[entry]
+            primary = self._primary[show_id]
+            year = self._entry_year[primary]
+            name = f"{self._entry_title[primary]} ({year})" if year else self._entry_title[primary]
+            if entry != primary:
+                name = f"{name} — {self._entry_title[entry]}"
+            pairs.append((_choice_name(name, show_id), str(show_id)))
+        return pairs
+
+    def _ranked(self, query: str, limit: int, boosts: Mapping[int, float] | None) -> tuple[list[int], str]:
+        """The best entry of each of the best `limit` shows, best first, and the normalised query."""
         if limit <= 0:
-            return []
+            return [], ""
         text = query[:MAX_QUERY_CHARS]
         norm = normalise(text)
         boosts = boosts or {}
+        favoured = _Favoured(self, boosts)
         keys: dict[int, _RankKey] = {}
         if not norm:
             raw = " ".join(text.casefold().split())
             for entry in self._raw_exact.get(raw, ()) if raw else ():
                 keys[entry] = self._key(entry, TIER_EXACT, boosts)
         else:
-            self._prefix_candidates(norm, limit, boosts, keys)
+            self._prefix_candidates(norm, limit, boosts, favoured, keys)
             if len({self._entry_show[e] for e in keys}) < limit:
-                self._word_candidates(norm, boosts, keys)
+                self._word_candidates(norm, boosts, favoured, keys)
         best: dict[int, tuple[_RankKey, int]] = {}
         for entry, key in keys.items():
             show_id = self._entry_show[entry]
             current = best.get(show_id)
             if current is None or key < current[0]:
                 best[show_id] = (key, entry)
-        ranked = [entry for _, entry in heapq.nsmallest(limit, best.values())]
-        return [
-            self._match(
-                entry, 100.0 if self._entry_norm[entry] == norm else round(ratio(norm, self._entry_norm[entry]), 1)
-            )
-            for entry in ranked
-        ]
+        return [entry for _, entry in heapq.nsmallest(limit, best.values())], norm
 
     def resolve(self, text: str, boosts: Mapping[int, float] | None = None) -> Match | None:
         """The show a title typed without picking a choice means: an exact title, else a confidently close one."""
@@ -424,7 +450,9 @@ class SearchIndex:
         show_id = self._entry_show[entry]
         return (tier, unmatched, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
 
-    def _prefix_candidates(self, norm: str, limit: int, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
+    def _prefix_candidates(
+        self, norm: str, limit: int, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
+    ) -> None:
         """Exact titles and titles that start with the query."""
         low = bisect_left(self._sorted_keys, norm)
         high = bisect_left(self._sorted_keys, norm + "\uffff", low)
@@ -441,10 +469,9 @@ class SearchIndex:
         while position < high and self._sorted_keys[position] == norm:
             keys[self._sorted_entries[position]] = self._key(self._sorted_entries[position], TIER_EXACT, boosts)
             position += 1
-        for show_id in boosts:
-            for entry in self._show_entries(show_id):
-                if entry not in keys and self._entry_norm[entry].startswith(norm):
-                    keys[entry] = self._key(entry, TIER_PREFIX, boosts)
+        for entry in favoured.entries():
+            if entry not in keys and self._entry_norm[entry].startswith(norm):
+                keys[entry] = self._key(entry, TIER_PREFIX, boosts)
         wanted = limit * 2
         top = self._prefix_top.get(norm) if wanted <= PREFIX_TOP else None
         if top is None:
@@ -550,7 +577,9 @@ class SearchIndex:
                     found.setdefault(word, 1)
         return found
 
-    def _word_candidates(self, norm: str, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
+    def _word_candidates(
+        self, norm: str, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
+    ) -> None:
         """Titles containing the query's words anywhere, exactly, as prefixes or misspelt."""
         words, respaced = self._query_words(norm)
         anchors: list[dict[int, int]] = []
@@ -568,10 +597,10 @@ class SearchIndex:
             # Titles with all of the (up to three) rarest words first; if they are too few, titles with either of
             # the two rarest: a title with one word misspelt beyond recognition is still found by the other.
             every = set(anchors[0]).intersection(*anchors[1:3])
-            candidates = self._capped(every, boosts)
+            candidates = _capped(every, favoured)
             if len(anchors) > 1 and len(every) < AUTOCOMPLETE_LIMIT:
                 either = set(anchors[0]).union(anchors[1])
-                candidates += self._capped(either - every, boosts, UNION_SCORED)
+                candidates += _capped(either - every, favoured, UNION_SCORED)
         else:
             candidates = self._common_word_candidates(words)
         # The hot loop: locals instead of attribute look-ups, the key built inline (see `_key`).
@@ -607,14 +636,6 @@ class SearchIndex:
             if entry not in keys or key < keys[entry]:
                 keys[entry] = key
 
-    def _capped(self, entries: set[int], boosts: Mapping[int, float], cap: int = MAX_SCORED) -> list[int]:
-        """At most `cap` of `entries` (plus the boosted shows'): the most popular, whose numbers are smallest."""
-        if len(entries) <= cap:
-            return list(entries)
-        chosen = heapq.nsmallest(cap, entries)
-        chosen += [e for show_id in boosts for e in self._show_entries(show_id) if e in entries and e > chosen[-1]]
-        return chosen
-
     def _common_word_candidates(self, words: list[_QueryWord]) -> list[int]:
         """Every query word is very common ("the", "a"): the most popular titles containing them all."""
         checkable = [w for w in words if w.costs or w.prefix_checked]
@@ -641,6 +662,41 @@ class SearchIndex:
         return Match(show_id, title, year, score, matched)
 
 
+class _Favoured:
+    """The entries of the shows a server likes (positive boost), worked out once per query and only if needed:
+    they join any candidate list that had to be capped, so that a server's favourites are never cut off.
+    """
+
+    __slots__ = ("_boosts", "_entries", "_index")
+
+    def __init__(self, index: SearchIndex, boosts: Mapping[int, float]) -> None:
+        self._index = index
+        self._boosts = boosts
+        self._entries: list[int] | None = None
+
+    def entries(self) -> list[int]:
+        if self._entries is None:
+            primary, alternatives = self._index._primary, self._index._alternatives
+            found: list[int] = []
+            for show_id, boost in self._boosts.items():
+                entry = primary.get(show_id) if boost > 0 else None
+                if entry is not None:
+                    found.append(entry)
+                    found += alternatives.get(show_id, ())
+            self._entries = found
+        return self._entries
+
+
+def _capped(entries: set[int], favoured: _Favoured, cap: int = MAX_SCORED) -> list[int]:
+    """At most `cap` of `entries` (plus the favoured ones): the most popular, whose entry numbers are smallest."""
+    if len(entries) <= cap:
+        return list(entries)
+    chosen = heapq.nsmallest(cap, entries)
+    last = chosen[-1]
+    chosen += [entry for entry in favoured.entries() if entry > last and entry in entries]
+    return chosen
+
+
 def is_confident(query: str, title: str) -> bool:
     """Whether a typed title is close enough to a show's title to act on it without asking.
 
@@ -656,20 +712,16 @@ def autocomplete_choices(
     index: SearchIndex, text: str | None, boosts: Mapping[int, float] | None = None
 ) -> list[tuple[str, str]]:
     """(name, value) pairs for an autocomplete answer: at most 25, each at most 100 characters, value = show id."""
-    if text is None or not text.strip():
-        matches = index.popular(limit=AUTOCOMPLETE_LIMIT, boosts=boosts)
-    else:
-        matches = index.search(text, limit=AUTOCOMPLETE_LIMIT, boosts=boosts)
-    return [(_choice_name(match), str(match.show_id)) for match in matches]
+    return index.choices(text, boosts)
 
 
-def _choice_name(match: Match) -> str:
-    year = f" ({match.year})" if match.year else ""
-    alternative = f" — {match.matched_title}" if match.matched_title else ""
-    name = " ".join(f"{match.title}{year}{alternative}".split())  # no newlines or control spacing in a choice
-    if len(name) > CHOICE_MAX_CHARS:
-        name = name[: CHOICE_MAX_CHARS - 1].rstrip() + "…"
-    return name or str(match.show_id)
+def _choice_name(name: str, show_id: int) -> str:
+    if len(name) > CHOICE_MAX_CHARS or not name.isprintable():
+        name = " ".join(name.split())  # no newlines or control characters in a choice
+        name = "".join(ch for ch in name if ch.isprintable())
+        if len(name) > CHOICE_MAX_CHARS:
+            name = name[: CHOICE_MAX_CHARS - 1].rstrip() + "…"
+    return name or str(show_id)
 
 
 def not_found_message(query: str, suggestions: Sequence[Match]) -> str:
