@@ -589,6 +589,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N", help="list the N slowest queries on stderr")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -634,6 +635,10 @@ def main() -> int:
         finally:
             conn.close()
 
+    if args.slowest:
+        ranked = sorted(zip(cpu_timings, queries, strict=True), reverse=True)[: args.slowest]
+        for cpu_ms, query in ranked:
+            print(f"{cpu_ms:8.3f} ms  {query!r}", file=sys.stderr)
     median = statistics.median(timings)
     fts_median = statistics.median(fts_ms)
     result = {
