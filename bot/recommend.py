@@ -675,12 +675,17 @@ class Recommender:
                             candidates[show_j] = ScoredCandidate(show_j)
 
         # Popularity: the server's favourites, the catalog's best known, and this week's releases.
-        for show_j in state.popular()[: POPULAR_CANDIDATES + len(votes)]:
-            if show_j not in votes and show_j not in candidates and show_j in catalog.shows:
-                candidates[show_j] = ScoredCandidate(show_j)
-        for show_j in catalog.by_popularity()[: POPULAR_CANDIDATES + len(votes)]:
-            if show_j not in votes and show_j not in candidates:
-                candidates[show_j] = ScoredCandidate(show_j)
+        # At most POPULAR_CANDIDATES of each list that the member has not voted on: a member with thousands of votes
+        # must not turn into thousands of candidates.
+        for ranking in (state.popular(), catalog.by_popularity()):
+            added = 0
+            for show_j in ranking:
+                if added >= POPULAR_CANDIDATES:
+                    break
+                if show_j not in votes and show_j in catalog.shows:
+                    added += 1
+                    if show_j not in candidates:
+                        candidates[show_j] = ScoredCandidate(show_j)
         new_shows = self._new_this_week() if weights.new_release > 0 else set()
         liked_genres: set[str] = set()
         if new_shows:
