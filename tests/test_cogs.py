@@ -15,7 +15,7 @@ from bot.db import open_database
 
 async def test_every_cog_loads_and_command_names_are_unique(tmp_path: Path) -> None:
     extensions = discover_extensions()
-    assert {"cogs.shows", "cogs.votes"} <= set(extensions)
+    assert {"cogs.shows", "cogs.votes", "cogs.weekly", "cogs.catalog_sync"} <= set(extensions)
     async with open_database(tmp_path / "t.db") as db:
         bot = ShowBot(Settings(database_path=tmp_path / "t.db"), db)
         async with bot:
@@ -25,7 +25,7 @@ async def test_every_cog_loads_and_command_names_are_unique(tmp_path: Path) -> N
             names = Counter(command.qualified_name for command in bot.tree.walk_commands())
             assert [name for name, count in names.items() if count > 1] == []
             top_level = {command.name for command in bot.tree.get_commands()}
-            assert {"show", "cast", "trailer", "search", "vote", "myvotes", "forgetme", "top"} <= top_level
+            assert {"show", "cast", "trailer", "search", "vote", "myvotes", "forgetme", "top", "weekly"} <= top_level
             for command in bot.tree.walk_commands():
                 assert command.description, command.qualified_name
             for name in list(bot.extensions):
