@@ -315,8 +315,10 @@ class ListItem:
 
 def list_line(item: ListItem, marker: str, budget: int) -> str:
     head = f"**{plain_line(item.title, 150) or 'Untitled'}**"
-    if item.url and _url(item.url):
-        head = f"[{head}]({item.url})"
+    url = _url(item.url)
+    if url:
+        # Parentheses would end the Markdown link early; percent-encoded they mean the same URL.
+        head = f"[{head}]({url.replace('(', '%28').replace(')', '%29')})"
     facts = [f"({item.year})" if item.year else "", plain_line(item.service, 60), discord_date(item.when) or ""]
     first = " · ".join(part for part in [" ".join(filter(None, [head, facts[0]])), *facts[1:]] if part)
     lines = [f"{marker} {first}".strip()]

@@ -58,6 +58,9 @@ PREFIX_SCAN_MAX = 200
 # A one-edit variant of a one-letter word matches almost anything; two-letter words ("he" for "the") only help
 # rank the candidates that other words found (their variants are too common to generate candidates).
 MIN_FUZZY_WORD = 2
+# Bounds on the typo work for one query, whatever is typed: no title word is longer, and nobody misspells six words.
+MAX_FUZZY_WORD = 24
+MAX_FUZZY_WORDS = 5
 MIN_TWO_EDIT_WORD = 5  # two edits in a shorter word make it another word
 TWO_EDIT_WORDS = 12
 MAX_TWO_EDIT_SCANS = 2  # per query: each scans thousands of words (about 0.5 ms at 100,000 titles)
@@ -486,7 +489,7 @@ class SearchIndex:
         """The query's words with the vocabulary words each may stand for, and the cost of respacing the query."""
         texts, respaced = self._respace(norm.split()[:MAX_QUERY_WORDS])
         words = []
-        two_edit_scans = 0
+        two_edit_scans = fuzzy_words = 0
         for position, text in enumerate(texts):
             word = _QueryWord(text, is_last=position == len(texts) - 1)
             if text in self._postings:
@@ -498,7 +501,13 @@ class SearchIndex:
                     word.prefix_checked = True
                 else:
                     word.costs.update((w, 0) for w in self._vocabulary[low:high])
-            if not word.costs and not word.prefix_checked and len(text) >= MIN_FUZZY_WORD:
+            if (
+                not word.costs
+                and not word.prefix_checked
+                and MIN_FUZZY_WORD <= len(text) <= MAX_FUZZY_WORD
+                and fuzzy_words < MAX_FUZZY_WORDS
+            ):
+                fuzzy_words += 1
                 for variant in edits1(text):
                     if variant in self._postings:
                         word.costs[variant] = 1

@@ -223,6 +223,8 @@ def test_show_list_numbers_with_keycaps_then_digits() -> None:
     unnumbered = show_list("Results", [ListItem("Dark")], numbered=False)
     assert unnumbered.description == "• **Dark**"
     assert show_list("Empty", []).description == "Nothing to show."
+    linked = show_list("Links", [ListItem("Dark", url="https://e.org/wiki/Dark_(TV_series)")], numbered=False)
+    assert linked.description == "• [**Dark**](https://e.org/wiki/Dark_%28TV_series%29)"
 
 
 # --------------------------------------------------------------------------------------------------------------------
