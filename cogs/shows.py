@@ -14,6 +14,7 @@ from bot.catalog import STATUSES, show_json
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, cast_pages, plain_line, show_card, show_list, trailer_link, trailer_message
+from bot.sources.lookup import lookup_and_add
 from bot.votes import VoteStore, show_emoji_map
 from cogs.votes import add_vote_reactions_and_track
 
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 VIEW_TIMEOUT = 300.0  # seconds a member can page through /cast or /search before the buttons go away
+
+
+async def send(interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any) -> None:
+    """The first answer to an interaction, whether or not it was deferred (a title lookup defers)."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, **kwargs)
+    else:
+        await interaction.response.send_message(content, **kwargs)
 
 
 class OwnerPages(discord.ui.View):
@@ -169,8 +178,27 @@ class Shows(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=name, value=name) for name in matching_names(self.services, current)]
 
+    async def resolve(self, interaction: discord.Interaction[ShowBot], title: str) -> int:
+        """The show a title option means; a title the catalog lacks is looked up on the configured source.
+
+        The lookup can take seconds, so the interaction is deferred first (publicly: the card it usually ends in is
+        for everyone to vote on).
+        """
+        try:
+            show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
+        except UserFacingError:
+            if self.bot.settings.catalog_sync is None or not title.strip() or title.strip().isdigit():
+                raise
+            await interaction.response.defer(thinking=True)
+            found = await lookup_and_add(self.bot.settings, self.bot.db, title)
+            if found is None:
+                raise  # answered in place of the "thinking…" message, so in public: Discord cannot make it private
+            await self.bot.titles.refresh([found])
+            return found
+        return show_id
+
     async def load_show(self, interaction: discord.Interaction[ShowBot], title: str) -> dict[str, Any]:
-        show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
+        show_id = await self.resolve(interaction, title)
         show = await show_json(self.bot.db, show_id)
         if show is None:  # removed between the search and now
             raise UserFacingError("That show is no longer in the catalog.")
@@ -185,8 +213,12 @@ class Shows(commands.Cog):
         label, url, _ = trailer_link(show)
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
-        await interaction.response.send_message(embed=show_card(show, votes=tally), view=view)
-        message = await interaction.original_response()
+        message: discord.Message
+        if interaction.response.is_done():  # deferred while the show was looked up
+            message = await interaction.followup.send(embed=show_card(show, votes=tally), view=view, wait=True)
+        else:
+            await interaction.response.send_message(embed=show_card(show, votes=tally), view=view)
+            message = await interaction.original_response()
         await add_vote_reactions_and_track(self.bot, message, "show", show_emoji_map(show_id))
 
     # Commands ----------------------------------------------------------------------------------------------------
@@ -195,8 +227,7 @@ class Shows(commands.Cog):
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
-        show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
-        await self.send_card(interaction, show_id)
+        await self.send_card(interaction, await self.resolve(interaction, title))
 
     @show.autocomplete("title")
     async def _show_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
@@ -212,10 +243,10 @@ class Shows(commands.Cog):
         pages = cast_pages(show)
         first = min(page, len(pages)) - 1
         if len(pages) == 1:
-            await interaction.response.send_message(embed=pages[0])
+            await send(interaction, embed=pages[0])
             return
         view = CastView(interaction.user.id, pages, first)
-        await interaction.response.send_message(embed=pages[first], view=view)
+        await send(interaction, embed=pages[first], view=view)
         view.message = await interaction.original_response()
 
     @cast.autocomplete("title")
@@ -227,7 +258,7 @@ class Shows(commands.Cog):
     @app_commands.guild_only()
     async def trailer(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         show = await self.load_show(interaction, title)
-        await interaction.response.send_message(trailer_message(show))
+        await send(interaction, trailer_message(show))
 
     @trailer.autocomplete("title")
     async def _trailer_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:

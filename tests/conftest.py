@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fake_tvmaze import FakeTvmaze
 
 from bot.catalog import seed_if_empty
 from bot.clock import FakeClock
@@ -208,3 +209,14 @@ async def bot_process(
         if handle.process.returncode is None:
             handle.process.kill()
             await handle.process.wait()
+
+
+@pytest.fixture
+async def tvmaze() -> AsyncIterator[FakeTvmaze]:
+    """A local TVmaze API answering from recordings and synthetic fixtures (see tests/fake_tvmaze.py)."""
+    fake = FakeTvmaze()
+    await fake.server.start_server()
+    try:
+        yield fake
+    finally:
+        await fake.server.close()

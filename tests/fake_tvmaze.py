@@ -1,0 +1,93 @@
+"""A local stand-in for the TVmaze API: recorded responses from ../shared/data/tvmaze and synthetic fixtures
+(tests/fixtures, fictional shows) for routes with no recording. Shared by the source tests and the e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ROOT.parent / "shared" / "data" / "tvmaze"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def recorded(name: str) -> Any:
+    path = RECORDED / name
+    if not path.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing, and CI=true requires the shared data")
+        pytest.skip(f"shared data not present: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def synthetic(name: str, day: str = "") -> Any:
+    document = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    assert document["_synthetic"] is True
+    return json.loads(json.dumps(document["body"]).replace('"DATE"', json.dumps(day)))
+
+
+class FakeTvmaze:
+    """Routes of the TVmaze API, each answering from a recording or a synthetic fixture; records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.failures: dict[str, list[int]] = {}  # q -> statuses to answer first (429, 500)
+        app = web.Application()
+        app.router.add_get("/singlesearch/shows", self.singlesearch)
+        app.router.add_get("/shows/{id}", self.show)
+        app.router.add_get("/schedule/web", self.schedule_web)
+        app.router.add_get("/schedule", self.schedule)
+        app.router.add_get("/updates/shows", self.updates)
+        self.server = TestServer(app)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def not_found(self) -> web.Response:
+        return web.json_response(recorded("error_404_episodebynumber.json"), status=404)
+
+    async def singlesearch(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        query = request.query.get("q", "")
+        pending = self.failures.get(query)
+        if pending:
+            status = pending.pop(0)
+            return web.Response(status=status, text="slow down", headers={"Retry-After": "3"} if status == 429 else {})
+        if query == "broken":
+            return web.Response(text="<html>not json</html>", content_type="text/html")
+        if query == "jessica jones":
+            return web.json_response(recorded("singlesearch_jessica_jones_embed_seasons.json"))
+        if query == "house":
+            return web.json_response(recorded("singlesearch_house_md_embed_seasons.json"))
+        if query == "quiet lighthouse":
+            return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
+        return self.not_found()
+
+    async def show(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        if request.match_info["id"] == "13":
+            return web.json_response(recorded("show_13_embed_seasons.json"))
+        if request.match_info["id"] == "990001":
+            return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
+        return self.not_found()
+
+    async def schedule_web(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        return web.json_response(synthetic("tvmaze_schedule_web.json", request.query["date"]))
+
+    async def schedule(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        assert request.query["country"] == "US"
+        return web.json_response(synthetic("tvmaze_schedule_us.json", request.query["date"]))
+
+    async def updates(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        assert request.query["since"] == "day"
+        return web.json_response(synthetic("tvmaze_updates_shows_day.json"))
