@@ -15,6 +15,7 @@ import re
 import sys
 import textwrap
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -232,9 +233,30 @@ def render_reactions(message: Message) -> str:
     return "  ".join(f"{emoji} {count}" for emoji, count in message.reaction_counts().items())
 
 
+_TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
+_TIMESTAMP_FORMATS = {
+    "t": "%H:%M", "T": "%H:%M:%S", "d": "%Y-%m-%d", "D": "%-d %B %Y", "f": "%-d %B %Y %H:%M",
+    "F": "%A, %-d %B %Y %H:%M",
+}  # fmt: skip
+
+
+def humanise_timestamps(text: str) -> str:
+    """Show Discord's `<t:UNIX:STYLE>` marks as the Discord app would: in the reader's own time zone."""
+
+    def readable(match: re.Match[str]) -> str:
+        when = datetime.fromtimestamp(int(match.group(1)), UTC).astimezone()
+        style = match.group(2) or "f"
+        if style == "R":
+            days = (when.date() - datetime.now(UTC).astimezone().date()).days
+            return "today" if days == 0 else (f"in {days} days" if days > 0 else f"{-days} days ago")
+        return when.strftime(_TIMESTAMP_FORMATS[style])
+
+    return _TIMESTAMP.sub(readable, text)
+
+
 def _wrap(text: str, prefix: str) -> list[str]:
     lines: list[str] = []
-    for paragraph in str(text).splitlines() or [""]:
+    for paragraph in humanise_timestamps(str(text)).splitlines() or [""]:
         lines += textwrap.wrap(paragraph, 100, initial_indent=prefix, subsequent_indent=prefix) or [prefix.rstrip()]
     return lines
 

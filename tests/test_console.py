@@ -65,3 +65,11 @@ def test_an_unknown_member_is_a_usage_error(tmp_path: Path) -> None:
     result = console(tmp_path / "db.sqlite3", "--as", "mallory", "-c", "help")
     assert result.returncode == 2
     assert "mallory" in result.stderr
+
+
+def test_discord_timestamps_read_as_dates_in_the_terminal() -> None:
+    from bot.console import humanise_timestamps
+
+    text = humanise_timestamps("Premiered: <t:1519387200:D>, next <t:1519387200:d>")
+    assert text == "Premiered: 23 February 2018, next 2018-02-23"  # noon UTC: the same day in every zone near UTC
+    assert humanise_timestamps("no marks <t:abc>") == "no marks <t:abc>"
