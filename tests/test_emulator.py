@@ -177,6 +177,25 @@ async def test_the_three_second_rule(sample: Any, emulator: DiscordEmulator, dri
     emulator.rule_breaks.clear()
 
 
+async def test_callback_latency_runs_from_dispatch_to_the_callback(
+    sample: Any, emulator: DiscordEmulator, driver: DiscordDriver, alice: Any
+) -> None:
+    data = driver._command_data("gated", alice, driver.default_channel, {}, focused=None)
+    record, payload = emulator.new_interaction(APPLICATION_COMMAND, alice, driver.default_channel, data)
+    assert record.callback_latency is None
+    await emulator.dispatch_interaction(record, payload)
+    await asyncio.wait_for(cog(sample).started.wait(), 5)
+    await asyncio.sleep(0.05)  # real time passes between the dispatch and the answer; advance_time would not count
+    cog(sample).gate.set()
+    await driver.settle()
+    (callback,) = [r for r in record.requests if r.route == CALLBACK]
+    assert callback.received_at > record.dispatched_at > 0
+    assert record.callback_latency == callback.received_at - record.dispatched_at
+    assert 0.05 <= record.callback_latency < 2
+    reply = await driver.slash("ping")
+    assert reply.record.callback_latency is not None and 0 < reply.record.callback_latency < 1
+
+
 async def test_acknowledging_twice_is_40060(sample: Any, emulator: DiscordEmulator, driver: DiscordDriver) -> None:
     reply = await driver.slash("twice")
     assert reply.content == "one"

@@ -92,6 +92,7 @@ class RecordedRequest:
     route: str = ""  # the route template, e.g. "/channels/{channel_id}/messages"
     status: int = 0
     error_code: int | None = None
+    received_at: float = 0.0  # time.perf_counter() when the request reached the emulator (latency benchmarks)
 
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "body": self.body}
@@ -140,6 +141,13 @@ class InteractionRecord:
     choices: list[dict[str, Any]] | None = None
     modal: dict[str, Any] | None = None
     edits: int = 0  # PATCHes of the original (or of the component's message after a deferred update)
+    dispatched_at: float = 0.0  # time.perf_counter() just before INTERACTION_CREATE was sent (latency benchmarks)
+
+    @property
+    def callback_latency(self) -> float | None:
+        """Seconds from dispatching the interaction to receiving its first callback (real time, not `now()`)."""
+        callback = next((r for r in self.requests if r.route.endswith("/callback")), None)
+        return None if callback is None else callback.received_at - self.dispatched_at
 
     @property
     def acknowledged(self) -> bool:
@@ -548,12 +556,14 @@ class DiscordEmulator:
 
     def _endpoint(self, method: str, route: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
+            received_at = time.perf_counter()
             record = RecordedRequest(
                 method,
                 request.raw_path.split("?", 1)[0].removeprefix(API_PREFIX),
                 await _read_body(request),
                 dict(request.query),
                 route,
+                received_at=received_at,
             )
             self.requests.append(record)
             try:
@@ -1002,6 +1012,7 @@ class DiscordEmulator:
     async def dispatch_interaction(self, record: InteractionRecord, payload: dict[str, Any]) -> None:
         record.created_at = self.now()
         self.interactions[record.id] = record
+        record.dispatched_at = time.perf_counter()
         await self.dispatch("INTERACTION_CREATE", payload)
 
     async def user_deletes_message(self, message: Message) -> None:
