@@ -1,0 +1,200 @@
+"""Recommendations: /recommend (for the member, or for:server) with a "More" button, and /similar.
+
+The recommender is the bot's (`bot.recommender`, kept up to date vote by vote through `bot.votes_changed`); paging
+and wording are in bot/picks.py. Every list is votable: each keycap upvotes the show at that position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.browse import genre_names, matching_names, service_names
+from bot.core import ShowBot
+from bot.errors import UserFacingError
+from bot.picks import (
+    PickPage,
+    PickRequest,
+    known_name,
+    list_items,
+    next_picks,
+    no_picks_message,
+    picks_embed,
+    picks_heading,
+    similar_embed,
+)
+from bot.recommend import GuildState
+from bot.render import plain_line
+from bot.votes import list_emoji_map
+from cogs.votes import add_vote_reactions_and_track
+
+log = logging.getLogger(__name__)
+
+VIEW_TIMEOUT = 600.0  # seconds the "More" button stays
+LOAD_WAIT = 2.0  # an interaction must be answered within 3 s: never wait longer than this for a server's votes
+SIMILAR_COUNT = 5
+STILL_LOADING = "I am still reading this server's votes; try again in a few seconds."
+
+
+class MorePicks(discord.ui.View):
+    """The "More" button under a page of picks: only the member who asked may press it; it posts the next five."""
+
+    def __init__(self, cog: Recommend, request: PickRequest, heading: str, shown: list[int]) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.cog = cog
+        self.request = request
+        self.heading = heading
+        self.shown = shown
+        self.message: discord.Message | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id == self.request.user_id:
+            return True
+        await interaction.response.send_message(
+            "Only the member who asked can get more of these picks; run /recommend for your own.", ephemeral=True
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        if self.message is None:
+            return
+        try:
+            await self.message.edit(view=None)
+        except discord.HTTPException:
+            log.debug("Could not remove the expired More button from message %s", self.message.id)
+
+    @discord.ui.button(label="More", emoji="➡️", style=discord.ButtonStyle.primary)
+    async def more(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MorePicks]) -> None:
+        self.stop()
+        page = await next_picks(self.cog.bot.recommender, self.request, self.shown)
+        if page.items:
+            # A new message, so that each page keeps its own picks under its own keycaps.
+            await self.cog.post_picks(interaction, self.request, self.heading, page, self.shown + page.show_ids)
+        else:
+            await interaction.response.send_message(
+                "That is all I have for now: vote on these to get new picks.", ephemeral=True
+            )
+        await self.on_timeout()  # the button has moved to the new page (or there is no more)
+
+
+class Recommend(commands.Cog):
+    """What to watch next, from this server's votes and the catalog."""
+
+    def __init__(self, bot: ShowBot) -> None:
+        self.bot = bot
+        self.genres: list[str] = []
+        self.services: list[str] = []
+
+    async def cog_load(self) -> None:
+        self.genres = await genre_names(self.bot.db)
+        self.services = await service_names(self.bot.db)
+
+    async def server_state(self, guild_id: int) -> GuildState:
+        """The server's recommender state; reading a big server's votes for the first time may take a while, and
+        an interaction cannot wait: the read goes on in the background and the member is asked to retry."""
+        loading = asyncio.ensure_future(self.bot.recommender.guild(guild_id))
+        try:
+            return await asyncio.wait_for(asyncio.shield(loading), LOAD_WAIT)
+        except TimeoutError:
+            loading.add_done_callback(_log_failure)
+            raise UserFacingError(STILL_LOADING) from None
+
+    async def post_picks(
+        self,
+        interaction: discord.Interaction[ShowBot],
+        request: PickRequest,
+        heading: str,
+        page: PickPage,
+        shown: list[int],
+    ) -> None:
+        """Post a page of picks in the channel as the answer to `interaction` and make it votable."""
+        items = await list_items(self.bot.db, page.items)
+        embed = picks_embed(heading, items, page, scope=request.scope)
+        view = MorePicks(self, request, heading, shown) if page.has_more else None
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
+        await interaction.response.send_message(embed=embed, **extra)
+        message = await interaction.original_response()
+        if view is not None:
+            view.message = message
+        await add_vote_reactions_and_track(self.bot, message, "recommend", list_emoji_map(page.show_ids))
+
+    # Autocomplete ------------------------------------------------------------------------------------------------
+
+    async def genre_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.genres, current)]
+
+    async def service_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.services, current)]
+
+    async def title_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await self.bot.titles.choices(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+    # Commands ----------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="recommend", description="Up to 5 shows you (or this server) may like next, and why")
+    @app_commands.describe(
+        genre="Only shows of this genre",
+        service="Only shows on this streaming service",
+        audience="Picks for you (default) or for the whole server",
+    )
+    @app_commands.rename(audience="for")
+    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
+    @app_commands.guild_only()
+    async def recommend(
+        self,
+        interaction: discord.Interaction[ShowBot],
+        genre: app_commands.Range[str, 1, 60] | None = None,
+        service: app_commands.Range[str, 1, 60] | None = None,
+        audience: Literal["me", "server"] = "me",
+    ) -> None:
+        assert interaction.guild_id is not None
+        request = PickRequest(
+            interaction.guild_id,
+            interaction.user.id,
+            audience,
+            known_name(self.genres, genre, "genre"),
+            known_name(self.services, service, "service"),
+        )
+        await self.server_state(interaction.guild_id)
+        page = await next_picks(self.bot.recommender, request)
+        if not page.items:
+            raise UserFacingError(no_picks_message(request))
+        heading = picks_heading(request, interaction.user.display_name)
+        await self.post_picks(interaction, request, heading, page, page.show_ids)
+
+    @app_commands.command(name="similar", description="Shows like this one, and why")
+    @app_commands.describe(title="Start typing, then pick the show from the list")
+    @app_commands.autocomplete(title=title_autocomplete)
+    @app_commands.guild_only()
+    async def similar(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
+        assert interaction.guild_id is not None
+        show_id, show_title = await self.bot.titles.resolve(interaction.guild_id, title)
+        await self.server_state(interaction.guild_id)
+        picks = await self.bot.recommender.similar(show_id, guild_id=interaction.guild_id, limit=SIMILAR_COUNT)
+        if not picks:
+            raise UserFacingError(f"I know too little about **{plain_line(show_title, 150)}** to find shows like it.")
+        items = await list_items(self.bot.db, picks)
+        await interaction.response.send_message(embed=similar_embed(show_title, items))
+        message = await interaction.original_response()
+        await add_vote_reactions_and_track(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
+
+
+def _log_failure(task: asyncio.Future[GuildState]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Reading a server's votes for recommendations failed", exc_info=task.exception())
+
+
+async def setup(bot: ShowBot) -> None:
+    await bot.add_cog(Recommend(bot))
