@@ -193,7 +193,7 @@ class Shows(commands.Cog):
             found = await lookup_and_add(self.bot.settings, self.bot.db, title)
             if found is None:
                 raise  # answered in place of the "thinking…" message, so in public: Discord cannot make it private
-            await self.bot.titles.refresh([found])
+            await self.bot.catalog_changed([found])  # the title index and the recommender learn of it
             return found
         return show_id
 
