@@ -9,8 +9,9 @@ import logging
 
 from discord.ext import commands, tasks
 
+from bot.catalog import now_iso
 from bot.core import ShowBot
-from bot.sources.sync import run_background_job
+from bot.sources.sync import run_background_job, shows_to_refresh
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,20 @@ class CatalogSync(commands.Cog):
 
     @tasks.loop(hours=24)
     async def schedule_daily(self) -> None:
-        await run_background_job(self.bot.settings, self.bot.db, "schedule", self.bot.clock.now())
+        await self.run("schedule")
 
     @tasks.loop(hours=1)
     async def updates_hourly(self) -> None:
-        await run_background_job(self.bot.settings, self.bot.db, "updates", self.bot.clock.now())
+        await self.run("updates")
+
+    async def run(self, job: str) -> None:
+        """One job, then the title index and the recommender re-read the shows it may have changed."""
+        started = now_iso()  # the importer's own clock: its stamps are compared with this
+        await run_background_job(self.bot.settings, self.bot.db, job, self.bot.clock.now())
+        try:
+            await self.bot.catalog_changed(await shows_to_refresh(self.bot.db, started, self.bot.clock.now().date()))
+        except Exception:  # the next job refreshes again; the loop must go on
+            log.exception("Catalog sync (%s): refreshing the title index and the recommender failed", job)
 
     @schedule_daily.before_loop
     @updates_hourly.before_loop

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync
@@ -254,3 +254,16 @@ async def _remember(db: Database, key: str, value: str) -> None:
         "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+async def shows_to_refresh(db: Database, since: str, today: date, days: int = SCHEDULE_DAYS) -> list[int]:
+    """Shows a background job may have changed: rows updated at or after `since` (an import stamp,
+    `bot.catalog.now_iso()` taken before the job), and every show with a release within `days` of `today` (a schedule
+    adds releases without touching the show's row). What the bot's title index and recommender re-read afterwards."""
+    low, high = (today - timedelta(days=days)).isoformat(), (today + timedelta(days=days)).isoformat()
+    rows = await db.fetchall(
+        """SELECT id FROM shows WHERE updated_at >= ?
+           UNION SELECT show_id FROM releases WHERE substr(date, 1, 10) BETWEEN ? AND ?""",
+        (since, low, high),
+    )
+    return sorted(int(row[0]) for row in rows)

@@ -1,0 +1,54 @@
+"""Catalog changes reach the recommender: a show added by a title lookup, and this week's releases from a sync."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from fake_tvmaze import FakeTvmaze
+
+from bot.config import Settings
+from bot.core import ShowBot
+from bot.db import Database
+from bot.emulator import DemoServer, DiscordDriver
+from bot.sources.sync import shows_to_refresh
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def settings(settings: Settings, tvmaze: FakeTvmaze) -> Settings:
+    return replace(settings, catalog_sync="tvmaze", tvmaze_base_url=tvmaze.base_url)
+
+
+async def test_a_show_added_by_a_lookup_can_be_recommended_from(
+    bot: ShowBot, discord: DiscordDriver, db: Database
+) -> None:
+    card = await discord.slash("show", title="quiet lighthouse", user="alice")
+    assert card.embed["title"] == "The Quiet Lighthouse Test Show"
+    show_id = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = 990001")
+    assert show_id in bot.recommender.catalog.shows
+    similar = await discord.slash("similar", title=str(show_id), user="alice")
+    assert not similar.ephemeral, similar.content
+    assert similar.embed["title"] == "Shows like The Quiet Lighthouse Test Show"
+
+
+async def test_this_weeks_releases_from_a_sync_are_new_in_a_genre_you_like(
+    bot: ShowBot, discord: DiscordDriver, demo: DemoServer, db: Database
+) -> None:
+    cog = bot.get_cog("CatalogSync")
+    assert cog is not None
+    cog.schedule_daily.cancel()  # type: ignore[attr-defined]  # run the job here, not on the loop's own time
+    cog.updates_hourly.cancel()  # type: ignore[attr-defined]
+    await cog.run("schedule")  # type: ignore[attr-defined]
+    new_show = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = 990002")  # Paper Moon Test Series, Comedy
+    assert new_show is not None
+    assert new_show in await shows_to_refresh(db, "9999", bot.clock.now().date())  # by its release, not its row
+    assert bot.recommender.catalog.shows[new_show].release_dates
+
+    votes = bot.get_cog("Votes")
+    fleabag = await db.fetchval("SELECT id FROM shows WHERE title = 'Fleabag'")
+    await votes.store.set_vote(demo.guild.id, demo.members["alice"].id, fleabag, 1, "command")  # type: ignore[union-attr]
+    reply = await discord.slash("recommend", user="alice", genre="Comedy")
+    assert "**Paper Moon Test Series**" in reply.embed["description"]
+    assert "new this week, in a genre you like" in reply.embed["description"]
