@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import string
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice, product
 from typing import TYPE_CHECKING
 
 from rapidfuzz import process
@@ -61,13 +63,15 @@ MIN_FUZZY_WORD = 2
 # Bounds on the typo work for one query, whatever is typed: no title word is longer, and nobody misspells six words.
 MAX_FUZZY_WORD = 24
 MAX_FUZZY_WORDS = 5
-MIN_TWO_EDIT_WORD = 5  # two edits in a shorter word make it another word
+MIN_TWO_EDIT_WORD = 5
+CORRECTION_OPTIONS = 12  # corrections per word tried as exact titles ...
+CORRECTED_TITLES = 48  # ... and combinations of them  # two edits in a shorter word make it another word
 TWO_EDIT_WORDS = 12
 MAX_TWO_EDIT_SCANS = 2  # per query: each scans thousands of words (about 0.5 ms at 100,000 titles)
 _ALPHABET = string.ascii_lowercase + string.digits
 
 TIER_EXACT, TIER_PREFIX, TIER_WORDS = 0, 1, 2
-_RankKey = tuple[int, int, int, int, float, float, float, int, bool, str, int]
+_RankKey = tuple[int, int, float, int, int, float, float, float, int, bool, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +455,7 @@ class SearchIndex:
         not_primary = not self._entry_primary[entry]
         popularity = self._entry_popularity[entry]
         show_id = self._entry_show[entry]
-        return (tier, unmatched, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
+        return (tier, unmatched, 0.0, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
 
     def _prefix_candidates(
         self, norm: str, limit: int, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
@@ -485,10 +489,17 @@ class SearchIndex:
             if entry not in keys:
                 keys[entry] = self._key(entry, TIER_PREFIX, boosts)
 
-    def _query_words(self, norm: str) -> tuple[list[_QueryWord], int]:
-        """The query's words with the vocabulary words each may stand for, and the cost of respacing the query."""
-        texts, respaced = self._respace(norm.split()[:MAX_QUERY_WORDS])
-        words = []
+    def _query_words(
+        self, norm: str, memo: dict[str, tuple[dict[str, int], tuple[str, str] | None]], *, expand_exact: bool = False
+    ) -> tuple[list[_QueryWord], int]:
+        """The query's words with the vocabulary words each may stand for, and the cost of respacing the query.
+
+        With `expand_exact`, a word that is itself in the vocabulary also stands for its one-edit neighbours
+        ("strange" for "stranger"): the second pass, when no title matched every word. `memo` keeps the typo work
+        on misspelt words from the first pass for the second.
+        """
+        texts, respaced = self._merge_split_words(norm.split()[:MAX_QUERY_WORDS])
+        words: list[_QueryWord] = []
         two_edit_scans = fuzzy_words = 0
         for position, text in enumerate(texts):
             word = _QueryWord(text, is_last=position == len(texts) - 1)
@@ -501,8 +512,15 @@ class SearchIndex:
                     word.prefix_checked = True
                 else:
                     word.costs.update((w, 0) for w in self._vocabulary[low:high])
-            if (
-                not word.costs
+            wants_fuzzy = not word.costs or (expand_exact and text in word.costs and len(text) >= MIN_TWO_EDIT_WORD)
+            if not word.costs and text in memo:  # worked out by the first pass
+                word.costs, split = memo[text]
+                if split:
+                    respaced += 1
+                    words += [_QueryWord(part, is_last=False, costs={part: 0}) for part in split]
+                    continue
+            elif (
+                wants_fuzzy
                 and not word.prefix_checked
                 and MIN_FUZZY_WORD <= len(text) <= MAX_FUZZY_WORD
                 and fuzzy_words < MAX_FUZZY_WORDS
@@ -510,17 +528,28 @@ class SearchIndex:
                 fuzzy_words += 1
                 for variant in edits1(text):
                     if variant in self._postings:
-                        word.costs[variant] = 1
+                        word.costs.setdefault(variant, 1)
                 if not word.costs and word.is_last and len(text) >= 4:
                     word.costs.update(self._fuzzy_prefix(text))
+                if not word.costs and len(text) >= 5:
+                    split = self._split(text)
+                    if split:  # "breakingbad", "thegmodern": two words with the space missing or mistyped
+                        memo[text] = ({}, split)
+                        respaced += 1
+                        words += [_QueryWord(part, is_last=False, costs={part: 0}) for part in split]
+                        continue
                 if not word.costs and len(text) >= MIN_TWO_EDIT_WORD and two_edit_scans < MAX_TWO_EDIT_SCANS:
                     two_edit_scans += 1
                     word.costs.update(self._two_edits(text))
+                if text not in word.costs:
+                    memo[text] = (word.costs, None)
             words.append(word)
+        if words and texts and words[-1].text != texts[-1]:
+            words[-1].is_last = False  # the query's last word was split: both parts are complete words
         return words, respaced
 
-    def _respace(self, texts: list[str]) -> tuple[list[str], int]:
-        """Fix missing and extra spaces: "breakingbad" -> "breaking bad", "stranger thin gs" -> "stranger things"."""
+    def _merge_split_words(self, texts: list[str]) -> tuple[list[str], int]:
+        """Join two query words that make one known word: "stranger thin gs" -> "stranger things"."""
         known = self._postings
         fixes = 0
         result: list[str] = []
@@ -533,21 +562,27 @@ class SearchIndex:
                 fixes += 1
                 position += 2
                 continue
-            is_last = position == len(texts) - 1
-            if text not in known and len(text) >= 5 and not (is_last and self._starts_a_word(text)):
-                split = self._split(text)
-                if split:
-                    result.extend(split)
-                    fixes += 1
-                    position += 1
-                    continue
             result.append(text)
             position += 1
         return result, fixes
 
-    def _starts_a_word(self, text: str) -> bool:
-        position = bisect_left(self._vocabulary, text)
-        return position < len(self._vocabulary) and self._vocabulary[position].startswith(text)
+    def _corrected_titles(self, words: list[_QueryWord]) -> list[int]:
+        """Titles that are exactly the query with its words corrected ("the cown" -> "the crown"): these could be
+        missing from a capped candidate list, yet they are the closest matches there are.
+        """
+        options = []
+        for word in words:
+            if word.costs and len(word.costs) <= CORRECTION_OPTIONS:
+                options.append([w for w, _ in sorted(word.costs.items(), key=lambda item: (item[1], item[0]))])
+            else:
+                options.append([word.text])
+        found: list[int] = []
+        for combination in islice(product(*options), CORRECTED_TITLES):
+            title = " ".join(combination)
+            low = bisect_left(self._sorted_keys, title)
+            high = bisect_right(self._sorted_keys, title, low)
+            found += self._sorted_entries[low:high]
+        return found
 
     def _split(self, text: str) -> tuple[str, str] | None:
         """Two known words run together ("breakingbad"), or joined by a letter typed for the space ("thegmodern")."""
@@ -590,7 +625,27 @@ class SearchIndex:
         self, norm: str, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
     ) -> None:
         """Titles containing the query's words anywhere, exactly, as prefixes or misspelt."""
-        words, respaced = self._query_words(norm)
+        memo: dict[str, tuple[dict[str, int], tuple[str, str] | None]] = {}
+        best = self._score_words(norm, boosts, favoured, keys, memo, expand_exact=False)
+        expandable = any(len(text) >= MIN_TWO_EDIT_WORD and text in self._postings for text in norm.split())
+        if (best is None or best > 0) and expandable:
+            # No title has every word: some "correct" word may be a misspelling of another ("strange things").
+            self._score_words(norm, boosts, favoured, keys, memo, expand_exact=True)
+
+    def _score_words(
+        self,
+        norm: str,
+        boosts: Mapping[int, float],
+        favoured: _Favoured,
+        keys: dict[int, _RankKey],
+        memo: dict[str, tuple[dict[str, int], tuple[str, str] | None]],
+        *,
+        expand_exact: bool,
+    ) -> int | None:
+        """One pass of `_word_candidates`; returns the fewest query words any candidate missed (None: none found)."""
+        words, respaced = self._query_words(norm, memo, expand_exact=expand_exact)
+        if not words:
+            return None
         anchors: list[dict[int, int]] = []
         for word in words:
             if word.prefix_checked or not word.costs:
@@ -612,26 +667,37 @@ class SearchIndex:
                 candidates += _capped(either - every, favoured, UNION_SCORED)
         else:
             candidates = self._common_word_candidates(words)
+        candidates += self._corrected_titles(words)
+        fewest_missed: int | None = None
         # The hot loop: locals instead of attribute look-ups, the key built inline (see `_key`).
         entry_words, entry_show, entry_norm = self._entry_words, self._entry_show, self._entry_norm
         entry_popularity, entry_primary = self._entry_popularity, self._entry_primary
         word_count = len(words)
+        # Missing a rare word ("killing") is worse than missing a common one ("he"): each word weighs its
+        # inverse document frequency, and among candidates missing as many words, the lighter misses rank first.
+        titles = len(self._sorted_keys) + 1
+        weights = [math.log(titles / (self._titles_with(word) + 1)) for word in words]
         for entry in candidates:
             title_words = entry_words[entry]
             unmatched = 0
+            missed = 0.0
             cost = respaced
-            for word in words:
+            for word, weight in zip(words, weights, strict=True):
                 word_cost = word.cost_of(entry, title_words)
                 if word_cost is None:
                     unmatched += 1
+                    missed += weight
                 else:
                     cost += word_cost
             if unmatched == word_count:
                 continue
+            if fewest_missed is None or unmatched < fewest_missed:
+                fewest_missed = unmatched
             norm_of_entry = entry_norm[entry]
             key = (
                 TIER_WORDS,
                 unmatched,
+                round(missed, 3),
                 cost,
                 max(0, len(title_words) - word_count + unmatched),
                 -boosts.get(entry_show[entry], 0.0),
@@ -644,6 +710,14 @@ class SearchIndex:
             )
             if entry not in keys or key < keys[entry]:
                 keys[entry] = key
+        return fewest_missed
+
+    def _titles_with(self, word: _QueryWord) -> int:
+        if word.entry_costs is not None:
+            return len(word.entry_costs)
+        if word.prefix_checked:
+            return len(self._sorted_keys)  # a prefix of very many words: it tells little
+        return sum(len(self._postings[w]) for w in word.costs)
 
     def _common_word_candidates(self, words: list[_QueryWord]) -> list[int]:
         """Every query word is very common ("the", "a"): the most popular titles containing them all."""
