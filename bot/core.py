@@ -155,11 +155,13 @@ class ShowBot(commands.Bot):
                 recommender.on_vote(*change)
 
     async def catalog_changed(self, show_ids: Iterable[int]) -> None:
-        """Shows were added, updated or deleted (a lookup, a sync): the title index and the recommender follow."""
+        """Shows were added, updated or deleted (a lookup, a sync): the title index and the recommender follow, then
+        cogs hear `on_catalog_changed(show_ids)` (e.g. to refresh their genre and service names)."""
         changed = sorted(set(show_ids))
         if changed:
             await self.titles.refresh(changed)
             await self.recommender.on_catalog_change(changed)
+            self.dispatch("catalog_changed", changed)
 
     def command_payload(self) -> list[dict[str, Any]]:
         """What a sync would send, in a stable order: the basis of the change check."""
