@@ -91,8 +91,15 @@ class Recommend(commands.Cog):
         self.services: list[str] = []
 
     async def cog_load(self) -> None:
+        await self.refresh_filters()
+
+    async def refresh_filters(self) -> None:
         self.genres = await genre_names(self.bot.db)
         self.services = await service_names(self.bot.db)
+
+    @commands.Cog.listener()
+    async def on_catalog_changed(self, show_ids: list[int]) -> None:
+        await self.refresh_filters()  # a sync may bring a genre or service the options must accept
 
     async def server_state(self, guild_id: int) -> GuildState:
         """The server's recommender state; reading a big server's votes for the first time may take a while, and

@@ -52,3 +52,19 @@ async def test_this_weeks_releases_from_a_sync_are_new_in_a_genre_you_like(
     reply = await discord.slash("recommend", user="alice", genre="Comedy")
     assert "**Paper Moon Test Series**" in reply.embed["description"]
     assert "new this week, in a genre you like" in reply.embed["description"]
+
+
+async def test_a_genre_new_to_the_catalog_is_offered_after_a_change(
+    bot: ShowBot, discord: DiscordDriver, db: Database
+) -> None:
+    refused = await discord.slash("recommend", user="alice", genre="Cyberpunk")
+    assert refused.ephemeral and refused.content.startswith('I know no genre called "Cyberpunk".')
+    show_id = await db.fetchval("SELECT id FROM shows WHERE title = 'Dark'")
+    genre_id = await db.fetchval("INSERT INTO genres (name) VALUES ('Cyberpunk') RETURNING id")
+    await db.execute("INSERT INTO show_genres (show_id, genre_id) VALUES (?, ?)", (show_id, genre_id))
+    await bot.catalog_changed([show_id])
+    await discord.settle()  # the cogs' on_catalog_changed listeners
+    assert [c["name"] for c in await discord.autocomplete("recommend", "genre", "cyber", user="alice")] == ["Cyberpunk"]
+    reply = await discord.slash("recommend", user="alice", genre="Cyberpunk")
+    assert reply.embed["title"] == "Picks for Alice (Cyberpunk)"
+    assert "**Dark**" in reply.embed["description"]
