@@ -119,7 +119,6 @@ def test_heading_and_footer() -> None:
     name=st.text(max_size=300),
 )
 def test_any_page_fits_discords_limits_and_is_numbered_by_keycaps(titles: list[str], reason: str, name: str) -> None:
-
     items = [ListItem(title=title, reason=reason, service=name) for title in titles]
     page = PickPage((), 1, cold_start=False, has_more=False)
     embed = picks_embed(picks_heading(PickRequest(GUILD, ALICE, genre=name), name), items, page, scope="me")
