@@ -271,6 +271,22 @@ def test_not_found_message_is_one_short_inert_line() -> None:
     assert not_found_message("zzz", many).count("Show ") == 5
 
 
+def test_the_closest_title_wins_among_thousands_of_more_popular_ones() -> None:
+    # Far more candidates than are scored in full: the capped lists must not lose the closest title.
+    rows = [(i, f"Dark Tale {i}", 2000, 1000.0 - i / 10) for i in range(1, 5001)]
+    rows += [(9001, "Dark", 2017, 0.0), (9002, "Stranger Things", 2016, 0.0), (9003, "Sun Ray", 2001, 0.0)]
+    rows += [(10_000 + i, f"Strange Tale {i}", 2000, 50.0) for i in range(300)]
+    index = SearchIndex.from_rows(rows)
+    assert index.search("dapk")[0].show_id == 9001
+    assert index.search("dark")[0].show_id == 9001
+    assert index.search("strange things")[0].show_id == 9002  # "strange" is a word, yet a misspelling here
+    assert index.search("darktale 17")[0].show_id == 17
+    # A huge prefix range: the most popular first, and a server's favourite before them all.
+    assert ids(index.search("d", limit=3)) == [1, 2, 3]
+    assert ids(index.search("d", limit=3, boosts={4000: 1.0}))[0] == 4000
+    assert ids(index.search("s", limit=2, boosts={9003: 2.0})) == [9003, 10_000]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Hostile input
 
