@@ -64,8 +64,8 @@ def misspell(text: str, rng: random.Random) -> str:
     for _ in range(rng.choice((1, 1, 2))):
         if len(text) < 4:
             break
-        position = rng.randrange(1, len(text) - 1)
         kind = rng.choice(("delete", "insert", "swap", "replace"))
+        position = rng.randrange(2 if kind == "swap" else 1, len(text) - 1)
         if kind == "delete":
             text = text[:position] + text[position + 1 :]
         elif kind == "insert":
@@ -208,6 +208,7 @@ async def measure(
             show_ms: dict[str, list[float]] = {"id": [], "title": [], "misspelt": []}
             until_reactions_ms = []  # dispatch to the last request the bot made for it (its 👍/👎), for context
             cards = not_found = as_intended = 0
+            misses: list[tuple[str, str, str | None]] = []  # (typed, meant, the card's title or None for not found)
             load_before = os.getloadavg()[0]
             started = time.perf_counter()
             for index, request in enumerate(requests):
@@ -221,9 +222,14 @@ async def measure(
                 until_reactions_ms.append((last_request - reply.record.dispatched_at) * 1000)
                 if reply.ephemeral or not reply.embeds:
                     not_found += 1
+                    misses.append((request.value, request.intended, None))
                     continue
                 cards += 1
-                as_intended += reply.embed.get("title") == request.intended
+                shown = str(reply.embed.get("title")).replace("\\", "")  # the card escapes Markdown: M\*A\*S\*H
+                if shown == request.intended:
+                    as_intended += 1
+                else:
+                    misses.append((request.value, request.intended, reply.embed.get("title")))
             show_wall_s = time.perf_counter() - started
 
             autocomplete_ms = []
@@ -252,6 +258,7 @@ async def measure(
             "cards": cards,
             "not_found": not_found,
             "cards_of_the_intended_show": as_intended,
+            "misses": misses[:20],
             "show_requests_per_s_with_reactions": round(len(requests) / show_wall_s, 1),
             "violations": len(emulator.violations),
             "rule_breaks": len(emulator.rule_breaks),
