@@ -323,8 +323,8 @@ def test_hostile_input_is_harmless(shipped: SearchIndex, text: str) -> None:
     not_found_message(text, shipped.search(text, limit=5))
 
 
-def check_choices(index: SearchIndex, text: str) -> None:
-    choices = autocomplete_choices(index, text)
+def check_choices(index: SearchIndex, text: str, boosts: dict[int, float] | None = None) -> None:
+    choices = autocomplete_choices(index, text, boosts)
     assert len(choices) <= AUTOCOMPLETE_LIMIT
     for name, value in choices:
         assert 1 <= len(name) <= CHOICE_MAX_CHARS
@@ -334,11 +334,15 @@ def check_choices(index: SearchIndex, text: str) -> None:
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
-@given(text=st.text(max_size=300))
-def test_any_text_is_safe(shipped: SearchIndex, text: str) -> None:
-    check_choices(shipped, text)
-    match = shipped.resolve(text)
+@given(
+    text=st.text(max_size=300),
+    boosts=st.one_of(st.none(), st.dictionaries(st.integers(-5, 400), st.floats(allow_nan=True), max_size=30)),
+)
+def test_any_text_is_safe(shipped: SearchIndex, text: str, boosts: dict[int, float] | None) -> None:
+    check_choices(shipped, text, boosts)
+    match = shipped.resolve(text, boosts)
     assert match is None or match.show_id in shipped
+    assert len(shipped.search(text, limit=100, boosts=boosts)) <= 100
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
