@@ -337,7 +337,8 @@ async def load_show_infos(db: Database, show_ids: Sequence[int] | None = None) -
                 title=str(row[1]),
                 popularity=float(row[2] or 0.0),
                 genres=frozenset(show_genres),
-                services=frozenset(services.get(show_id, set())),
+                # The network counts as a service, as in /search's filter (bot.browse): "Sky Atlantic" finds Gomorrah.
+                services=frozenset(services.get(show_id, set()) | ({str(row[3]).lower()} if row[3] else set())),
                 features=frozenset(features),
                 release_dates=tuple(sorted(releases.get(show_id, set()))),
             )
