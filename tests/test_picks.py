@@ -128,3 +128,8 @@ def test_any_page_fits_discords_limits_and_is_numbered_by_keycaps(titles: list[s
     assert "@everyone" not in description and "@everyone" not in (embed.title or "")
     for position in range(len(items)):
         assert KEYCAPS[position] in description
+
+
+async def test_a_network_counts_as_a_service_as_in_search(recommender: Recommender) -> None:
+    page = await next_picks(recommender, PickRequest(GUILD, ALICE, service="Sky Atlantic"))
+    assert [item.title for item in page.items] == ["Gomorrah"]
