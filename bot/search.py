@@ -75,6 +75,7 @@ MIN_FUZZY_WORD = 2
 MAX_FUZZY_WORD = 24
 MAX_FUZZY_WORDS = 5
 MIN_TWO_EDIT_WORD = 5
+MAX_WHOLE_TITLE_QUERY = 12  # the whole-title scan is for short titles typed badly (it costs about 1 ms)
 CORRECTION_OPTIONS = 12  # corrections per word tried as exact titles ...
 CORRECTED_TITLES = 48  # ... and combinations of them  # two edits in a shorter word make it another word
 TWO_EDIT_WORDS = 12
@@ -171,6 +172,8 @@ class SearchIndex:
         self._postings: dict[str, array[int]] = {}  # title word -> entries, in increasing entry number
         self._vocabulary: list[str] = []
         self._words_of_length: dict[int, list[str]] = {}  # for the two-edit scan of the words of similar length
+        # Normalised titles by (first letter, length): the whole-title scan for titles typed with spaces wrong.
+        self._titles_by_shape: dict[tuple[str, int], list[str]] = {}
         self._words: dict[str, str] = {}  # interning: one string object per distinct word
         # The most popular entries under each very common prefix ("t", "th"), computed on first use and dropped
         # when a title under that prefix changes.
@@ -271,6 +274,9 @@ class SearchIndex:
         self._words_of_length = {}
         for word in self._vocabulary:
             self._words_of_length.setdefault(len(word), []).append(word)
+        self._titles_by_shape = {}
+        for norm in self._sorted_keys:
+            self._titles_by_shape.setdefault((norm[0], len(norm)), []).append(norm)
 
     def _forget_prefixes(self, norm: str) -> None:
         if self._prefix_top:
@@ -298,6 +304,7 @@ class SearchIndex:
                 at = bisect_right(self._sorted_keys, norm)
                 self._sorted_keys.insert(at, norm)
                 self._sorted_entries.insert(at, entry)
+                self._titles_by_shape.setdefault((norm[0], len(norm)), []).append(norm)
             insort(self._by_popularity, entry, key=self._popularity_key)
         for word in set(new_words):
             if word in self._postings:
@@ -320,6 +327,7 @@ class SearchIndex:
                         del self._sorted_keys[position]
                         del self._sorted_entries[position]
                         break
+                self._titles_by_shape[(norm[0], len(norm))].remove(norm)
             else:
                 raw = " ".join(self._entry_title[entry].casefold().split())
                 if entry in self._raw_exact.get(raw, ()):
@@ -437,16 +445,25 @@ class SearchIndex:
         return [entry for _, entry in heapq.nsmallest(limit, best.values())], norm
 
     def resolve(self, text: str, boosts: Mapping[int, float] | None = None) -> Match | None:
-        """The show a title typed without picking a choice means: an exact title, else a confidently close one."""
-        matches = self.search(text, limit=1, boosts=boosts)
+        """The show a title typed without picking a choice means: an exact title (primary or alternative; among
+        equal titles the server's favourite, then the most popular), else the best match when it is confidently close
+        (`edits_allowed`) and strictly closer than the runner-up; otherwise None (the caller offers suggestions).
+        """
+        matches = self.search(text, limit=2, boosts=boosts)
         if not matches:
             return None
-        match = matches[0]
+        best = matches[0]
         query = normalise(text[:MAX_QUERY_CHARS])
-        if not query:
-            return match  # text without letters or digits only ever matches a title exactly
-        matched = normalise(match.matched_title or match.title)
-        return match if is_confident(query, matched) else None
+        if not query or best.score == 100.0:
+            return best  # an exact title (text without letters or digits only ever matches one exactly)
+        distance = title_distance(query, normalise(best.matched_title or best.title))
+        if distance > edits_allowed(best.matched_title or best.title):
+            return None
+        if len(matches) > 1:
+            runner_up = matches[1]
+            if title_distance(query, normalise(runner_up.matched_title or runner_up.title)) <= distance:
+                return None  # "the ofice" when two shows are called "The Office ...": ask, do not guess
+        return best
 
     # ----------------------------------------------------------------------------------------------------------
     # Candidate generation
@@ -641,7 +658,26 @@ class SearchIndex:
         expandable = any(len(text) >= MIN_TWO_EDIT_WORD and text in self._postings for text in norm.split())
         if (best is None or best > 0) and expandable:
             # No title has every word: some "correct" word may be a misspelling of another ("strange things").
-            self._score_words(norm, boosts, favoured, keys, memo, expand_exact=True)
+            best = self._score_words(norm, boosts, favoured, keys, memo, expand_exact=True)
+        if (best is None or best > 0) and len(norm) <= MAX_WHOLE_TITLE_QUERY:
+            # Still no title with every word: compare the whole query with whole titles of its shape, for
+            # mistakes across word boundaries ("thesbos": The Boys, "mpadfmen": Mad Men).
+            self._whole_title_candidates(norm, boosts, keys)
+
+    def _whole_title_candidates(self, norm: str, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
+        allowed = 1 if len(norm) <= 5 else 2 if len(norm) <= 11 else 3
+        for length in range(len(norm) - allowed, len(norm) + allowed + 1):
+            choices = self._titles_by_shape.get((norm[0], length))
+            if not choices:
+                continue
+            found = process.extract(norm, choices, scorer=OSA.distance, score_cutoff=allowed, limit=AUTOCOMPLETE_LIMIT)
+            for title, distance, _ in found:
+                low = bisect_left(self._sorted_keys, title)
+                high = bisect_right(self._sorted_keys, title, low)
+                for entry in self._sorted_entries[low:high]:
+                    key = self._key(entry, TIER_WORDS, boosts, (0, int(distance), 0))
+                    if entry not in keys or key < keys[entry]:
+                        keys[entry] = key
 
     def _score_words(
         self,
@@ -791,15 +827,22 @@ def _capped(entries: set[int], favoured: _Favoured, cap: int = MAX_SCORED) -> li
     return chosen
 
 
-def is_confident(query: str, title: str) -> bool:
-    """Whether a typed title is close enough to a show's title to act on it without asking.
-
-    Spaces are ignored; the edit distance (a swap counts once) may be at most one per four letters of the title,
-    and at least one: "dakr" is Dark, "braking bad" is Breaking Bad, but "breaking" alone is not Breaking Bad.
+def edits_allowed(title: str) -> int:
+    """How many typing mistakes a typed title may have and still be taken for `title`: one up to five letters,
+    two up to eleven, three beyond. A prefix is not a mistake-free title: "breaking" is not Breaking Bad.
     """
-    query_joined, title_joined = query.replace(" ", ""), title.replace(" ", "")
-    allowed = max(1, len(title_joined) // 4)
-    return OSA.distance(query_joined, title_joined, score_cutoff=allowed + 1) <= allowed
+    letters = len(normalise(title).replace(" ", ""))
+    return 1 if letters <= 5 else 2 if letters <= 11 else 3
+
+
+def title_distance(query: str, title: str) -> int:
+    """Edits between two normalised titles, spaces ignored, a swap of neighbours counting once."""
+    return int(OSA.distance(query.replace(" ", ""), title.replace(" ", "")))
+
+
+def is_confident(query: str, title: str) -> bool:
+    """Whether a typed (normalised) title is close enough to a (normalised) show title to act on without asking."""
+    return title_distance(query, title) <= edits_allowed(title)
 
 
 def autocomplete_choices(

@@ -230,15 +230,32 @@ def test_resolve_exact_then_confident_else_none(shipped: SearchIndex) -> None:
     assert resolved("braking bad") == "Breaking Bad"
     assert resolved("dakr") == "Dark"
     assert resolved("stranger thigns") == "Stranger Things"
+    assert resolved("Fralsiker") == "Frasier"  # two mistakes in seven letters
+    assert resolved("TjEeWITCHER") == "The Witcher"
+    assert resolved("mrr. rzobot") == "Mr. Robot"
+    assert resolved("oazcrk") is None  # two mistakes in five letters: a suggestion, not an answer
     assert resolved("breaking") is None  # a prefix is a suggestion, not an answer
     assert resolved("xyzzy plugh") is None
     assert resolved("") is None
     assert resolved("🙂") is None
 
 
+def test_resolve_asks_when_two_shows_are_as_close() -> None:
+    index = small_index(("Bark", 5.0), ("Dark", 1.0), "Dart")
+    assert index.resolve("aark") is None  # one letter from Bark and from Dark
+    assert index.resolve("dakr") is not None and index.resolve("dakr").title == "Dark"  # type: ignore[union-attr]
+    assert index.resolve("bark") is not None and index.resolve("bark").title == "Bark"  # type: ignore[union-attr]
+    twins = small_index(("The Office", 1.0), ("The Office", 9.0))
+    match = twins.resolve("THE OFFICE")
+    assert match is not None and match.show_id == 2  # equal titles: the more popular
+    assert twins.resolve("the office", boosts={1: 1.0}).show_id == 1  # type: ignore[union-attr]
+
+
 def test_confidence_threshold() -> None:
     assert is_confident("dakr", "dark")
     assert is_confident("sevn secnds", "seven seconds")
+    assert is_confident("fralsiker", "frasier")
+    assert not is_confident("oazcrk", "ozark")
     assert not is_confident("sevn scnds", "seven seconds x y z")
     assert not is_confident("breaking", "breaking bad")
     assert not is_confident("dk", "dark")
