@@ -124,3 +124,22 @@ def matching_names(names: Sequence[str], current: str, limit: int = 25) -> list[
     starts = [name for name in names if name.casefold().startswith(typed)]
     contains = [name for name in names if typed in name.casefold() and name not in starts]
     return [name[:100] for name in (starts + contains)[:limit]]
+
+
+class Facets:
+    """The genre and service names the filters of /search, /recommend and /top offer, loaded once and refreshed
+    when the catalog changes."""
+
+    def __init__(self, genres: list[str], services: list[str]) -> None:
+        self.genres = genres
+        self.services = services
+
+    @classmethod
+    async def load(cls, db: Database) -> Facets:
+        return cls(await genre_names(db), await service_names(db))
+
+    def genres_matching(self, current: str) -> list[str]:
+        return matching_names(self.genres, current)
+
+    def services_matching(self, current: str) -> list[str]:
+        return matching_names(self.services, current)

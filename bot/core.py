@@ -15,13 +15,14 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.browse import Facets
 from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import UserFacingError
 from bot.recommend import Recommender
 from bot.titles import TitleResolver
-from bot.votes import VoteChange
+from bot.votes import VoteChange, VoteStore
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ class ShowBot(commands.Bot):
     settings: Settings
     db: Database
     clock: Clock
+    votes: VoteStore  # the one vote store: every change it commits reaches votes_changed
     titles: TitleResolver  # loaded in setup_hook, before the cogs that use it
+    facets: Facets  # likewise: genre and service names for the filters
     recommender: Recommender  # likewise; kept up to date by votes_changed and catalog_changed
 
     def __init__(
@@ -125,6 +128,8 @@ class ShowBot(commands.Bot):
         self.clock = clock or SystemClock()
         self.extension_names = discover_extensions() if extensions is None else extensions
         self.failed_extensions: dict[str, BaseException] = {}
+        self.votes = VoteStore(db, self.clock)
+        self.votes.add_listener(self.votes_changed)
         use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
 
     async def setup_hook(self) -> None:
@@ -135,6 +140,7 @@ class ShowBot(commands.Bot):
         """The shared services first (title index, recommender), then every extension; a failing one is logged and
         the others still load."""
         self.titles = await TitleResolver.load(self.db)
+        self.facets = await Facets.load(self.db)
         self.recommender = await Recommender.load(self.db, clock=self.clock)
         for name in self.extension_names:
             try:
@@ -147,7 +153,7 @@ class ShowBot(commands.Bot):
                 log.info("Loaded extension %s", name)
 
     def votes_changed(self, changes: Sequence[VoteChange]) -> None:
-        """Every committed vote change (the votes cog's store calls this): what is derived from votes follows, vote
+        """Every committed vote change (the bot's vote store calls this): what is derived from votes follows, vote
         by vote, before anyone can read the new votes. Never a rebuild."""
         recommender = getattr(self, "recommender", None)  # None until load_extensions has run
         if recommender is not None:
@@ -156,10 +162,11 @@ class ShowBot(commands.Bot):
 
     async def catalog_changed(self, show_ids: Iterable[int]) -> None:
         """Shows were added, updated or deleted (a lookup, a sync): the title index and the recommender follow, then
-        cogs hear `on_catalog_changed(show_ids)` (e.g. to refresh their genre and service names)."""
+        cogs hear `on_catalog_changed(show_ids)`."""
         changed = sorted(set(show_ids))
         if changed:
             await self.titles.refresh(changed)
+            self.facets = await Facets.load(self.db)
             await self.recommender.on_catalog_change(changed)
             self.dispatch("catalog_changed", changed)
 

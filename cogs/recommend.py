@@ -14,7 +14,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.browse import genre_names, matching_names, service_names
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.picks import (
@@ -30,8 +29,8 @@ from bot.picks import (
 )
 from bot.recommend import GuildState
 from bot.render import plain_line
+from bot.ui import OwnerOnlyView, genre_autocomplete, make_votable, service_autocomplete, title_autocomplete
 from bot.votes import list_emoji_map
-from cogs.votes import add_vote_reactions_and_track
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +40,17 @@ SIMILAR_COUNT = 5
 STILL_LOADING = "I am still reading this server's votes; try again in a few seconds."
 
 
-class MorePicks(discord.ui.View):
+class MorePicks(OwnerOnlyView):
     """The "More" button under a page of picks: only the member who asked may press it; it posts the next five."""
 
+    refusal = "Only the member who asked can get more of these picks; run /recommend for your own."
+
     def __init__(self, cog: Recommend, request: PickRequest, heading: str, shown: list[int]) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+        super().__init__(request.user_id, timeout=VIEW_TIMEOUT)
         self.cog = cog
         self.request = request
         self.heading = heading
         self.shown = shown
-        self.message: discord.Message | None = None
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id == self.request.user_id:
-            return True
-        await interaction.response.send_message(
-            "Only the member who asked can get more of these picks; run /recommend for your own.", ephemeral=True
-        )
-        return False
-
-    async def on_timeout(self) -> None:
-        if self.message is None:
-            return
-        try:
-            await self.message.edit(view=None)
-        except discord.HTTPException:
-            log.debug("Could not remove the expired More button from message %s", self.message.id)
 
     @discord.ui.button(label="More", emoji="➡️", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MorePicks]) -> None:
@@ -79,7 +63,7 @@ class MorePicks(discord.ui.View):
             await interaction.response.send_message(
                 "That is all I have for now: vote on these to get new picks.", ephemeral=True
             )
-        await self.on_timeout()  # the button has moved to the new page (or there is no more)
+        await self.remove_from_message()  # the button has moved to the new page (or there is no more)
 
 
 class Recommend(commands.Cog):
@@ -87,19 +71,6 @@ class Recommend(commands.Cog):
 
     def __init__(self, bot: ShowBot) -> None:
         self.bot = bot
-        self.genres: list[str] = []
-        self.services: list[str] = []
-
-    async def cog_load(self) -> None:
-        await self.refresh_filters()
-
-    async def refresh_filters(self) -> None:
-        self.genres = await genre_names(self.bot.db)
-        self.services = await service_names(self.bot.db)
-
-    @commands.Cog.listener()
-    async def on_catalog_changed(self, show_ids: list[int]) -> None:
-        await self.refresh_filters()  # a sync may bring a genre or service the options must accept
 
     async def server_state(self, guild_id: int) -> GuildState:
         """The server's recommender state; reading a big server's votes for the first time may take a while, and
@@ -128,25 +99,7 @@ class Recommend(commands.Cog):
         message = await interaction.original_response()
         if view is not None:
             view.message = message
-        await add_vote_reactions_and_track(self.bot, message, "recommend", list_emoji_map(page.show_ids))
-
-    # Autocomplete ------------------------------------------------------------------------------------------------
-
-    async def genre_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.genres, current)]
-
-    async def service_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.services, current)]
-
-    async def title_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.titles.choices(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=value) for name, value in choices]
+        await make_votable(self.bot, message, "recommend", list_emoji_map(page.show_ids))
 
     # Commands ----------------------------------------------------------------------------------------------------
 
@@ -171,8 +124,8 @@ class Recommend(commands.Cog):
             interaction.guild_id,
             interaction.user.id,
             audience,
-            known_name(self.genres, genre, "genre"),
-            known_name(self.services, service, "service"),
+            known_name(self.bot.facets.genres, genre, "genre"),
+            known_name(self.bot.facets.services, service, "service"),
         )
         await self.server_state(interaction.guild_id)
         page = await next_picks(self.bot.recommender, request)
@@ -195,7 +148,7 @@ class Recommend(commands.Cog):
         items = await list_items(self.bot.db, picks)
         await interaction.response.send_message(embed=similar_embed(show_title, items))
         message = await interaction.original_response()
-        await add_vote_reactions_and_track(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
+        await make_votable(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
 
 
 def _log_failure(task: asyncio.Future[GuildState]) -> None:

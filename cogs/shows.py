@@ -9,59 +9,41 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.browse import Filters, ShowSummary, find_shows, genre_names, matching_names, service_names
+from bot.browse import Filters, ShowSummary, find_shows
 from bot.catalog import STATUSES, show_json
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, cast_pages, plain_line, show_card, show_list, trailer_link, trailer_message
 from bot.sources.lookup import lookup_and_add
-from bot.votes import VoteStore, show_emoji_map
-from cogs.votes import add_vote_reactions_and_track
+from bot.ui import (
+    OwnerOnlyView,
+    genre_autocomplete,
+    make_votable,
+    send_response,
+    service_autocomplete,
+    title_autocomplete,
+)
+from bot.votes import show_emoji_map
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
-VIEW_TIMEOUT = 300.0  # seconds a member can page through /cast or /search before the buttons go away
 
 
-async def send(interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any) -> None:
-    """The first answer to an interaction, whether or not it was deferred (a title lookup defers)."""
-    if interaction.response.is_done():
-        await interaction.edit_original_response(content=content, **kwargs)
-    else:
-        await interaction.response.send_message(content, **kwargs)
+class OwnerPages(OwnerOnlyView):
+    """Previous/Next paging that only the member who asked may use."""
 
-
-class OwnerPages(discord.ui.View):
-    """Previous/Next paging that only the member who asked may use; the buttons go away when it expires."""
+    refusal = "Only the member who asked can turn these pages; run the command yourself."
 
     def __init__(self, owner_id: int, page_count: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
-        self.owner_id = owner_id
+        super().__init__(owner_id)
         self.page_count = page_count
         self.page = 0
-        self.message: discord.InteractionMessage | None = None
         self.sync_buttons()
 
     def sync_buttons(self) -> None:
         self.previous_page.disabled = self.page <= 0
         self.next_page.disabled = self.page >= self.page_count - 1
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(
-            "Only the member who asked can turn these pages; run the command yourself.", ephemeral=True
-        )
-        return False
-
-    async def on_timeout(self) -> None:
-        if self.message is None:
-            return
-        try:
-            await self.message.edit(view=None)
-        except discord.HTTPException:
-            log.debug("Could not remove expired page buttons from message %s", self.message.id)
 
     async def show_page(self, interaction: discord.Interaction[Any]) -> None:
         raise NotImplementedError
@@ -149,34 +131,8 @@ class Shows(commands.Cog):
 
     def __init__(self, bot: ShowBot) -> None:
         self.bot = bot
-        self.votes = VoteStore(bot.db, bot.clock)
-        self.genres: list[str] = []
-        self.services: list[str] = []
-
-    async def cog_load(self) -> None:
-        await self.refresh_filters()
-
-    async def refresh_filters(self) -> None:
-        self.genres = await genre_names(self.bot.db)
-        self.services = await service_names(self.bot.db)
 
     # Shared pieces -----------------------------------------------------------------------------------------------
-
-    async def title_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.titles.choices(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=value) for name, value in choices]
-
-    async def genre_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.genres, current)]
-
-    async def service_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in matching_names(self.services, current)]
 
     async def resolve(self, interaction: discord.Interaction[ShowBot], title: str) -> int:
         """The show a title option means; a title the catalog lacks is looked up on the configured source.
@@ -209,7 +165,7 @@ class Shows(commands.Cog):
         show = await show_json(self.bot.db, show_id)
         if show is None:
             raise UserFacingError("That show is no longer in the catalog.")
-        tally = await self.votes.tally(interaction.guild_id, show_id) if interaction.guild_id else (0, 0)
+        tally = await self.bot.votes.tally(interaction.guild_id, show_id) if interaction.guild_id else (0, 0)
         label, url, _ = trailer_link(show)
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
@@ -219,22 +175,20 @@ class Shows(commands.Cog):
         else:
             await interaction.response.send_message(embed=show_card(show, votes=tally), view=view)
             message = await interaction.original_response()
-        await add_vote_reactions_and_track(self.bot, message, "show", show_emoji_map(show_id))
+        await make_votable(self.bot, message, "show", show_emoji_map(show_id))
 
     # Commands ----------------------------------------------------------------------------------------------------
 
     @app_commands.command(name="show", description="A show's synopsis, cast, premiere, service, trailer and votes")
     @app_commands.describe(title="Start typing, then pick the show from the list")
+    @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         await self.send_card(interaction, await self.resolve(interaction, title))
 
-    @show.autocomplete("title")
-    async def _show_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
-        return await self.title_autocomplete(interaction, current)
-
     @app_commands.command(name="cast", description="The full cast of a show, with characters, and its creators")
     @app_commands.describe(title="Start typing, then pick the show from the list", page="Page to open first")
+    @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
     async def cast(
         self, interaction: discord.Interaction[ShowBot], title: str, page: app_commands.Range[int, 1, 100] = 1
@@ -243,26 +197,19 @@ class Shows(commands.Cog):
         pages = cast_pages(show)
         first = min(page, len(pages)) - 1
         if len(pages) == 1:
-            await send(interaction, embed=pages[0])
+            await send_response(interaction, embed=pages[0])
             return
         view = CastView(interaction.user.id, pages, first)
-        await send(interaction, embed=pages[first], view=view)
+        await send_response(interaction, embed=pages[first], view=view)
         view.message = await interaction.original_response()
-
-    @cast.autocomplete("title")
-    async def _cast_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
-        return await self.title_autocomplete(interaction, current)
 
     @app_commands.command(name="trailer", description="A show's trailer, played right in the channel")
     @app_commands.describe(title="Start typing, then pick the show from the list")
+    @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
     async def trailer(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         show = await self.load_show(interaction, title)
-        await send(interaction, trailer_message(show))
-
-    @trailer.autocomplete("title")
-    async def _trailer_title(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
-        return await self.title_autocomplete(interaction, current)
+        await send_response(interaction, trailer_message(show))
 
     @app_commands.command(name="search", description="Find shows by title, genre, service, year or status")
     @app_commands.describe(
@@ -273,6 +220,7 @@ class Shows(commands.Cog):
         status="Only running or ended shows",
     )
     @app_commands.choices(status=[app_commands.Choice(name=s.capitalize(), value=s) for s in STATUSES])
+    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
     @app_commands.guild_only()
     async def search(
         self,
@@ -297,14 +245,6 @@ class Shows(commands.Cog):
         view = SearchView(self, interaction.user.id, heading, results)
         await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
         view.message = await interaction.original_response()
-
-    @search.autocomplete("genre")
-    async def _search_genre(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
-        return await self.genre_autocomplete(interaction, current)
-
-    @search.autocomplete("service")
-    async def _search_service(self, interaction: discord.Interaction[ShowBot], current: str) -> list[Any]:
-        return await self.service_autocomplete(interaction, current)
 
 
 async def setup(bot: ShowBot) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from typing import Any, Literal
 
 import discord
@@ -19,6 +18,7 @@ from discord.ext import commands
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, plain_line, show_list
+from bot.ui import OwnerOnlyView, genre_autocomplete, make_votable, service_autocomplete, title_autocomplete
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -30,7 +30,6 @@ from bot.votes import (
     TopShow,
     Untrack,
     VoteProcessor,
-    VoteStore,
     list_emoji_map,
     reconcile,
     top_shows,
@@ -43,61 +42,6 @@ REACTION_PAGE = 100  # the reaction-users route's maximum page
 VIEW_TIMEOUT = 300.0
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
 PERIOD_TITLES = {"week": "this week", "month": "this month", "all": "of all time"}
-
-
-async def add_vote_reactions_and_track(
-    bot: ShowBot, message: discord.Message, kind: str, emoji_map: Mapping[str, tuple[int, int]]
-) -> bool:
-    """Make a message the bot posted votable: remember its emoji map, then add the emoji when the bot may.
-
-    Tracking comes first so that a member who reacts at once is already counted. Returns whether every reaction was
-    added (False without Add Reactions / Read Message History: members can still add the emoji themselves).
-    """
-    if message.guild is None:
-        return False
-    # Share the cog's store (and its cache of votable messages). No isinstance: load_extension imports cogs/ afresh,
-    # so a caller may hold another copy of this module's classes.
-    shared = getattr(bot.get_cog("Votes"), "store", None)
-    store = shared if isinstance(shared, VoteStore) else VoteStore(bot.db, bot.clock)
-    await store.track_message(message.id, message.guild.id, message.channel.id, kind, emoji_map)
-    if not _may_add_reactions(message):
-        log.info(
-            "No permission to add reactions in channel %s; message %s stays votable", message.channel.id, message.id
-        )
-        return False
-    try:
-        for emoji in emoji_map:
-            await message.add_reaction(emoji)
-    except discord.Forbidden:
-        log.info("Adding reactions to message %s was refused", message.id)
-        return False
-    except discord.HTTPException:
-        log.warning("Could not add the vote reactions to message %s", message.id, exc_info=True)
-        return False
-    return True
-
-
-def _may_add_reactions(message: discord.Message) -> bool:
-    guild = message.guild
-    channel = message.channel
-    if guild is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-        return True  # unknown here: try, and take a refusal quietly
-    permissions = channel.permissions_for(guild.me)
-    return permissions.add_reactions and permissions.read_message_history
-
-
-class OwnerOnlyView(discord.ui.View):
-    """Buttons only the member who ran the command may press."""
-
-    def __init__(self, owner_id: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
-        self.owner_id = owner_id
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message("These buttons belong to someone else's command.", ephemeral=True)
-        return False
 
 
 class MyVotesView(OwnerOnlyView):
@@ -160,10 +104,9 @@ class ForgetView(OwnerOnlyView):
 class Votes(commands.Cog):
     def __init__(self, bot: ShowBot) -> None:
         self.bot = bot
-        self.store = VoteStore(bot.db, bot.clock)
-        # Every vote this cog commits, whatever its path (reaction, /vote, /forgetme, reconciliation), reaches what
-        # the bot derives from votes (the recommender), incrementally.
-        self.store.add_listener(bot.votes_changed)
+        # The bot's one vote store: every vote committed through it, whatever its path (reaction, /vote, /forgetme,
+        # reconciliation), reaches what the bot derives from votes (the recommender), incrementally.
+        self.store = bot.votes
         self.processor = VoteProcessor(self.store)
         self.fetch_delay = bot.settings.vote_reconcile_delay
         self.known_bots: set[int] = set()
@@ -266,12 +209,6 @@ class Votes(commands.Cog):
 
     # Commands ---------------------------------------------------------------------------------------------------
 
-    async def title_autocomplete(
-        self, interaction: discord.Interaction[ShowBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.titles.choices(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=value) for name, value in choices]
-
     @app_commands.command(name="vote", description="Vote for a show (or clear your vote) without reactions")
     @app_commands.describe(title="The show", choice="Up, down, or clear your vote")
     @app_commands.autocomplete(title=title_autocomplete)
@@ -326,6 +263,7 @@ class Votes(commands.Cog):
         genre="Only shows of this genre",
         service="Only shows on this streaming service",
     )
+    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
     @app_commands.guild_only()
     async def top(
         self,
@@ -347,7 +285,7 @@ class Votes(commands.Cog):
             raise UserFacingError("No votes match that yet: vote with 👍/👎 on the bot's posts, or with /vote.")
         await interaction.response.send_message(embed=top_embed(shows, period, genre, service))
         message = await interaction.original_response()
-        await add_vote_reactions_and_track(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
+        await make_votable(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
 
 
 def top_embed(shows: list[TopShow], period: str, genre: str | None, service: str | None) -> discord.Embed:

@@ -2,7 +2,7 @@
 
 The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
 post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's, through the votes
-cog's add_vote_reactions_and_track. Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
+bot.ui.make_votable. Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from discord.ext import commands, tasks
 
 from bot import render
 from bot.core import ShowBot
+from bot.ui import make_votable
 from bot.votes import list_emoji_map
 from bot.weekly import (
     WEEKDAYS,
@@ -45,7 +46,6 @@ from bot.weekly import (
     weekly_marker,
     weekly_status,
 )
-from cogs.votes import add_vote_reactions_and_track
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ class Weekly(commands.Cog):
         if not emoji_map:
             return
         try:
-            await add_vote_reactions_and_track(self.bot, message, "weekly", emoji_map)
+            await make_votable(self.bot, message, "weekly", emoji_map)
         except Exception:
             log.exception("The weekly post %s was sent but could not be made votable", message.id)
 

@@ -19,8 +19,9 @@ from bot.db import Database, open_database
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
 from bot.emulator.harness import FAKE_TOKEN
 from bot.emulator.state import ADD_REACTIONS, Channel, Message, User, parse_emoji, snowflake
+from bot.ui import make_votable
 from bot.votes import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
-from cogs.votes import Votes, add_vote_reactions_and_track
+from cogs.votes import Votes
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +62,7 @@ async def post_votable(bot: ShowBot, channel: Channel, show_id: int) -> Message:
     """The bot posts a message about one show and makes it votable, as the show cog does."""
     sent = await bot.get_partial_messageable(channel.id, guild_id=channel.guild_id).send(f"Show {show_id}")
     message = await sent.channel.fetch_message(sent.id)
-    await add_vote_reactions_and_track(bot, message, "show", show_emoji_map(show_id))
+    await make_votable(bot, message, "show", show_emoji_map(show_id))
     return message_in(bot, channel, message.id)
 
 
@@ -260,7 +261,7 @@ async def test_restart_reconciles_what_changed_while_offline(
     message = await post_votable(bot, demo.general, first_show)
     doomed = await post_votable(bot, demo.general, second_show)
     listing = discord_message = await bot.get_partial_messageable(demo.general.id, guild_id=guild).send("Top")
-    await add_vote_reactions_and_track(bot, discord_message, "top", list_emoji_map([third_show, first_show]))
+    await make_votable(bot, discord_message, "top", list_emoji_map([third_show, first_show]))
     listing_message = message_in(bot, demo.general, listing.id)
     await driver.react(message, THUMBS_UP, user=alice)
     await driver.react(message, THUMBS_UP, user=bob)
