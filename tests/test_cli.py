@@ -1,0 +1,113 @@
+"""The catalog command line, run as a user would: `python -m bot catalog ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "LOG_LEVEL"))}
+    env["DATABASE_PATH"] = str(database)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_show_seven_seconds_json_on_a_fresh_database(tmp_path: Path) -> None:
+    result = run("catalog", "show", "Seven Seconds", "--json", database=tmp_path / "t.db")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # a fresh database is migrated and seeded quietly
+    show = json.loads(result.stdout)
+    assert isinstance(show["id"], int)
+    assert show["title"] == "Seven Seconds"
+    assert show["premiered"] == "2018-02-23"
+    assert show["network"] == "Netflix"
+    assert show["genres"] == ["Crime", "Drama", "Thriller"]
+    assert show["creators"] == ["Veena Sud"]
+    assert {"name": "Beau Knapp", "character": "Pete Jablonski"} in show["cast"]
+    assert {"name": "Clare-Hope Ashitey", "character": "KJ Harper"} in show["cast"]
+    assert {"name": "Regina King", "character": "Latrice Butler"} in show["cast"]
+    assert {"name": "Russell Hornsby", "character": "Isaiah Butler"} in show["cast"]
+    assert (show["seasons"], show["episodes"]) == (1, 10)
+    assert show["trailer_url"] is None
+    assert {"kind": "premiere", "date": "2018-02-23", "service": "Netflix", "season": None, "region": None} in show[
+        "releases"
+    ]
+    assert "cover it up" in show["synopsis"]
+
+
+def test_show_by_id_and_as_text(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    show_id = json.loads(run("catalog", "show", "Dark", "--json", database=database).stdout)["id"]
+    text = run("catalog", "show", str(show_id), database=database)
+    assert text.returncode == 0
+    assert text.stdout.startswith(f"Dark (id {show_id})")
+
+
+def test_unknown_title_exits_1_with_suggestions(tmp_path: Path) -> None:
+    result = run("catalog", "show", "Braking Badd Extra", database=tmp_path / "t.db")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith('No show called "Braking Badd Extra". Did you mean: Breaking Bad (2008)')
+    assert line.count("(") <= 5
+
+
+def test_search_is_typo_tolerant_and_best_first(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    for query, expected in [("sevn secnds", "Seven Seconds"), ("stranger thigns", "Stranger Things"),
+                            ("braking bad", "Breaking Bad"), ("la casa de papel", "Money Heist")]:  # fmt: skip
+        result = run("catalog", "search", query, "--limit", "5", "--json", database=database)
+        assert result.returncode == 0, result.stderr
+        found = json.loads(result.stdout)
+        assert found[0]["title"] == expected
+        assert set(found[0]) >= {"id", "title"}
+
+
+def test_search_limit_is_checked(tmp_path: Path) -> None:
+    result = run("catalog", "search", "dark", "--limit", "0", database=tmp_path / "t.db")
+    assert result.returncode == 1
+    assert "--limit" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stats_counts_tables(tmp_path: Path) -> None:
+    stats = json.loads(run("catalog", "stats", "--json", database=tmp_path / "t.db").stdout)
+    assert stats["shows"] >= 150
+    assert stats["votes"] == 0
+
+
+def test_import_reports_and_rolls_back(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"format": "showbot-catalog/1", "shows": [{"title": "A Test Show Nobody Made"}]}))
+    first = run("catalog", "import", str(good), database=database)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "Imported 1 shows: 1 added, 0 updated, 0 unchanged."
+    again = run("catalog", "import", str(good), database=database)
+    assert again.stdout.strip() == "Imported 1 shows: 0 added, 0 updated, 1 unchanged."
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"title": "Another Test Show"}, {"title": "Broken", "episodes": -1}]))
+    before = json.loads(run("catalog", "stats", "--json", database=database).stdout)["shows"]
+    failed = run("catalog", "import", str(bad), database=database)
+    assert failed.returncode == 1
+    assert (
+        failed.stderr.strip()
+        == "Nothing imported: record 2 ('Broken'): field 'episodes': expected a whole number >= 0, got -1."
+    )
+    assert json.loads(run("catalog", "stats", "--json", database=database).stdout)["shows"] == before
+
+    missing = run("catalog", "import", str(tmp_path / "nope.json"), database=database)
+    assert missing.returncode == 1 and missing.stderr.startswith("No such file")
