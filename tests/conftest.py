@@ -176,9 +176,9 @@ class BotProcess:
         return (await self.process.stderr.read()).decode()
 
 
-def bot_environment(database_path: Path, emulator: DiscordEmulator | None) -> dict[str, str]:
+def bot_environment(database_path: Path, emulator: DiscordEmulator | None, log_level: str = "INFO") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "DEV_GUILD"))}
-    env.update(DATABASE_PATH=str(database_path), LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_PATH=str(database_path), LOG_LEVEL=log_level, PYTHONUNBUFFERED="1")
     if emulator is not None:
         env.update(
             DISCORD_TOKEN=FAKE_TOKEN,
@@ -191,14 +191,14 @@ def bot_environment(database_path: Path, emulator: DiscordEmulator | None) -> di
 @pytest.fixture
 async def bot_process(
     emulator: DiscordEmulator, demo: DemoServer, database_path: Path
-) -> AsyncIterator[Callable[[], Awaitable[BotProcess]]]:
-    """`await bot_process()`: start `python -m bot` against the emulator (killed at teardown if still running)."""
+) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+    """`await bot_process(log_level="INFO")`: start `python -m bot` against the emulator (killed at teardown)."""
     started: list[BotProcess] = []
 
-    async def start() -> BotProcess:
+    async def start(log_level: str = "INFO") -> BotProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run",
-            cwd=REPO_ROOT, env=bot_environment(database_path, emulator),
+            cwd=REPO_ROOT, env=bot_environment(database_path, emulator, log_level),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         started.append(BotProcess(process, emulator, database_path))

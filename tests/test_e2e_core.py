@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from conftest import REPO_ROOT, bot_environment
 from bot.core import COMMAND_HASH_KEY
 from bot.db import open_database
 from bot.emulator import DiscordEmulator
-from bot.emulator.harness import running_bot
+from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.runner import NO_TOKEN_HELP
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +71,29 @@ async def test_the_bot_process_stops_cleanly_on_sigterm(bot_process: Any, emulat
     assert "Traceback" not in log
     async with open_database(process.database_path) as db:  # the database is intact and closed
         assert await db.fetchval("SELECT COUNT(*) FROM shows") > 0
+
+
+async def test_sigint_stops_cleanly_and_the_token_never_reaches_the_log(
+    bot_process: Any, emulator: DiscordEmulator
+) -> None:
+    process = await bot_process(log_level="DEBUG")  # the most talkative log still holds no token
+    await process.wait_connected()
+    assert await process.stop(signal.SIGINT) == 0
+    log = await process.stderr()
+    assert "Closed the database" in log
+    assert FAKE_TOKEN not in log
+    for part in FAKE_TOKEN.split("."):
+        assert part not in log
+
+
+async def test_a_second_signal_exits_at_once(bot_process: Any, emulator: DiscordEmulator) -> None:
+    process = await bot_process()
+    await process.wait_connected()
+    process.process.send_signal(signal.SIGTERM)
+    process.process.send_signal(signal.SIGINT)  # a different signal: the kernel cannot merge it into the first
+    code = await asyncio.wait_for(process.process.wait(), 20)
+    assert code == 128 + signal.SIGINT
+    assert "exiting now" in await process.stderr()
 
 
 async def test_without_a_token_the_bot_explains_how_to_get_one(tmp_path: Path) -> None:
