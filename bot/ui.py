@@ -22,8 +22,8 @@ class OwnerOnlyView(discord.ui.View):
 
     refusal = "These buttons belong to someone else's command; run it yourself."
 
-    def __init__(self, owner_id: int, *, timeout: float | None = VIEW_TIMEOUT) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, owner_id: int, *, timeout: float | None = None) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT if timeout is None else timeout)  # read at call time: tests shorten it
         self.owner_id = owner_id
         self.message: discord.Message | None = None  # set once the message carrying the view exists
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.emulator import DiscordDriver
+import bot.ui
+from bot.catalog import connect_sync, import_records, parse_document
+from bot.emulator import DiscordDriver, DiscordEmulator
 from bot.emulator.state import User
 
 pytestmark = pytest.mark.e2e
@@ -71,11 +74,44 @@ async def test_mentions_in_catalog_text_never_ping(discord: DiscordDriver, alice
     assert reply.body["data"]["allowed_mentions"] == {"parse": []}
 
 
-async def test_cast_pages_and_only_the_asker_can_turn_them(discord: DiscordDriver, alice: User, bob: User) -> None:
+async def test_cast_of_a_small_show_is_one_page(discord: DiscordDriver, alice: User) -> None:
     reply = await discord.slash("cast", title="Seven Seconds", user=alice)
     text = reply.embed["description"]
     assert "Russell Hornsby as Isaiah Butler" in text
     assert field(reply.embed, "Created by") == "Veena Sud"
+    assert reply.embed["footer"]["text"] == "Page 1/1"
+    assert reply.buttons == []
+
+
+async def test_cast_pages_belong_to_the_asker_and_expire(
+    database_path: Path, make_bot: Any, driver: DiscordDriver, emulator: DiscordEmulator, alice: User, bob: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    cast = [{"name": f"Actor Number {i}", "character": f"Role {i}"} for i in range(1, 41)]
+    conn = connect_sync(database_path)
+    try:
+        import_records(
+            conn, parse_document([{"title": "A Very Large Ensemble", "creators": ["Someone"], "cast": cast}])
+        )
+    finally:
+        conn.close()
+    monkeypatch.setattr(bot.ui, "VIEW_TIMEOUT", 0.5)
+    await make_bot()
+
+    reply = await driver.slash("cast", title="A Very Large Ensemble", page=2, user=alice)
+    assert reply.embed["footer"]["text"] == "Page 2/3"
+    assert "Actor Number 16 as Role 16" in reply.embed["description"]
+    refused = await driver.click(reply, "Next", user=bob)
+    assert refused.ephemeral and "Only the member who asked" in refused.content
+    turned = await driver.click(reply, "Next", user=alice)
+    assert turned.embed["footer"]["text"] == "Page 3/3"
+    assert "Actor Number 40 as Role 40" in turned.embed["description"]
+    assert [b["disabled"] for b in turned.buttons if b["label"] == "Next"] == [True]
+
+    message = reply.message
+    assert message is not None
+    await emulator.wait_for(lambda: not message.components, timeout=5, what="the expired buttons to go away")
+    assert message.embeds[0]["footer"]["text"] == "Page 3/3"  # the page stays readable
 
 
 async def test_trailer_is_a_plain_message_with_the_link(discord: DiscordDriver, alice: User) -> None:
