@@ -148,3 +148,28 @@ async def test_search_pages_belong_to_the_asker(discord: DiscordDriver, alice: U
 async def test_search_nothing_found(discord: DiscordDriver, alice: User) -> None:
     reply = await discord.slash("search", query="zzqxj", year=1901, user=alice)
     assert reply.ephemeral and reply.content.startswith("No show matches")
+
+
+async def test_a_known_trailer_is_linked_as_the_trailer(
+    database_path: Path, make_bot: Any, driver: DiscordDriver, alice: User
+) -> None:
+    trailer = "https://www.youtube.com/watch?v=test-video-1"  # a test record, not a real show
+    conn = connect_sync(database_path)
+    try:
+        record = {
+            "title": "A Show With A Trailer",
+            "premiered": "2020-05-01",
+            "status": "running",
+            "videos": [{"url": trailer, "site": "YouTube", "kind": "trailer", "official": True}],
+        }
+        import_records(conn, parse_document([record]))
+    finally:
+        conn.close()
+    await make_bot()
+    card = await driver.slash("show", title="A Show With A Trailer", user=alice)
+    (button,) = card.buttons
+    assert (button["label"], button["url"]) == ("Trailer", trailer)
+    plain = await driver.slash("trailer", title="A Show With A Trailer", user=alice)
+    assert plain.content == f"**A Show With A Trailer**: {trailer}"
+    running = await driver.slash("search", status="running", year=2020, user=alice)
+    assert "A Show With A Trailer" in running.embed["description"]
