@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_DATABASE_PATH = Path("data/showbot.sqlite3")
 DEFAULT_TVMAZE_BASE_URL = "https://api.tvmaze.com"
@@ -43,7 +43,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `environ` (default: the process environment after loading `.env`)."""
         if environ is None:
-            load_dotenv(override=False)
+            # The .env of the working directory (or a parent), never one found beside the installed package.
+            load_dotenv(find_dotenv(usecwd=True), override=False)
             environ = os.environ
         env = {key: value.strip() for key, value in environ.items() if value.strip()}
 

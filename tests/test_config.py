@@ -110,3 +110,16 @@ def test_no_token_explains_how_to_get_one(tmp_path: Path) -> None:
                    ".env", "python -m bot console"):  # fmt: skip
         assert needle in text
     assert "Traceback" not in text
+
+
+def test_dotenv_of_the_working_directory_is_read_and_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LOG_LEVEL=WARNING\nDEV_GUILD_ID=not-a-number\n")
+    script = "from bot.config import Settings; print(Settings.from_env().log_level)"
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_LEVEL", "DEV_GUILD_ID")}
+    env["PYTHONPATH"] = str(ROOT)
+    read = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env={**env, "DEV_GUILD_ID": "123"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "WARNING"  # from .env; DEV_GUILD_ID from the environment overrode the bad one
