@@ -125,6 +125,10 @@ def show_to_record(data: Any) -> ShowRecord:
     record.status = status if status in STATUSES else None
     runtime = data.get("runtime") or data.get("averageRuntime")
     record.runtime = runtime if isinstance(runtime, int) and runtime > 0 else None
+    # TVmaze's "weight" (0-100) is its measure of how popular a show is: the catalog's popularity prior. It is the
+    # only source of that number, so every popularity in the catalog is on one scale.
+    weight = data.get("weight")
+    record.popularity = float(weight) if isinstance(weight, int | float) and not isinstance(weight, bool) else None
     record.language = _text(data.get("language"))
     channel = _object(data.get("network")) or _object(data.get("webChannel"))
     record.network = _text(channel.get("name"))
