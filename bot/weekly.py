@@ -636,21 +636,7 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
         entry = ledger.get((settings.guild_id, week))
         in_window = late_by < CATCH_UP_WINDOW
         if entry is None:
-            if in_window:
-                due.append(
-                    DuePost(
-                        settings.guild_id,
-                        settings.channel_id or 0,
-                        week,
-                        scheduled,
-                        settings.timezone,
-                        settings.region,
-                        late_by,
-                        attempt=1,
-                        problem=settings.problem,
-                    )
-                )
-            else:
+            if not in_window:
                 skipped.append(
                     (
                         settings.guild_id,
@@ -659,28 +645,33 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
                         f"hours late (posts more than {_hours(CATCH_UP_WINDOW)} hours late are skipped)",
                     )
                 )
-            continue
-        retryable = entry.status in ("claimed", "failed") and entry.message_id is None and entry.retry_at is not None
-        if not retryable or entry.retry_at is None or entry.retry_at > now:
-            continue
-        if in_window:
-            due.append(
-                DuePost(
-                    settings.guild_id,
-                    settings.channel_id or 0,
-                    week,
-                    scheduled,
-                    settings.timezone,
-                    settings.region,
-                    late_by,
-                    attempt=entry.attempts + 1,
-                    problem=settings.problem,
-                    recovering=entry.status == "claimed",
-                )
-            )
+                continue
+            attempt, recovering = 1, False
         else:
-            reason = "interrupted while posting" if entry.status == "claimed" else (entry.detail or "failed")
-            expired.append((settings.guild_id, week, f"{reason}; not retried after {_hours(CATCH_UP_WINDOW)} hours"))
+            retryable = entry.status in ("claimed", "failed") and entry.message_id is None
+            if not retryable or entry.retry_at is None or entry.retry_at > now:
+                continue
+            if not in_window:
+                reason = "interrupted while posting" if entry.status == "claimed" else (entry.detail or "failed")
+                expired.append(
+                    (settings.guild_id, week, f"{reason}; not retried after {_hours(CATCH_UP_WINDOW)} hours")
+                )
+                continue
+            attempt, recovering = entry.attempts + 1, entry.status == "claimed"
+        due.append(
+            DuePost(
+                settings.guild_id,
+                settings.channel_id or 0,
+                week,
+                scheduled,
+                settings.timezone,
+                settings.region,
+                late_by,
+                attempt=attempt,
+                problem=settings.problem,
+                recovering=recovering,
+            )
+        )
     if skipped or expired:
         stamp = utc_iso(now)
         async with db.transaction() as conn:
