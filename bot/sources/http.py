@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -151,6 +151,21 @@ class JsonApi:
             )
             await self.sleep(delay)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+class ApiClient:
+    """The base of an API's client that owns one JsonApi (`self.api`): `async with` opens and closes its session."""
+
+    api: JsonApi
+
+    async def __aenter__(self) -> Self:
+        await self.api.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.api.close()
 
 
 def _retry_after(header: str | None, fallback: float) -> float:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from bot.catalog import Availability, Video
 from bot.sources.base import SourceError
-from bot.sources.http import JsonApi, NotFoundError, Sleep, TokenBucket
+from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, TokenBucket
 from bot.text import normalise
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ AVAILABILITY_KINDS: Mapping[str, str] = {
 }
 
 
-class TmdbClient:
+class TmdbClient(ApiClient):
     """The TMDB API; use as an async context manager."""
 
     def __init__(
@@ -55,15 +54,6 @@ class TmdbClient:
             sleep=sleep,
             backoff_seconds=backoff_seconds,
         )
-
-    async def __aenter__(self) -> TmdbClient:
-        await self.api.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.api.close()
 
     async def trailers(self, tmdb_id: int) -> list[Video]:
         """The show's YouTube trailers, official ones first; empty when TMDB has none (or no such show)."""

@@ -11,12 +11,11 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from types import TracebackType
 from typing import Any
 
 from bot.catalog import STATUSES, CastMember, Release, ShowRecord
 from bot.sources.base import SourceError
-from bot.sources.http import JsonApi, NotFoundError, Sleep, TokenBucket
+from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ _SPACES = re.compile(r"\s+")
 _TVMAZE_IMAGE_HOSTS = ("static.tvmaze.com/", "static.tvmazecdn.com/", "tvmazecdn.com/")
 
 
-class TvmazeClient:
+class TvmazeClient(ApiClient):
     """The TVmaze API; use as an async context manager."""
 
     def __init__(self, base_url: str, *, sleep: Sleep | None = None, backoff_seconds: float = 1.0) -> None:
@@ -45,15 +44,6 @@ class TvmazeClient:
             sleep=sleep,
             backoff_seconds=backoff_seconds,
         )
-
-    async def __aenter__(self) -> TvmazeClient:
-        await self.api.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.api.close()
 
     async def show_by_name(self, name: str) -> ShowRecord | None:
         """The best match for `name` with its cast and creators, or None when TVmaze has none."""
