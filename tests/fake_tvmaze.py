@@ -4,26 +4,19 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from shared_data import SHARED_DATA, require_shared
 
-ROOT = Path(__file__).resolve().parents[1]
-RECORDED = ROOT.parent / "shared" / "data" / "tvmaze"
+RECORDED = SHARED_DATA / "tvmaze"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def recorded(name: str) -> Any:
-    path = RECORDED / name
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing, and CI=true requires the shared data")
-        pytest.skip(f"shared data not present: {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(require_shared(RECORDED / name).read_text(encoding="utf-8"))
 
 
 def synthetic(name: str, day: str = "") -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,12 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import SHARED_DATA, require_shared
 
 from bot.clock import FakeClock
 from bot.db import Database, open_database
 from bot.recommend import GuildState, ReasonKind, Recommender, Weights
 
-MOVIELENS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "movielens" / "ml-latest-small"
+MOVIELENS = SHARED_DATA / "movielens" / "ml-latest-small"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 GUILD, OTHER_GUILD = 100, 200
 
@@ -294,10 +294,7 @@ async def test_catalog_change_is_picked_up(db: Database, recommender: Recommende
 
 @pytest.mark.slow
 async def test_small_movielens_evaluation_beats_popularity() -> None:
-    if not MOVIELENS.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"MovieLens is missing at {MOVIELENS} (required under CI=true)")
-        pytest.skip(f"MovieLens is not available at {MOVIELENS}")
+    require_shared(MOVIELENS)
     from bot.evaluate import run_evaluation
 
     result = await run_evaluation(MOVIELENS, max_users=250, peers=False, baselines=False)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_data import SHARED_DATA, require_shared
 
 from bot.catalog import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
 from bot.cli import main
@@ -23,18 +23,13 @@ from bot.sources.netflix import (
     read_netflix_csv,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-NETFLIX_CSV = ROOT.parent / "shared" / "data" / "netflix_titles.csv"
+NETFLIX_CSV = SHARED_DATA / "netflix_titles.csv"
 HEADER = ",".join(COLUMNS)
 
 
 @pytest.fixture
 def netflix_csv() -> Path:
-    if not NETFLIX_CSV.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{NETFLIX_CSV} is missing, and CI=true requires the shared data")
-        pytest.skip(f"shared data not present: {NETFLIX_CSV}")
-    return NETFLIX_CSV
+    return require_shared(NETFLIX_CSV)
 
 
 def snippet(*rows: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from shared_data import SHARED_DATA, require_shared
 
 from bot.catalog import ShowRecord, connect_sync, import_records, show_json
 from bot.cli import main
@@ -20,18 +20,12 @@ from bot.sources.http import ApiError
 from bot.sources.sync import tmdb_enrich
 from bot.sources.tmdb import TmdbClient, providers_from, trailers_from
 
-ROOT = Path(__file__).resolve().parents[1]
-RECORDED = ROOT.parent / "shared" / "data" / "tmdb"
+RECORDED = SHARED_DATA / "tmdb"
 API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent
 
 
 def recorded(name: str) -> Any:
-    path = RECORDED / name
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing, and CI=true requires the shared data")
-        pytest.skip(f"shared data not present: {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(require_shared(RECORDED / name).read_text(encoding="utf-8"))
 
 
 class FakeTmdb:
