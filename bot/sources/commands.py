@@ -84,9 +84,7 @@ async def run_sync(args: Any, settings: Settings) -> int:
             return EXIT_USAGE
         if not 1 <= args.limit <= 100_000:
             raise UserFacingError("--limit must be between 1 and 100000.")
-        region = args.providers.strip().upper() if args.providers else None
-        if region is not None and not (len(region) == 2 and region.isalpha()):
-            raise UserFacingError(f"--providers takes a two-letter region code like US, not {args.providers!r}.")
+        region = _two_letter_code(args.providers, "--providers", "region")
         with ProgressBar("TMDB", None) as bar:
             summary = await _guarded(
                 sync.tmdb_enrich(
@@ -110,9 +108,7 @@ async def run_sync(args: Any, settings: Settings) -> int:
     if args.schedule:
         if not 1 <= args.days <= 31:
             raise UserFacingError("--days must be between 1 and 31.")
-        country = args.country.strip().upper() if args.country else None
-        if country is not None and not (len(country) == 2 and country.isalpha()):
-            raise UserFacingError(f"--country takes a two-letter country code like US, not {args.country!r}.")
+        country = _two_letter_code(args.country, "--country", "country")
         with ProgressBar("Importing schedule", None) as bar:
             summary = await _guarded(
                 sync.tvmaze_schedule(
@@ -131,6 +127,14 @@ async def run_sync(args: Any, settings: Settings) -> int:
             sync.tvmaze_updates(base_url, db_path, period=args.since, progress=bar.update, total=bar.set_total)
         )
     return print_outcome(summary)
+
+
+def _two_letter_code(value: str | None, option: str, kind: str) -> str | None:
+    """The option's value as an upper-case two-letter code (None when not given); anything else is refused."""
+    code = value.strip().upper() if value else None
+    if code is not None and not (len(code) == 2 and code.isalpha()):
+        raise UserFacingError(f"{option} takes a two-letter {kind} code like US, not {value!r}.")
+    return code
 
 
 async def _guarded(work: Awaitable[T]) -> T:
