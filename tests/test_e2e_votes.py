@@ -344,17 +344,25 @@ def burst_plan(
     return plan
 
 
+def apply_event(
+    votes: Expected, guild: int, event: tuple[bool, User, Message, str], maps: dict[int, dict[str, tuple[int, int]]]
+) -> None:
+    """One reaction added or removed: an add sets the vote, a removal undoes only the vote that reaction made."""
+    added, member, message, emoji = event
+    show_id, value = maps[message.id][emoji]
+    key = (guild, member.id, show_id)
+    if added:
+        votes[key] = (value, message.id, emoji)
+    elif key in votes and votes[key][1:] == (message.id, emoji):
+        del votes[key]
+
+
 def replay(
     guild: int, plan: list[tuple[bool, User, Message, str]], maps: dict[int, dict[str, tuple[int, int]]]
 ) -> Expected:
     votes: Expected = {}
-    for added, member, message, emoji in plan:
-        show_id, value = maps[message.id][emoji]
-        key = (guild, member.id, show_id)
-        if added:
-            votes[key] = (value, message.id, emoji)
-        elif key in votes and votes[key][1:] == (message.id, emoji):
-            del votes[key]
+    for event in plan:
+        apply_event(votes, guild, event, maps)
     return votes
 
 
@@ -419,13 +427,8 @@ def prefix_matching(stored_votes: Expected, guild: int, plan: list[tuple[bool, U
     target = frozenset(stored_votes.items())
     votes: Expected = {}
     found = 0 if not stored_votes else None
-    for index, (added, member, message, emoji) in enumerate(plan, start=1):
-        show_id, value = maps[message.id][emoji]
-        key = (guild, member.id, show_id)
-        if added:
-            votes[key] = (value, message.id, emoji)
-        elif key in votes and votes[key][1:] == (message.id, emoji):
-            del votes[key]
+    for index, event in enumerate(plan, start=1):
+        apply_event(votes, guild, event, maps)
         if len(votes) == len(stored_votes) and frozenset(votes.items()) == target:
             found = index
     return found
