@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 REACTION_PAGE = 100  # the reaction-users route's maximum page
-VIEW_TIMEOUT = 300.0
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
 PERIOD_TITLES = {"week": "this week", "month": "this month", "all": "of all time"}
 
