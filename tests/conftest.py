@@ -220,3 +220,4 @@ async def tvmaze() -> AsyncIterator[FakeTvmaze]:
         yield fake
     finally:
         await fake.server.close()
+    fake.recordings.check_all_loaded()

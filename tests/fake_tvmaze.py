@@ -9,10 +9,14 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from shared_data import SHARED_DATA, require_shared
+from shared_data import SHARED_DATA, Recordings, require_shared
 
 RECORDED = SHARED_DATA / "tvmaze"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The recordings the fake serves (a test requesting one loads it first, e.g. `tvmaze.recordings.use(JESSICA_JONES)`).
+JESSICA_JONES = "singlesearch_jessica_jones_embed_seasons.json"  # GET /singlesearch/shows?q=jessica jones
+HOUSE = "singlesearch_house_md_embed_seasons.json"  # GET /singlesearch/shows?q=house
+THE_FLASH = "show_13_embed_seasons.json"  # GET /shows/13
 
 
 def recorded(name: str) -> Any:
@@ -31,6 +35,7 @@ class FakeTvmaze:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.failures: dict[str, list[int]] = {}  # q -> statuses to answer first (429, 500)
+        self.recordings = Recordings(RECORDED)
         app = web.Application()
         app.router.add_get("/singlesearch/shows", self.singlesearch)
         app.router.add_get("/shows/{id}", self.show)
@@ -44,7 +49,7 @@ class FakeTvmaze:
         return str(self.server.make_url("")).rstrip("/")
 
     def not_found(self) -> web.Response:
-        return web.json_response(recorded("error_404_episodebynumber.json"), status=404)
+        return web.json_response(synthetic("tvmaze_error_404.json"), status=404)
 
     async def singlesearch(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))
@@ -56,9 +61,9 @@ class FakeTvmaze:
         if query == "broken":
             return web.Response(text="<html>not json</html>", content_type="text/html")
         if query == "jessica jones":
-            return web.json_response(recorded("singlesearch_jessica_jones_embed_seasons.json"))
+            return self.recordings.response(JESSICA_JONES)
         if query == "house":
-            return web.json_response(recorded("singlesearch_house_md_embed_seasons.json"))
+            return self.recordings.response(HOUSE)
         if query == "quiet lighthouse":
             return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
         return self.not_found()
@@ -66,7 +71,7 @@ class FakeTvmaze:
     async def show(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))
         if request.match_info["id"] == "13":
-            return web.json_response(recorded("show_13_embed_seasons.json"))
+            return self.recordings.response(THE_FLASH)
         if request.match_info["id"] == "990001":
             return web.json_response(synthetic("tvmaze_show_990001_embed_cast_crew.json"))
         return self.not_found()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from shared_data import SHARED_DATA, require_shared
+from shared_data import SHARED_DATA, Recordings, require_shared
 
 from bot.catalog import ShowRecord, connect_sync, import_records, show_json
 from bot.cli import main
@@ -22,6 +22,11 @@ from bot.sources.tmdb import TmdbClient, providers_from, trailers_from
 
 RECORDED = SHARED_DATA / "tmdb"
 API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent
+# The recordings FakeTmdb serves (a test requesting one loads it first: `tmdb.recordings.use(VIDEOS_1396)`).
+VIDEOS_1396 = "tv_1396_videos.json"  # GET /3/tv/1396/videos
+DETAILS_1396 = "tv_1396_details.json"  # GET /3/tv/1396
+PROVIDERS_1399 = "tv_watch_providers.json"  # GET /3/tv/1399/watch/providers
+SEARCH_GAME_OF_THRONES = "search_tv_q_game_of_thrones.json"  # GET /3/search/tv?query=Game of Thrones
 
 
 def recorded(name: str) -> Any:
@@ -32,6 +37,7 @@ class FakeTmdb:
     def __init__(self) -> None:
         self.requests: list[web.Request] = []
         self.broken: set[str] = set()
+        self.recordings = Recordings(RECORDED)
         app = web.Application()
         app.router.add_get("/3/tv/{id}/videos", self.videos)
         app.router.add_get("/3/tv/{id}/watch/providers", self.providers)
@@ -59,28 +65,28 @@ class FakeTmdb:
         if (refused := self.check(request)) is not None:
             return refused
         if request.match_info["id"] == "1396":
-            return web.json_response(recorded("tv_1396_videos.json"))
+            return self.recordings.response(VIDEOS_1396)
         return self.not_found()
 
     async def details(self, request: web.Request) -> web.Response:
         if (refused := self.check(request)) is not None:
             return refused
         if request.match_info["id"] == "1396":
-            return web.json_response(recorded("tv_1396_details.json"))
+            return self.recordings.response(DETAILS_1396)
         return self.not_found()
 
     async def providers(self, request: web.Request) -> web.Response:
         if (refused := self.check(request)) is not None:
             return refused
         if request.match_info["id"] == "1399":
-            return web.json_response(recorded("tv_watch_providers.json"))
+            return self.recordings.response(PROVIDERS_1399)
         return self.not_found()
 
     async def search(self, request: web.Request) -> web.Response:
         if (refused := self.check(request)) is not None:
             return refused
         if request.query["query"] == "Game of Thrones":
-            return web.json_response(recorded("search_tv_q_game_of_thrones.json"))
+            return self.recordings.response(SEARCH_GAME_OF_THRONES)
         # Synthetic: an empty result page, for titles with no recorded search.
         return web.json_response({"page": 1, "results": [], "total_pages": 0, "total_results": 0})
 
@@ -93,6 +99,7 @@ async def tmdb() -> AsyncIterator[FakeTmdb]:
         yield fake
     finally:
         await fake.server.close()
+    fake.recordings.check_all_loaded()
 
 
 async def no_sleep(seconds: float) -> None:
@@ -100,7 +107,7 @@ async def no_sleep(seconds: float) -> None:
 
 
 def test_trailers_keep_youtube_trailers_official_first() -> None:
-    (video,) = trailers_from(recorded("tv_1396_videos.json"))
+    (video,) = trailers_from(recorded(VIDEOS_1396))
     assert (video.url, video.site, video.kind, video.official) == (
         "https://www.youtube.com/watch?v=XZ8daibM3AE",
         "YouTube",
@@ -116,7 +123,7 @@ def test_trailers_keep_youtube_trailers_official_first() -> None:
 
 
 def test_watch_providers_by_region() -> None:
-    data = recorded("tv_watch_providers.json")
+    data = recorded(PROVIDERS_1399)
     us = providers_from(data, "us")
     assert ("Max", "US", "stream") in [(a.service, a.region, a.kind) for a in us]
     assert {a.kind for a in us} >= {"stream", "buy"}
@@ -127,6 +134,7 @@ def test_watch_providers_by_region() -> None:
 
 
 async def test_client_sends_the_key_and_maps_responses(tmdb: FakeTmdb) -> None:
+    tmdb.recordings.use(VIDEOS_1396, DETAILS_1396, SEARCH_GAME_OF_THRONES)
     async with TmdbClient(tmdb.base_url, API_KEY, sleep=no_sleep) as client:
         trailers = await client.trailers(1396)
         poster = await client.poster_url(1396)
@@ -154,6 +162,7 @@ async def test_bearer_token_refusal_and_malformed_body(tmdb: FakeTmdb) -> None:
 
 
 async def test_trailer_and_provider_sync_enrich_the_catalog(tmdb: FakeTmdb, tmp_path: Path) -> None:
+    tmdb.recordings.use(VIDEOS_1396, DETAILS_1396, SEARCH_GAME_OF_THRONES, PROVIDERS_1399)
     db_path = tmp_path / "t.db"
     async with open_database(db_path) as db:
         conn = connect_sync(db_path)
@@ -199,7 +208,7 @@ def test_cli_without_a_key_says_so_in_one_line(
 ) -> None:
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
     monkeypatch.delenv("TMDB_API_KEY", raising=False)
-    monkeypatch.setattr("bot.config.load_dotenv", lambda **_: False)
+    monkeypatch.setattr("bot.config.load_dotenv", lambda *_, **__: False)
     assert main(["catalog", "sync", "tmdb", "--trailers"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "TMDB_API_KEY" in err

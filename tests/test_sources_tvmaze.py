@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_tvmaze import FakeTvmaze, recorded, synthetic
+from fake_tvmaze import HOUSE, JESSICA_JONES, THE_FLASH, FakeTvmaze, recorded, synthetic
 
 from bot.catalog import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
 from bot.db import open_database
@@ -32,7 +32,7 @@ class RecordingSleep:
 
 
 def test_recorded_show_maps_to_a_record() -> None:
-    record = show_to_record(recorded("singlesearch_jessica_jones_embed_seasons.json"))
+    record = show_to_record(recorded(JESSICA_JONES))
     assert record.title == "Marvel's Jessica Jones"
     assert (record.premiered, record.status, record.network, record.country) == (
         "2015-11-20",
@@ -48,7 +48,7 @@ def test_recorded_show_maps_to_a_record() -> None:
     assert record.source == "tvmaze" and record.kind == "scripted" and record.runtime == 60
     assert record.popularity == 2  # TVmaze's "weight" in the 2017 recording
 
-    house = show_to_record(recorded("singlesearch_house_md_embed_seasons.json"))
+    house = show_to_record(recorded(HOUSE))
     assert (house.network, house.country, house.ids["tvmaze"]) == ("FOX", "US", 118)
     assert house.official_site is None  # the 2017 recording has no officialSite
 
@@ -80,6 +80,7 @@ def test_strip_html_keeps_text_only() -> None:
 
 
 async def test_show_by_name_and_id(tvmaze: FakeTvmaze) -> None:
+    tvmaze.recordings.use(JESSICA_JONES, THE_FLASH)
     async with TvmazeClient(tvmaze.base_url) as client:
         jones = await client.show_by_name("jessica jones")
         flash = await client.show_by_id(13)
@@ -93,6 +94,7 @@ async def test_show_by_name_and_id(tvmaze: FakeTvmaze) -> None:
 
 
 async def test_429_waits_retry_after_then_succeeds(tvmaze: FakeTvmaze) -> None:
+    tvmaze.recordings.use(JESSICA_JONES)
     tvmaze.failures["jessica jones"] = [429, 500]
     sleep = RecordingSleep()
     async with TvmazeClient(tvmaze.base_url, sleep=sleep, backoff_seconds=0.5) as client:
@@ -140,6 +142,7 @@ async def test_network_errors_are_retried_then_reported() -> None:
 
 
 async def test_show_sync_merges_with_the_curated_show(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    tvmaze.recordings.use(JESSICA_JONES)
     db_path = tmp_path / "t.db"
     async with open_database(db_path) as db:
         await seed_if_empty(db)
@@ -209,6 +212,8 @@ async def test_updates_refresh_only_known_shows_and_name_failures(tvmaze: FakeTv
 async def test_lookup_and_add_only_with_a_configured_source(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
     from bot.config import Settings
     from bot.sources.lookup import lookup_and_add
+
+    tvmaze.recordings.use(JESSICA_JONES, HOUSE)
 
     async with open_database(tmp_path / "t.db") as db:
         off = Settings(database_path=tmp_path / "t.db", tvmaze_base_url=tvmaze.base_url)
