@@ -122,7 +122,6 @@ class Votes(commands.Cog):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reconciliation
         await self.processor.stop()
-        self.store.remove_listener(self.bot.votes_changed)
 
     # Reconciliation ---------------------------------------------------------------------------------------------
 

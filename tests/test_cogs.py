@@ -46,3 +46,16 @@ async def test_a_failing_cog_is_logged_and_the_others_still_load(
             assert record.exc_info is not None  # logged with its traceback
             assert bot.tree.get_command("show") is not None
             await bot.unload_extension("cogs.shows")
+
+
+async def test_the_recommender_still_hears_votes_after_the_votes_cog_unloads(database_path: Path) -> None:
+    """The vote store and its listener belong to the bot, not to the votes cog."""
+    async with open_database(database_path) as db:
+        bot = ShowBot(Settings(database_path=database_path), db, extensions=["cogs.votes"])
+        async with bot:
+            await bot.load_extensions()
+            await bot.unload_extension("cogs.votes")
+            state = await bot.recommender.guild(1)
+            show_id = int(await db.fetchval("SELECT id FROM shows ORDER BY id LIMIT 1"))
+            await bot.votes.set_vote(1, 10, show_id, 1, "command")
+            assert state.user_votes[10] == {show_id: 1}
