@@ -21,6 +21,7 @@ import discord
 from discord.utils import escape_markdown
 
 from bot.catalog import trailer_search_url
+from bot.votes import KEYCAPS  # list markers are the emoji members vote with
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -38,7 +39,6 @@ ELLIPSIS = "…"
 ZWSP = "\u200b"
 SYNOPSIS_ON_CARD = 1500  # a card is read at a glance: the full synopsis would push the facts off screen
 NO_MENTIONS = discord.AllowedMentions.none()
-KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 CARD_COLOUR = discord.Colour(0x5865F2)
 
 ATTRIBUTIONS = {

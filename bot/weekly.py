@@ -43,6 +43,7 @@ from bot import render
 from bot.clock import utc_iso
 from bot.db import Database
 from bot.errors import UserFacingError
+from bot.votes import KEYCAPS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ TRANSIENT_RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(
 MAX_ITEMS = 10  # one keycap per show: 1️⃣ … 🔟
 COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone could fill the post
 PICKS_LIMIT = 5  # shows listed when nothing is new
-KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
 
 # ====================================================================================================================
