@@ -586,10 +586,6 @@ class Recommender:
             else:
                 self.catalog.put(info)
 
-    def forget_guild(self, guild_id: int) -> None:
-        """Drop a server's state (the bot left it); it is read again from the database if needed."""
-        self._guilds.pop(guild_id, None)
-
     # Requests
 
     async def recommend_for_member(

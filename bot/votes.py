@@ -441,13 +441,6 @@ class VoteStore:
         found = await self._load_messages(self.db.connection, [row[0] for row in rows])
         return [found[row[0]] for row in rows if row[0] in found]
 
-    async def known_reactors(self, message_id: int) -> dict[str, set[int]]:
-        rows = await self.db.fetchall("SELECT emoji, user_id FROM vote_reactions WHERE message_id = ?", (message_id,))
-        known: dict[str, set[int]] = {}
-        for emoji, user_id in rows:
-            known.setdefault(emoji, set()).add(user_id)
-        return known
-
     async def _load_messages(self, conn: aiosqlite.Connection, message_ids: Iterable[int]) -> dict[int, TrackedMessage]:
         """Tracked messages by id, from the cache or the database (one query for all the misses)."""
         found: dict[int, TrackedMessage] = {}
