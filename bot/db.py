@@ -140,24 +140,27 @@ def split_sql(script: str) -> list[str]:
 async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncIterator[Database]:
     """Open (creating if needed) the database at `path`, with WAL, foreign keys and a busy timeout."""
     path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened once without aiosqlite first: when aiosqlite fails to connect, its worker thread later reports into
+        # the closed event loop, and a traceback follows the one-line error.
+        sqlite3.connect(path).close()
         connection = await aiosqlite.connect(path, isolation_level=None)
-    except sqlite3.Error as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise DatabaseError(f"cannot open the database {path}: {exc}; check DATABASE_PATH.") from exc
     try:
-        connection.row_factory = sqlite3.Row
-        await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        await connection.execute("PRAGMA journal_mode = WAL")
-        await connection.execute("PRAGMA synchronous = NORMAL")
-        await connection.execute("PRAGMA foreign_keys = ON")
-        database = Database(connection, path)
-        if migrate:
-            try:
+        try:
+            connection.row_factory = sqlite3.Row
+            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            await connection.execute("PRAGMA foreign_keys = ON")
+            database = Database(connection, path)
+            if migrate:
                 await database.migrate()
-            except sqlite3.DatabaseError as exc:
-                raise DatabaseError(f"{path} is not a Showbot database ({exc}); check DATABASE_PATH.") from exc
+        except sqlite3.DatabaseError as exc:  # not an SQLite file, or one this process may not write
+            raise DatabaseError(f"cannot use {path} as the Showbot database ({exc}); check DATABASE_PATH.") from exc
         yield database
     finally:
         await connection.close()

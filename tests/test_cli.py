@@ -111,3 +111,20 @@ def test_import_reports_and_rolls_back(tmp_path: Path) -> None:
 
     missing = run("catalog", "import", str(tmp_path / "nope.json"), database=database)
     assert missing.returncode == 1 and missing.stderr.startswith("No such file")
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], starts: str) -> None:
+    """A failure the user caused: exit 1, nothing on stdout, one line on stderr (no traceback, no log lines)."""
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(starts), line
+
+
+def test_database_path_that_is_a_directory_or_not_sqlite_is_one_line(tmp_path: Path) -> None:
+    # aiosqlite failing to connect used to leave its worker thread to print a traceback after the error line.
+    assert_one_line_error(run("catalog", "stats", database=tmp_path), f"cannot open the database {tmp_path}:")
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("not a database\n")
+    for command in (["catalog", "stats"], ["votes", "export"], ["catalog", "show", "Dark"]):
+        assert_one_line_error(run(*command, database=not_sqlite), f"cannot use {not_sqlite} as the Showbot database")
+    assert not_sqlite.read_text() == "not a database\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 from pathlib import Path
@@ -50,6 +51,22 @@ async def test_newer_database_is_refused_with_a_clear_message(tmp_path: Path) ->
     with pytest.raises(DatabaseError, match="newer than this Showbot"):
         async with open_database(path):
             pass
+
+
+async def open_and_close(path: Path) -> None:
+    async with open_database(path):
+        pass
+
+
+@pytest.mark.parametrize("problem", ["a directory", "not SQLite", "under a file"])
+def test_an_unusable_path_is_one_clear_error_and_left_as_it_was(tmp_path: Path, problem: str) -> None:
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("not a database\n")
+    path = {"a directory": tmp_path, "not SQLite": not_sqlite, "under a file": not_sqlite / "t.db"}[problem]
+    with pytest.raises(DatabaseError, match=r"^cannot (open|use) .*; check DATABASE_PATH\.$"):
+        asyncio.run(open_and_close(path))
+    assert not_sqlite.read_text() == "not a database\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 async def test_failed_migration_is_rolled_back_whole(tmp_path: Path) -> None:
