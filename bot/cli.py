@@ -200,10 +200,12 @@ async def _catalog_sync(args: argparse.Namespace, settings: Settings) -> int:
 async def _resolve_show_id(db: Database, text: str) -> int:
     """A show id, or a title resolved by the search module; unknown titles raise with suggestions."""
     from bot.search import SearchIndex, not_found_message
+    from bot.titles import typed_show_id
 
     text = text.strip()
-    if text.isdigit() and await db.fetchval("SELECT id FROM shows WHERE id = ?", (int(text),)) is not None:
-        return int(text)
+    show_id = typed_show_id(text)
+    if show_id is not None and await db.fetchval("SELECT id FROM shows WHERE id = ?", (show_id,)) is not None:
+        return show_id
     index = await SearchIndex.load(db)
     match = index.resolve(text)
     if match is None:

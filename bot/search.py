@@ -865,7 +865,9 @@ def not_found_message(query: str, suggestions: Sequence[Match]) -> str:
     """One short line: no such show, and up to five suggestions. The query is shortened and made inert."""
     from bot.render import plain_line
 
-    shown = plain_line(query, limit=60) or "that"
+    shown = plain_line(query, limit=60)
+    if not shown:
+        return "Give the title of a show."  # only spaces or invisible characters were typed
     if not suggestions:
         return f'No show called "{shown}".'
     names = ", ".join(plain_line(match.label(), limit=80) for match in suggestions[:5])

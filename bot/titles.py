@@ -15,6 +15,14 @@ from bot.errors import UserFacingError
 from bot.search import SearchIndex, autocomplete_choices, not_found_message
 
 BOOST_TTL_SECONDS = 30.0
+MAX_SHOW_ID = 2**63 - 1  # SQLite's largest integer: a longer number cannot be an id (and cannot be a query parameter)
+
+
+def typed_show_id(text: str) -> int | None:
+    """The show id `text` spells (ASCII digits within SQLite's range), or None: then the text is read as a title."""
+    if text.isascii() and text.isdigit() and int(text) <= MAX_SHOW_ID:
+        return int(text)
+    return None
 
 
 class TitleResolver:
@@ -51,10 +59,11 @@ class TitleResolver:
     async def resolve(self, guild_id: int | None, text: str) -> tuple[int, str]:
         """(show id, title) for a picked choice or a typed title; an unknown title raises with suggestions."""
         text = text.strip()
-        if text.isdigit():  # a choice picked from autocomplete carries the show id
-            title = await self.db.fetchval("SELECT title FROM shows WHERE id = ?", (int(text),))
+        show_id = typed_show_id(text)
+        if show_id is not None:  # a choice picked from autocomplete carries the show id
+            title = await self.db.fetchval("SELECT title FROM shows WHERE id = ?", (show_id,))
             if title is not None:
-                return int(text), str(title)
+                return show_id, str(title)
         boosts = await self.boosts(guild_id)
         match = self.index.resolve(text, boosts)
         if match is None:

@@ -128,3 +128,12 @@ def test_database_path_that_is_a_directory_or_not_sqlite_is_one_line(tmp_path: P
     for command in (["catalog", "stats"], ["votes", "export"], ["catalog", "show", "Dark"]):
         assert_one_line_error(run(*command, database=not_sqlite), f"cannot use {not_sqlite} as the Showbot database")
     assert not_sqlite.read_text() == "not a database\n"
+
+
+def test_show_of_nothing_or_of_a_number_no_id_can_be_is_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    for blank in ("", "   "):
+        assert_one_line_error(run("catalog", "show", blank, database=database), "Give the title of a show.")
+    # Not ids: beyond SQLite's integers (was an OverflowError traceback), and a digit int() cannot read.
+    for text in ("9" * 30, "²"):
+        assert_one_line_error(run("catalog", "show", text, database=database), f'No show called "{text}".')

@@ -52,6 +52,10 @@ async def test_unknown_title_is_ephemeral_with_suggestions(discord: DiscordDrive
     assert reply.ephemeral
     assert reply.content.startswith('No show called "Breaking Badger Extravaganza".')
     assert "Breaking Bad" in reply.content
+    # Digits are an id only within SQLite's range (a longer number was an OverflowError: "something went wrong").
+    for text in ["9" * 30, "²"]:
+        reply = await discord.slash("show", title=text, user=alice)
+        assert (reply.ephemeral, reply.content) == (True, f'No show called "{text}".')
 
 
 async def test_autocomplete_returns_ids_and_handles_hostile_text(discord: DiscordDriver, alice: User) -> None:

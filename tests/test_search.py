@@ -286,6 +286,7 @@ def test_not_found_message_is_one_short_inert_line() -> None:
     assert not_found_message("zzz", []) == 'No show called "zzz".'
     many = [Match(i, f"Show {i}", None, 50.0) for i in range(9)]
     assert not_found_message("zzz", many).count("Show ") == 5
+    assert not_found_message(" \t\x00 ", []) == "Give the title of a show."  # not 'No show called "that"'
 
 
 def test_the_closest_title_wins_among_thousands_of_more_popular_ones() -> None:
