@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from bot.db import Database
 from bot.errors import UserFacingError
 from bot.search import SearchIndex, autocomplete_choices, not_found_message
+from bot.votes import net_votes
 
 BOOST_TTL_SECONDS = 30.0
 MAX_SHOW_ID = 2**63 - 1  # SQLite's largest integer: a longer number cannot be an id (and cannot be a query parameter)
@@ -42,10 +43,7 @@ class TitleResolver:
         cached = self._boosts.get(guild_id)
         if cached is not None and time.monotonic() - cached[0] < BOOST_TTL_SECONDS:
             return cached[1]
-        rows = await self.db.fetchall(
-            "SELECT show_id, SUM(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
-        )
-        scores = {int(show_id): float(net) for show_id, net in rows}
+        scores = {show_id: float(net) for show_id, net in (await net_votes(self.db, guild_id)).items()}
         self._boosts[guild_id] = (time.monotonic(), scores)
         return scores
 

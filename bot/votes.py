@@ -364,13 +364,6 @@ class VoteStore:
         self._notify([VoteChange(guild_id, user_id, int(row[0]), int(row[1]), None) for row in deleted])
         return len(deleted)
 
-    async def guild_scores(self, guild_id: int) -> dict[int, int]:
-        """show_id -> up minus down votes in the server (search uses it to boost what the server likes)."""
-        rows = await self.db.fetchall(
-            "SELECT show_id, sum(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
-        )
-        return {int(show_id): int(net) for show_id, net in rows}
-
     async def export(self, guild_id: int | None = None) -> list[dict[str, Any]]:
         """Every stored vote (of one server, or all), in a stable order: a backup and a view for server owners."""
         rows = await self.db.fetchall(
@@ -925,6 +918,12 @@ async def _apply(store: VoteStore, processor: VoteProcessor | None, event: VoteE
 
 
 # Leaderboards ------------------------------------------------------------------------------------------------------
+
+
+async def net_votes(db: Database, guild_id: int) -> dict[int, int]:
+    """show_id -> up minus down votes in the server, for shows with votes (title search boosts, the weekly ranking)."""
+    rows = await db.fetchall("SELECT show_id, sum(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,))
+    return {int(show_id): int(net) for show_id, net in rows}
 
 
 def wilson_lower_bound(up: int, down: int, z: float = 1.96) -> float:

@@ -43,7 +43,7 @@ from bot import render
 from bot.clock import utc_iso
 from bot.db import Database
 from bot.errors import UserFacingError
-from bot.votes import KEYCAPS
+from bot.votes import KEYCAPS, net_votes
 
 log = logging.getLogger(__name__)
 
@@ -963,8 +963,7 @@ class ContentCache:
 async def _guild_votes(db: Database, guild_id: int, cache: ContentCache | None) -> dict[int, int]:
     if cache is not None and guild_id in cache.votes:
         return cache.votes[guild_id]
-    rows = await db.fetchall("SELECT show_id, SUM(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,))
-    return {int(show_id): int(net) for show_id, net in rows}
+    return await net_votes(db, guild_id)
 
 
 _RELEASES_SQL = """

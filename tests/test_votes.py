@@ -29,6 +29,7 @@ from bot.votes import (
     VoteProcessor,
     VoteStore,
     list_emoji_map,
+    net_votes,
     reconcile,
     show_emoji_map,
     top_shows,
@@ -230,7 +231,7 @@ async def test_direct_store_api(store: VoteStore, db: Database, clock: FakeClock
     with pytest.raises(ValueError, match="vote"):
         await store.set_vote(GUILD, 7, SHOW_C, 0, "command")
     assert await store.tally(GUILD, SHOW_A) == (1, 1)
-    assert await store.guild_scores(GUILD) == {SHOW_A: 0, SHOW_B: -1}
+    assert await net_votes(db, GUILD) == {SHOW_A: 0, SHOW_B: -1}
     vote = await store.get_vote(GUILD, 7, SHOW_B)
     assert vote is not None and (vote.value, vote.source, vote.updated_at) == (-1, "command", utc_iso(clock.now()))
     page1 = await store.member_votes(GUILD, 7, 0, 1)
