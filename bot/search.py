@@ -230,15 +230,8 @@ class SearchIndex:
                 continue  # the same title twice (as primary and as alternative), or nothing searchable
             seen.add(key)
             self._forget_prefixes(norm)
-            entry = len(self._entry_norm)
-            self._entry_show.append(show_id)
-            self._entry_year.append(year if year and 0 < year < 65536 else 0)
-            self._entry_popularity.append(float(popularity or 0))
-            self._entry_primary.append(not added)
-            self._entry_norm.append(norm)
-            self._entry_title.append(title)
             words = tuple(self._words.setdefault(word, word) for word in norm.split())
-            self._entry_words.append(words)
+            entry = self._append_entry(show_id, title, norm, words, year, popularity, primary=not added)
             for word in set(words):
                 postings = self._postings.get(word)
                 if postings is None:
@@ -250,19 +243,34 @@ class SearchIndex:
             added.append(entry)
         if not added:
             # A show whose titles have nothing searchable still needs an entry to be shown by popular().
-            entry = len(self._entry_norm)
-            self._entry_show.append(show_id)
-            self._entry_year.append(year if year and 0 < year < 65536 else 0)
-            self._entry_popularity.append(float(popularity or 0))
-            self._entry_primary.append(True)
-            self._entry_norm.append("")
-            self._entry_title.append(titles[0] if titles else str(show_id))
-            self._entry_words.append(())
-            added.append(entry)
+            title = titles[0] if titles else str(show_id)
+            added.append(self._append_entry(show_id, title, "", (), year, popularity, primary=True))
         self._primary[show_id] = added[0]
         if len(added) > 1:
             self._alternatives[show_id] = added[1:]
         return added
+
+    def _append_entry(
+        self,
+        show_id: int,
+        title: str,
+        norm: str,
+        words: tuple[str, ...],
+        year: int | None,
+        popularity: float | None,
+        *,
+        primary: bool,
+    ) -> int:
+        """A new entry at the end of every column (they must stay the same length); its number."""
+        entry = len(self._entry_norm)
+        self._entry_show.append(show_id)
+        self._entry_year.append(year if year and 0 < year < 65536 else 0)
+        self._entry_popularity.append(float(popularity or 0))
+        self._entry_primary.append(primary)
+        self._entry_norm.append(norm)
+        self._entry_title.append(title)
+        self._entry_words.append(words)
+        return entry
 
     def _finish_bulk_load(self) -> None:
         live = [entry for entry in range(len(self._entry_norm)) if self._entry_show[entry] >= 0]
