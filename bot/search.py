@@ -74,10 +74,10 @@ MIN_FUZZY_WORD = 2
 # Bounds on the typo work for one query, whatever is typed: no title word is longer, and nobody misspells six words.
 MAX_FUZZY_WORD = 24
 MAX_FUZZY_WORDS = 5
-MIN_TWO_EDIT_WORD = 5
+MIN_TWO_EDIT_WORD = 5  # two edits in a shorter word make it another word
 MAX_WHOLE_TITLE_QUERY = 12  # the whole-title scan is for short titles typed badly (it costs about 1 ms)
 CORRECTION_OPTIONS = 12  # corrections per word tried as exact titles ...
-CORRECTED_TITLES = 48  # ... and combinations of them  # two edits in a shorter word make it another word
+CORRECTED_TITLES = 48  # ... and combinations of them
 TWO_EDIT_WORDS = 12
 MAX_TWO_EDIT_SCANS = 2  # per query: each scans thousands of words (about 0.5 ms at 100,000 titles)
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -485,12 +485,12 @@ class SearchIndex:
     ) -> _RankKey:
         """The sort key: tier, closeness (unmatched query words, edit cost, extra title words), boost, popularity."""
         unmatched, cost, extra = closeness
-        boost = boosts.get(self._entry_show[entry], 0.0) if boosts else 0.0
+        show_id = self._entry_show[entry]
+        boost = boosts.get(show_id, 0.0) if boosts else 0.0
         norm = self._entry_norm[entry]
         # Shorter titles first ("The Office" before "The Office Party"); a show's primary title before its others.
         not_primary = not self._entry_primary[entry]
         popularity = self._entry_popularity[entry]
-        show_id = self._entry_show[entry]
         return (tier, unmatched, 0.0, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
 
     def _prefix_candidates(
