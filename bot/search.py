@@ -673,7 +673,7 @@ class SearchIndex:
             self._whole_title_candidates(norm, boosts, keys)
 
     def _whole_title_candidates(self, norm: str, boosts: Mapping[int, float], keys: dict[int, _RankKey]) -> None:
-        allowed = 1 if len(norm) <= 5 else 2 if len(norm) <= 11 else 3
+        allowed = edits_for_length(len(norm))  # here the spaces count: the scan compares spaced titles
         for length in range(len(norm) - allowed, len(norm) + allowed + 1):
             choices = self._titles_by_shape.get((norm[0], length))
             if not choices:
@@ -839,8 +839,12 @@ def edits_allowed(title: str) -> int:
     """How many typing mistakes a typed title may have and still be taken for `title`: one up to five letters,
     two up to eleven, three beyond. A prefix is not a mistake-free title: "breaking" is not Breaking Bad.
     """
-    letters = len(normalise(title).replace(" ", ""))
-    return 1 if letters <= 5 else 2 if letters <= 11 else 3
+    return edits_for_length(len(normalise(title).replace(" ", "")))
+
+
+def edits_for_length(length: int) -> int:
+    """The typing mistakes allowed in a title of `length` characters: one up to five, two up to eleven, three beyond."""
+    return 1 if length <= 5 else 2 if length <= 11 else 3
 
 
 def title_distance(query: str, title: str) -> int:
