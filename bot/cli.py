@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.config import ConfigError, Settings
 from bot.db import Database, DatabaseError, open_database
@@ -22,10 +22,30 @@ from bot.errors import UserFacingError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+MAX_DISCORD_ID = 2**63 - 1  # ids are stored as SQLite integers
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the whole usage block before it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _discord_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) <= MAX_DISCORD_ID):
+        raise argparse.ArgumentTypeError(f"not a Discord id: {text!r}")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m bot", description="Showbot: the Discord bot that helps a server decide what to watch."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -59,13 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="votes_command", metavar="ACTION", required=True
     )
     export = votes.add_parser("export", help="print every stored vote (a backup; what a server owner may see)")
-    export.add_argument("--guild", type=int, default=None, metavar="ID", help="only this server's votes")
+    export.add_argument("--guild", type=_discord_id, default=None, metavar="ID", help="only this server's votes")
     export.add_argument("--json", action="store_true", help="one JSON list")
     export.add_argument("--jsonl", action="store_true", help="JSON Lines: one vote object per line")
 
     evaluate = commands.add_parser("evaluate", help="measure the recommender offline on MovieLens (research use)")
     evaluate.add_argument("--dataset", type=Path, required=True, help="a MovieLens directory (ratings.csv, movies.csv)")
-    evaluate.add_argument("--users", type=int, default=None, help="a deterministic subsample of this many users")
+    evaluate.add_argument(
+        "--users", type=_positive_int, default=None, help="a deterministic subsample of this many users"
+    )
     evaluate.add_argument("--tune", action="store_true", help="choose the weights on the validation split first")
     evaluate.add_argument("--no-peers", action="store_true", help="skip the peer library's models")
     evaluate.add_argument("--json", action="store_true")
@@ -169,7 +191,7 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalog import CatalogFormatError, import_path
 
     if not args.path.is_file():
-        raise UserFacingError(f"No such file: {args.path}")
+        raise UserFacingError(f"{'Not a file' if args.path.exists() else 'No such file'}: {args.path}")
     if args.format not in ("showbot", "netflix-csv"):
         raise UserFacingError(f"Unknown format {args.format!r}: use showbot or netflix-csv.")
     async with open_catalog(settings):
@@ -251,10 +273,14 @@ def _show_text(show: dict[str, Any]) -> str:
 
 
 async def _catalog_search(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.search import SearchIndex
+    from bot.search import MAX_QUERY_CHARS, SearchIndex
 
     if not 1 <= args.limit <= 100:
         raise UserFacingError("--limit must be between 1 and 100.")
+    if not args.query.strip():
+        raise UserFacingError("Give some words of a title to search for.")
+    if len(args.query) > MAX_QUERY_CHARS:
+        raise UserFacingError(f"The search text is too long: {len(args.query)} characters (at most {MAX_QUERY_CHARS}).")
     async with open_catalog(settings) as db:
         index = await SearchIndex.load(db)
     matches = index.search(args.query, limit=args.limit)

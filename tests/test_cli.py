@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, database: Path, **environment: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "LOG_LEVEL"))}
-    env["DATABASE_PATH"] = str(database)
+    env.update(environment, DATABASE_PATH=str(database))
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=ROOT,
@@ -137,3 +137,51 @@ def test_show_of_nothing_or_of_a_number_no_id_can_be_is_one_line(tmp_path: Path)
     # Not ids: beyond SQLite's integers (was an OverflowError traceback), and a digit int() cannot read.
     for text in ("9" * 30, "²"):
         assert_one_line_error(run("catalog", "show", text, database=database), f'No show called "{text}".')
+
+
+def test_usage_errors_are_one_line_with_a_pointer_to_help(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    for args, says in [
+        (["votes", "export", "--guild", "abc"], "argument --guild: not a Discord id: 'abc'"),
+        (["votes", "export", "--guild", "9" * 30], "argument --guild: not a Discord id"),  # was an OverflowError
+        (["votes", "export", "--guild", "-1"], "argument --guild: not a Discord id: '-1'"),
+        (["evaluate", "--dataset", str(tmp_path), "--users", "0"], "argument --users: not a whole number above 0"),
+        (["catalog", "search", "dark", "--limit", "abc"], "argument --limit: invalid int value: 'abc'"),
+        (["catalog"], "the following arguments are required: ACTION"),
+    ]:
+        result = run(*args, database=database)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        (line,) = result.stderr.splitlines()  # argparse printed its usage block first
+        assert says in line and line.endswith("--help)"), line
+    assert not database.exists()  # refused before anything was opened
+
+
+def test_search_for_nothing_or_for_too_much_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    assert_one_line_error(run("catalog", "search", " ", database=database), "Give some words of a title")
+    # Was exit 0 and the whole 10,000 characters echoed back in "No show matches ...".
+    assert_one_line_error(run("catalog", "search", "x" * 10_000, database=database), "The search text is too long")
+
+
+def test_import_of_a_directory_empty_binary_or_null_file_changes_nothing(tmp_path: Path) -> None:
+    database = tmp_path / "t.db"
+    before = run("catalog", "stats", "--json", database=database).stdout
+    empty, binary, null = tmp_path / "empty.json", tmp_path / "binary.json", tmp_path / "null.json"
+    empty.write_bytes(b"")
+    binary.write_bytes(bytes(range(256)))
+    null.write_text("null")
+    for path, says in [
+        (tmp_path, f"Not a file: {tmp_path}"),  # was "No such file"
+        (empty, f"Nothing imported: {empty}: not valid JSON"),
+        (binary, f"Nothing imported: {binary}: not UTF-8 text"),
+        (null, "Nothing imported: expected a catalog object, a show object or a list of shows."),
+    ]:
+        assert_one_line_error(run("catalog", "import", str(path), database=database), says)
+    assert run("catalog", "stats", "--json", database=database).stdout == before
+
+
+def test_sync_of_a_blank_show_name_is_refused_before_any_request(tmp_path: Path) -> None:
+    # Nothing listens there: a request would be retried with warnings, then fail as a network error.
+    nowhere = "http://127.0.0.1:9"
+    result = run("catalog", "sync", "tvmaze", "--show", " ", database=tmp_path / "t.db", TVMAZE_BASE_URL=nowhere)
+    assert_one_line_error(result, "--show needs the name of a show.")

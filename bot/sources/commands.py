@@ -101,6 +101,8 @@ async def run_sync(args: Any, settings: Settings) -> int:
 
     base_url = settings.tvmaze_base_url
     if args.show is not None:
+        if not args.show.strip():
+            raise UserFacingError("--show needs the name of a show.")
         summary, record = await _guarded(sync.tvmaze_show(base_url, db_path, args.show))
         if record is not None:
             sys.stderr.write(f"TVmaze: {record.title} (TVmaze id {record.ids['tvmaze']})\n")
