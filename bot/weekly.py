@@ -552,9 +552,9 @@ async def mark_posted(
 ) -> None:
     """Record the sent message (the week is never taken again) and clear the setting's problem: the channel works.
 
-    Registering the message for votes is the poster's job, right after sending and before adding the reactions
-    (bot.votes.VoteStore.track_message(message_id, guild_id, channel_id, "weekly",
-    list_emoji_map([show_id for _, show_id in content.numbering]))), so that the vote store's cache stays right.
+    Registering the message for votes is the poster's job, right after sending: bot.ui.make_votable(bot, message,
+    "weekly", list_emoji_map([show_id for _, show_id in content.numbering])) tracks it in the bot's one vote store
+    (bot.votes), so that the store's cache stays right, before it adds the reactions.
     """
     stamp = utc_iso(now)
     async with db.transaction() as conn:

@@ -1,7 +1,7 @@
 """The weekly post: /weekly set|preview|off|status, and the one loop that posts for every server.
 
 The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
-post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's, through the votes
+post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's, through
 bot.ui.make_votable. Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
 """
 
