@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.db import Database
-from bot.search import SearchIndex
+from bot.search import SearchIndex, year_of
 
 SEARCH_CANDIDATES = 200  # title matches considered before the filters narrow them down
 
@@ -64,10 +64,7 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
 
 
 def _summary(row: Any) -> ShowSummary:
-    premiered = row["premiered"]
-    return ShowSummary(
-        row["id"], row["title"], int(premiered[:4]) if premiered else None, row["network"], row["synopsis"]
-    )
+    return ShowSummary(row["id"], row["title"], year_of(row["premiered"]), row["network"], row["synopsis"])
 
 
 async def find_shows(

@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.errors import UserFacingError
 from bot.recommend import Recommendation, Recommender
 from bot.render import ListItem, plain_line, show_list
+from bot.search import year_of
 
 PAGE_SIZE = 5
 MAX_PICKS = 50  # ten pages of "More": past that, the picks are no longer worth reading
@@ -84,8 +85,7 @@ async def list_items(db: Database, picks: Sequence[Recommendation]) -> list[List
     items = []
     for pick in picks:
         premiered, network = facts.get(pick.show_id, (None, None))
-        year = int(premiered[:4]) if premiered and premiered[:4].isdigit() else None
-        items.append(ListItem(title=pick.title, year=year, service=network, reason=pick.reason))
+        items.append(ListItem(title=pick.title, year=year_of(premiered), service=network, reason=pick.reason))
     return items
 
 
