@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import seed_if_empty
-from bot.db import Database, open_database
+from bot.db import Database
 from bot.errors import UserFacingError
 from bot.picks import (
     COLD_START_HINT,
@@ -29,13 +25,6 @@ from bot.recommend import ReasonKind, Recommendation, Recommender
 from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS, ListItem
 
 GUILD, ALICE = 1, 10
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_database(tmp_path / "picks.sqlite3") as database:
-        await seed_if_empty(database)
-        yield database
 
 
 @pytest.fixture
