@@ -26,6 +26,7 @@ from bot.db import open_database
 from bot.emulator import ActionError, DiscordDriver, DiscordEmulator, NoResponse, Reply, build_demo_server
 from bot.emulator.driver import iter_components
 from bot.emulator.harness import running_bot
+from bot.emulator.server import ApiError
 from bot.emulator.state import Message
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,12 @@ class Console:
             raise ConsoleError(f"Say which message (last, or an ID) and {what}")
         message = self.last_message() if target == "last" else None
         if message is None:
-            if not target.isdigit():
+            try:
+                message = self.driver.message(int(target)) if target.isascii() and target.isdigit() else None
+            except ApiError:  # the emulator's 404 Unknown Message
+                message = None
+            if message is None:
                 raise ConsoleError(f"No such message: {target}")
-            message = self.driver.message(int(target))
         return message, remainder.strip()
 
     def last_message(self) -> Message:

@@ -63,8 +63,17 @@ def test_a_line_that_cannot_run_exits_non_zero(tmp_path: Path) -> None:
 
 def test_an_unknown_member_is_a_usage_error(tmp_path: Path) -> None:
     result = console(tmp_path / "db.sqlite3", "--as", "mallory", "-c", "help")
-    assert result.returncode == 2
-    assert "mallory" in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == ["No demo member 'mallory': choose one of owner, alice, bob, carol."]
+
+
+@pytest.mark.parametrize("target", ["12345", "9" * 30, "²"])
+def test_reacting_to_a_message_that_does_not_exist_is_one_line(tmp_path: Path, target: str) -> None:
+    # An unknown id was the emulator's 404 as a traceback; a 30-digit one or "²" too.
+    result = console(tmp_path / "db.sqlite3", "-c", f"react {target} 👍")
+    assert (result.returncode, result.stdout) == (1, "")
+    seeded, line = result.stderr.splitlines()  # a fresh database says it was seeded first
+    assert seeded.startswith("Seeded the empty catalog: ") and line == f"✗ No such message: {target}"
 
 
 def test_discord_timestamps_read_as_dates_in_the_terminal() -> None:
