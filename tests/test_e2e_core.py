@@ -122,8 +122,6 @@ async def test_without_a_token_the_bot_explains_how_to_get_one(tmp_path: Path) -
 
 async def test_show_reply_and_a_vote_by_reaction(discord: Any, bob: Any) -> None:
     """The harness on a real cog (the lead's cog tests go further)."""
-    if "show" not in {command["name"] for command in discord.emulator.global_commands}:
-        pytest.skip("the shows cog is not there yet")
     reply = await discord.slash("show", title="Seven Seconds", user=bob)
     assert reply.embed["title"].startswith("Seven Seconds") and not reply.ephemeral
     await discord.react(reply, "👍", user=bob)

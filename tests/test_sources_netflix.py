@@ -82,7 +82,9 @@ async def test_import_merges_with_the_curated_catalog_and_is_idempotent(tmp_path
         curated = int(await db.fetchval("SELECT COUNT(*) FROM shows"))
         first, _ = import_netflix_csv(db_path, netflix_csv)
         assert first.total == 2676 and first.skipped == []
-        assert first.updated > 0  # curated shows matched, not duplicated
+        # Curated shows matched, not duplicated: every update is a curated show that now has its Netflix id.
+        matched = await db.fetchval("SELECT COUNT(*) FROM shows WHERE id <= ? AND netflix_id IS NOT NULL", (curated,))
+        assert first.updated == matched > 0
         assert await db.fetchval("SELECT COUNT(*) FROM shows") == curated + first.added
         assert await db.fetchval("SELECT COUNT(netflix_id) FROM shows") == 2676
 
