@@ -184,20 +184,13 @@ class ShowBot(commands.Bot):
         payload = json.dumps(self.command_payload(), sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(f"{scope}\n{payload}".encode()).hexdigest()
         key = f"{COMMAND_HASH_KEY}:{scope}"
-        if await self.db.fetchval("SELECT value FROM bot_state WHERE key = ?", (key,)) == digest:
+        if await self.db.get_state(key) == digest:
             log.info("Commands unchanged since the last sync (%s); not syncing", scope)
             return False
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
         synced = await self.tree.sync(guild=guild)
-        await self.db.execute(
-            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, digest),
-        )
-        await self.db.execute(
-            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (f"command_sync_time:{scope}", utc_iso(self.clock.now())),
-        )
+        await self.db.set_state((key, digest), (f"command_sync_time:{scope}", utc_iso(self.clock.now())))
         log.info("Synced %d commands (%s)", len(synced), scope)
         return True
 

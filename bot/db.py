@@ -95,6 +95,18 @@ class Database:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
+    async def get_state(self, key: str) -> str | None:
+        """The value the bot keeps under `key` in bot_state (command sync hashes, catalog sync progress), or None."""
+        value = await self.fetchval("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    async def set_state(self, *items: tuple[str, str]) -> None:
+        """Keep each (key, value) in bot_state, replacing what was there, in one transaction."""
+        await self.executemany(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            items,
+        )
+
     async def schema_version(self) -> int:
         return int(await self.fetchval("PRAGMA user_version"))
 

@@ -105,3 +105,12 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
                 await conn.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'v')")
                 raise RuntimeError("boom")
         assert await db.fetchval("SELECT COUNT(*) FROM bot_state") == 0
+
+
+async def test_bot_state_keeps_the_latest_value_per_key(tmp_path: Path) -> None:
+    async with open_database(tmp_path / "state.db") as db:
+        assert await db.get_state("a") is None
+        await db.set_state(("a", "1"), ("b", "2"))
+        await db.set_state(("a", "3"))
+        assert (await db.get_state("a"), await db.get_state("b")) == ("3", "2")
+        assert await db.fetchval("SELECT COUNT(*) FROM bot_state") == 2

@@ -229,7 +229,7 @@ async def run_background_job(settings: Settings, db: Database, job: str, now: da
         if job == "schedule":
             summary = await tvmaze_schedule(settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS)
         else:
-            after = await db.fetchval("SELECT value FROM bot_state WHERE key = ?", (since_key,))
+            after = await db.get_state(since_key)
             summary = await tvmaze_updates(
                 settings.tvmaze_base_url, db.path, newer_than=int(after) if after is not None else None
             )
@@ -238,22 +238,15 @@ async def run_background_job(settings: Settings, db: Database, job: str, now: da
         outcome = summary.line()
         log.info("Catalog sync (%s): %s", job, outcome)
         if job == "updates":
-            await _remember(db, since_key, str(int(now.timestamp())))
+            await db.set_state((since_key, str(int(now.timestamp()))))
     except Exception as exc:
         log.exception("Catalog sync (%s) failed", job)
         outcome = f"failed: {exc}"
     try:
-        await _remember(db, f"catalog_sync:{job}", json.dumps({"at": utc_iso(now), "outcome": outcome}))
+        await db.set_state((f"catalog_sync:{job}", json.dumps({"at": utc_iso(now), "outcome": outcome})))
     except Exception:
         log.exception("Catalog sync (%s): could not record the outcome", job)
     return outcome
-
-
-async def _remember(db: Database, key: str, value: str) -> None:
-    await db.execute(
-        "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
 
 
 async def shows_to_refresh(db: Database, since: str, today: date, days: int = SCHEDULE_DAYS) -> list[int]:
