@@ -170,7 +170,9 @@ async def test_configure_post_once_with_reactions_that_record_votes(
 
     # /weekly off: no post the next week.
     off = await discord.slash("weekly off", user="owner")
-    assert "off" in off.content
+    assert (off.ephemeral, off.content) == (True, "The weekly post is off. Turn it on again with /weekly set.")
+    again = await discord.slash("weekly off", user="owner")
+    assert again.content == "The weekly post was not on. Turn it on again with /weekly set."
     clock.set(SECOND_POST)
     assert (await tick(bot)).due == 0 and len(posts(channel)) == 1
 
