@@ -621,11 +621,7 @@ class Recommender:
             ranked = self._cold_start(state, votes, genre_key, service_key, wanted)
             return _page(ranked, offset, limit, cold_start=True)
         scored = self.score_candidates(state, votes, weights)
-        blended = []
-        for candidate in scored.values():
-            if self.catalog.matches(candidate.show_id, genre_key, service_key):
-                blended.append((self._blend(candidate, weights), candidate))
-        best = heapq.nlargest(wanted, blended, key=lambda pair: (pair[0], -pair[1].show_id))
+        best = self._best(scored, weights, genre_key, service_key, wanted)
         ranked = [self._explain(candidate, score, votes, weights) for score, candidate in best]
         if len(ranked) < wanted:  # few personal candidates pass the filters: fill with popular shows
             seen = {r.show_id for r in ranked}
@@ -710,6 +706,22 @@ class Recommender:
                 if show_j in new_shows and info.genres & liked_genres:
                     candidate.new_release = 1.0
         return candidates
+
+    def _best(
+        self,
+        scored: dict[int, ScoredCandidate],
+        weights: Weights,
+        genre_key: str | None,
+        service_key: str | None,
+        wanted: int,
+    ) -> list[tuple[float, ScoredCandidate]]:
+        """The `wanted` best candidates that pass the filters, with their blended scores (ties: lower show id)."""
+        blended = [
+            (self._blend(candidate, weights), candidate)
+            for candidate in scored.values()
+            if self.catalog.matches(candidate.show_id, genre_key, service_key)
+        ]
+        return heapq.nlargest(wanted, blended, key=lambda pair: (pair[0], -pair[1].show_id))
 
     @staticmethod
     def _blend(candidate: ScoredCandidate, weights: Weights) -> float:
@@ -818,11 +830,7 @@ class Recommender:
         pseudo_votes = dict.fromkeys(reversed(favourites), 1)
         weights = self.weights
         scored = self.score_candidates(state, pseudo_votes, weights)
-        blended = []
-        for candidate in scored.values():
-            if self.catalog.matches(candidate.show_id, genre_key, service_key):
-                blended.append((self._blend(candidate, weights), candidate))
-        best = heapq.nlargest(wanted, blended, key=lambda pair: (pair[0], -pair[1].show_id))
+        best = self._best(scored, weights, genre_key, service_key, wanted)
         ranked = []
         for score, candidate in best:
             if candidate.new_release:
