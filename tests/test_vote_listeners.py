@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,7 +180,7 @@ async def test_a_rolled_back_batch_is_not_heard_and_a_failing_listener_breaks_no
     store.add_listener(recorder)
     await store.apply_batch([CommandVote(GUILD, 1, SHOW_A, 1)])  # the broken listener is logged, the next one runs
     assert recorder.changes == [VoteChange(GUILD, 1, SHOW_A, None, 1)]
-    with pytest.raises(Exception, match="FOREIGN KEY"):
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         await store.apply_batch([CommandVote(GUILD, 1, SHOW_B, 1), CommandVote(GUILD, 1, 999_999, 1)])
     assert len(recorder.calls) == 1
     assert await stored_values(db) == {(GUILD, 1, SHOW_A): 1}

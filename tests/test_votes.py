@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -319,7 +320,7 @@ async def test_a_database_error_drops_one_event_and_the_consumer_goes_on(store: 
     assert (processor.stats.failed_batches, processor.stats.failed_events) == (1, 1)
     processor = VoteProcessor(store)
     processor.start()
-    with pytest.raises(Exception, match="injected failure"):
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
         await processor.submit_and_wait(CommandVote(GUILD, 666, SHOW_C, 1))
     processor.submit(add(9, MSG_B, THUMBS_UP))  # still consuming
     await processor.stop()
