@@ -4,6 +4,7 @@ and a SIGKILL in the middle of a burst."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import signal
@@ -434,21 +435,39 @@ def prefix_matching(stored_votes: Expected, guild: int, plan: list[tuple[bool, U
     return found
 
 
-async def wait_for_line(lines: list[str], pattern: str, timeout: float = 20.0) -> re.Match[str]:  # noqa: ASYNC109
-    regex = re.compile(pattern)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        for line in lines:
-            if match := regex.search(line):
-                return match
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"No log line matching {pattern!r}; the bot logged:\n" + "\n".join(lines[-30:]))
+class LogLines:
+    """A bot process's stderr, line by line; waiting for a line wakes on each new line, not on a timer."""
 
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ended = False
+        self.changed = asyncio.Condition()
 
-async def collect_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    while line := await stream.readline():
-        lines.append(line.decode(errors="replace").rstrip())
+    async def collect(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            async with self.changed:
+                self.lines.append(line.decode(errors="replace").rstrip())
+                self.changed.notify_all()
+        async with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def search(self, regex: re.Pattern[str]) -> re.Match[str] | None:
+        return next((match for line in self.lines if (match := regex.search(line))), None)
+
+    async def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:  # noqa: ASYNC109
+        regex = re.compile(pattern)
+
+        def done() -> bool:
+            return self.ended or self.search(regex) is not None
+
+        async with self.changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait_for(done), timeout)
+            match = self.search(regex)
+        if match is None:
+            raise AssertionError(f"No log line matching {pattern!r}; the bot logged:\n" + "\n".join(self.lines[-30:]))
+        return match
 
 
 @pytest.mark.slow
@@ -466,11 +485,11 @@ async def test_sigkill_in_a_burst_loses_nothing_processed_and_reconciliation_res
     guild = demo.guild.id
 
     first = await bot_process()
-    first_log: list[str] = []
     assert first.process.stderr is not None
-    reader = asyncio.create_task(collect_lines(first.process.stderr, first_log))
+    first_log = LogLines()
+    reader = asyncio.create_task(first_log.collect(first.process.stderr))
     await first.wait_connected()
-    await wait_for_line(first_log, r"Vote reconciliation fixed 0 votes")
+    await first_log.wait_for(r"Vote reconciliation fixed 0 votes")
     for step in plan[:2500]:
         await send(emulator, step)
     for _ in range(750):  # until the bot has committed some of them (15 s at most, for a slow CI machine)
@@ -494,11 +513,11 @@ async def test_sigkill_in_a_burst_loses_nothing_processed_and_reconciliation_res
     print(f"crash: the bot had committed the first {processed} of 3000 events it was sent")
 
     second = await bot_process()
-    second_log: list[str] = []
     assert second.process.stderr is not None
-    reader = asyncio.create_task(collect_lines(second.process.stderr, second_log))
+    second_log = LogLines()
+    reader = asyncio.create_task(second_log.collect(second.process.stderr))
     await second.wait_connected()
-    fixed = await wait_for_line(second_log, r"Vote reconciliation fixed (\d+) votes")
+    fixed = await second_log.wait_for(r"Vote reconciliation fixed (\d+) votes")
     assert int(fixed.group(1)) > 0
     assert await stored(db) == replay(guild, plan, maps)
     assert await second.stop() == 0
