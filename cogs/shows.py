@@ -143,7 +143,7 @@ class Shows(commands.Cog):
         try:
             show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
         except UserFacingError:
-            if self.bot.settings.catalog_sync is None or not title.strip() or title.strip().isdigit():
+            if self.bot.settings.catalog_sync is None or not title.strip():
                 raise
             await interaction.response.defer(thinking=True)
             found = await lookup_and_add(self.bot.settings, self.bot.db, title)
