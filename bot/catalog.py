@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.db import BUSY_TIMEOUT_MS, Database
+from bot.paths import CATALOG_DIR
 from bot.text import normalise
 
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "data" / "catalog"
 FORMAT = "showbot-catalog/1"
 CURATED_SOURCE = "showbot"
 STATUSES = ("running", "ended", "in development", "to be determined")

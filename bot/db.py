@@ -14,9 +14,10 @@ from typing import Any
 
 import aiosqlite
 
+from bot.paths import MIGRATIONS_DIR
+
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "data" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
 

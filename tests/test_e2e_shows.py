@@ -99,7 +99,7 @@ async def test_cast_pages_belong_to_the_asker_and_expire(
         )
     finally:
         conn.close()
-    monkeypatch.setattr(bot.ui, "VIEW_TIMEOUT", 0.5)
+    monkeypatch.setattr(bot.ui, "VIEW_TIMEOUT", 1.5)  # of inactivity: ample for two clicks on a slow machine
     await make_bot()
 
     reply = await driver.slash("cast", title="A Very Large Ensemble", page=2, user=alice)
