@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from fake_tvmaze import FakeTvmaze
+from shared_data import serving
 
 from bot.catalog import seed_if_empty
 from bot.clock import FakeClock
@@ -214,10 +215,5 @@ async def bot_process(
 @pytest.fixture
 async def tvmaze() -> AsyncIterator[FakeTvmaze]:
     """A local TVmaze API answering from recordings and synthetic fixtures (see tests/fake_tvmaze.py)."""
-    fake = FakeTvmaze()
-    await fake.server.start_server()
-    try:
+    async with serving(FakeTvmaze()) as fake:
         yield fake
-    finally:
-        await fake.server.close()
-    fake.recordings.check_all_loaded()

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -54,3 +57,22 @@ class Recordings:
         if self.not_loaded:
             missing = ", ".join(sorted(set(self.not_loaded)))
             pytest.fail(f"the fake server was asked for recordings the test did not load with use(): {missing}")
+
+
+class FakeApi(Protocol):
+    server: TestServer
+    recordings: Recordings
+
+
+FakeT = TypeVar("FakeT", bound=FakeApi)
+
+
+@asynccontextmanager
+async def serving(fake: FakeT) -> AsyncIterator[FakeT]:
+    """Run a fake API server for one test; afterwards, fail if a handler asked for a recording the test never loaded."""
+    await fake.server.start_server()
+    try:
+        yield fake
+    finally:
+        await fake.server.close()
+    fake.recordings.check_all_loaded()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from shared_data import SHARED_DATA, Recordings, require_shared
+from shared_data import SHARED_DATA, Recordings, require_shared, serving
 
 from bot.catalog import ShowRecord, connect_sync, import_records, show_json
 from bot.cli import main
@@ -93,13 +93,8 @@ class FakeTmdb:
 
 @pytest.fixture
 async def tmdb() -> AsyncIterator[FakeTmdb]:
-    fake = FakeTmdb()
-    await fake.server.start_server()
-    try:
+    async with serving(FakeTmdb()) as fake:
         yield fake
-    finally:
-        await fake.server.close()
-    fake.recordings.check_all_loaded()
 
 
 async def no_sleep(seconds: float) -> None:
