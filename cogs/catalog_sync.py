@@ -5,6 +5,7 @@ The work and its error containment live in bot.sources.sync.run_background_job; 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from discord.ext import commands, tasks
@@ -19,12 +20,18 @@ log = logging.getLogger(__name__)
 class CatalogSync(commands.Cog):
     def __init__(self, bot: ShowBot) -> None:
         self.bot = bot
+        # Set once each loop's first run (at start) is over, or at once when sync is off: whoever must not race that
+        # run (a test counting shows, an operator's script) waits for it; later runs are an hour or a day away.
+        self.first_pass_done = asyncio.Event()
+        self._first_runs_pending = {"schedule", "updates"}
 
     async def cog_load(self) -> None:
         if self.bot.settings.catalog_sync == "tvmaze":
             log.info("Catalog sync from TVmaze: schedules daily, updates hourly")
             self.schedule_daily.start()
             self.updates_hourly.start()
+        else:
+            self.first_pass_done.set()
 
     async def cog_unload(self) -> None:
         self.schedule_daily.cancel()
@@ -40,12 +47,18 @@ class CatalogSync(commands.Cog):
 
     async def run(self, job: str) -> None:
         """One job, then the title index and the recommender re-read the shows it may have changed."""
-        started = now_iso()  # the importer's own clock: its stamps are compared with this
-        await run_background_job(self.bot.settings, self.bot.db, job, self.bot.clock.now())
         try:
-            await self.bot.catalog_changed(await shows_to_refresh(self.bot.db, started, self.bot.clock.now().date()))
-        except Exception:  # the next job refreshes again; the loop must go on
-            log.exception("Catalog sync (%s): refreshing the title index and the recommender failed", job)
+            started = now_iso()  # the importer's own clock: its stamps are compared with this
+            await run_background_job(self.bot.settings, self.bot.db, job, self.bot.clock.now())
+            try:
+                changed = await shows_to_refresh(self.bot.db, started, self.bot.clock.now().date())
+                await self.bot.catalog_changed(changed)
+            except Exception:  # the next job refreshes again; the loop must go on
+                log.exception("Catalog sync (%s): refreshing the title index and the recommender failed", job)
+        finally:
+            self._first_runs_pending.discard(job)
+            if not self._first_runs_pending:
+                self.first_pass_done.set()
 
     @schedule_daily.before_loop
     @updates_hourly.before_loop

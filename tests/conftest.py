@@ -138,8 +138,16 @@ async def make_bot(
 
 @pytest.fixture
 async def bot(make_bot: BotFactory) -> ShowBot:
-    """The real bot with every cog in cogs/, ready (logged in, commands synced, guilds received)."""
-    return await make_bot()
+    """The real bot with every cog in cogs/, ready (logged in, commands synced, guilds received), its background
+    catalog sync's first run over (with CATALOG_SYNC set it starts at once and would add shows while a test runs)."""
+    return await background_sync_settled(await make_bot())
+
+
+async def background_sync_settled(bot: ShowBot, timeout: float = 20.0) -> ShowBot:  # noqa: ASYNC109
+    sync = bot.get_cog("CatalogSync")
+    if sync is not None:
+        await asyncio.wait_for(sync.first_pass_done.wait(), timeout)  # type: ignore[attr-defined]
+    return bot
 
 
 @pytest.fixture
