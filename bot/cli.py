@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("path", type=Path)
     importer.add_argument("--format", default="showbot", help="showbot (default) or netflix-csv")
     show = catalog.add_parser("show", help="print one show")
-    show.add_argument("title", metavar="TITLE_OR_ID")
+    show.add_argument("title", metavar="TITLE_OR_ID", help="a title (digits too: 24), or id:ID")
     show.add_argument("--json", action="store_true")
     search = catalog.add_parser("search", help="search titles (typo-tolerant)")
     search.add_argument("query")
@@ -220,13 +220,15 @@ async def _catalog_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _resolve_show_id(db: Database, text: str) -> int:
-    """A show id, or a title resolved by the search module; unknown titles raise with suggestions."""
-    from bot.search import SearchIndex, not_found_message
-    from bot.titles import typed_show_id
+    """A show's id from `id:<id>` (as the JSON output and the bot's choices give it), or a title resolved by the search
+    module, digits included ("24" is a title); unknown titles raise with suggestions."""
+    from bot.search import SearchIndex, not_found_message, show_id_of_choice
 
     text = text.strip()
-    show_id = typed_show_id(text)
-    if show_id is not None and await db.fetchval("SELECT id FROM shows WHERE id = ?", (show_id,)) is not None:
+    show_id = show_id_of_choice(text)
+    if show_id is not None:
+        if await db.fetchval("SELECT id FROM shows WHERE id = ?", (show_id,)) is None:
+            raise UserFacingError(f"No show has the id {show_id}.")
         return show_id
     index = await SearchIndex.load(db)
     match = index.resolve(text)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import re
 import string
 from array import array
 from bisect import bisect_left, bisect_right, insort
@@ -407,7 +408,7 @@ class SearchIndex:
         ]
 
     def choices(self, text: str | None, boosts: Mapping[int, float] | None = None) -> list[tuple[str, str]]:
-        """Autocomplete (name, value) pairs: at most 25, each at most 100 characters, value = the show id.
+        """Autocomplete (name, value) pairs: at most 25, each at most 100 characters, value = `choice_value`.
 
         Empty input lists the server's favourites and the popular shows. Built straight from the index's columns:
         this runs on every keystroke.
@@ -424,7 +425,7 @@ class SearchIndex:
             name = f"{self._entry_title[primary]} ({year})" if year else self._entry_title[primary]
             if entry != primary:
                 name = f"{name} — {self._entry_title[entry]}"
-            pairs.append((_choice_name(name, show_id), str(show_id)))
+            pairs.append((_choice_name(name, show_id), choice_value(show_id)))
         return pairs
 
     def _ranked(self, query: str, limit: int, boosts: Mapping[int, float] | None) -> tuple[list[int], str]:
@@ -860,8 +861,27 @@ def is_confident(query: str, title: str) -> bool:
 def autocomplete_choices(
     index: SearchIndex, text: str | None, boosts: Mapping[int, float] | None = None
 ) -> list[tuple[str, str]]:
-    """(name, value) pairs for an autocomplete answer: at most 25, each at most 100 characters, value = show id."""
+    """(name, value) pairs for an autocomplete answer: at most 25, each at most 100 characters (`choice_value`)."""
     return index.choices(text, boosts)
+
+
+CHOICE_VALUE_PREFIX = "id:"
+_CHOICE_VALUE = re.compile(r"id:([0-9]{1,19})")
+MAX_SHOW_ID = 2**63 - 1  # SQLite's largest integer: a larger number cannot be an id (nor a query parameter)
+
+
+def choice_value(show_id: int) -> str:
+    """What an autocomplete choice for a show sends back: `id:` and the show id. Never a bare number, which is read as
+    a title ("24", "1883" and "911" are shows): a typed title cannot be mistaken for this, nor this for a title."""
+    return f"{CHOICE_VALUE_PREFIX}{show_id}"
+
+
+def show_id_of_choice(text: str) -> int | None:
+    """The show id in a choice value (`id:24`, as `choice_value` writes it), or None for anything else."""
+    matched = _CHOICE_VALUE.fullmatch(text.strip())
+    if matched is None or int(matched.group(1)) > MAX_SHOW_ID:
+        return None
+    return int(matched.group(1))
 
 
 def _choice_name(name: str, show_id: int) -> str:

@@ -1,8 +1,9 @@
 """Title options: the one place that turns what a member typed (or picked) into a show, for every cog.
 
-Autocomplete choices carry the show id as their value; a title typed without picking a choice is resolved by the
-same search. The server's votes boost what it likes; they are cached briefly so that each keystroke does not
-aggregate the server's votes again.
+Autocomplete choices carry `id:` and the show id as their value (`bot.search.choice_value`); a title typed without
+picking a choice is resolved by the same search, by title: a title made of digits ("24", "1883") is a title, not an id.
+The server's votes boost what it likes; they are cached briefly so that each keystroke does not aggregate the server's
+votes again.
 """
 
 from __future__ import annotations
@@ -12,18 +13,10 @@ from collections.abc import Mapping
 
 from bot.db import Database
 from bot.errors import UserFacingError
-from bot.search import SearchIndex, autocomplete_choices, not_found_message
+from bot.search import SearchIndex, autocomplete_choices, not_found_message, show_id_of_choice
 from bot.votes import net_votes
 
 BOOST_TTL_SECONDS = 30.0
-MAX_SHOW_ID = 2**63 - 1  # SQLite's largest integer: a longer number cannot be an id (and cannot be a query parameter)
-
-
-def typed_show_id(text: str) -> int | None:
-    """The show id `text` spells (ASCII digits within SQLite's range), or None: then the text is read as a title."""
-    if text.isascii() and text.isdigit() and int(text) <= MAX_SHOW_ID:
-        return int(text)
-    return None
 
 
 class TitleResolver:
@@ -51,17 +44,18 @@ class TitleResolver:
         self._boosts.pop(guild_id, None)
 
     async def choices(self, guild_id: int | None, current: str) -> list[tuple[str, str]]:
-        """Autocomplete (name, value) pairs: at most 25, each at most 100 characters, value = show id."""
+        """Autocomplete (name, value) pairs: at most 25, each at most 100 characters, value = `id:<show id>`."""
         return autocomplete_choices(self.index, current, await self.boosts(guild_id))
 
     async def resolve(self, guild_id: int | None, text: str) -> tuple[int, str]:
         """(show id, title) for a picked choice or a typed title; an unknown title raises with suggestions."""
         text = text.strip()
-        show_id = typed_show_id(text)
-        if show_id is not None:  # a choice picked from autocomplete carries the show id
+        show_id = show_id_of_choice(text)
+        if show_id is not None:  # a choice picked from autocomplete
             title = await self.db.fetchval("SELECT title FROM shows WHERE id = ?", (show_id,))
-            if title is not None:
-                return show_id, str(title)
+            if title is None:
+                raise UserFacingError("That show is no longer in the catalog.")
+            return show_id, str(title)
         boosts = await self.boosts(guild_id)
         match = self.index.resolve(text, boosts)
         if match is None:

@@ -14,6 +14,7 @@ from bot.catalog import STATUSES, show_json
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, cast_pages, plain_line, show_card, show_list, trailer_link, trailer_message
+from bot.search import show_id_of_choice
 from bot.sources.lookup import lookup_and_add
 from bot.ui import (
     OwnerOnlyView,
@@ -143,8 +144,8 @@ class Shows(commands.Cog):
         try:
             show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
         except UserFacingError:
-            if self.bot.settings.catalog_sync is None or not title.strip():
-                raise
+            if self.bot.settings.catalog_sync is None or not title.strip() or show_id_of_choice(title) is not None:
+                raise  # nothing to look up (a choice's show was removed since it was offered)
             await interaction.response.defer(thinking=True)
             found = await lookup_and_add(self.bot.settings, self.bot.db, title)
             if found is None:

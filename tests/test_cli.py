@@ -53,7 +53,7 @@ def test_show_seven_seconds_json_on_a_fresh_database(tmp_path: Path) -> None:
 def test_show_by_id_and_as_text(tmp_path: Path) -> None:
     database = tmp_path / "t.db"
     show_id = json.loads(run("catalog", "show", "Dark", "--json", database=database).stdout)["id"]
-    text = run("catalog", "show", str(show_id), database=database)
+    text = run("catalog", "show", f"id:{show_id}", database=database)
     assert text.returncode == 0
     assert text.stdout.startswith(f"Dark (id {show_id})")
 

@@ -15,10 +15,14 @@ pytestmark = pytest.mark.e2e
 
 
 def console(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return showbot(database, "console", *args)
+
+
+def showbot(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "DEV_GUILD"))}
     env["DATABASE_PATH"] = str(database)
     return subprocess.run(
-        [sys.executable, "-m", "bot", "console", *args],
+        [sys.executable, "-m", "bot", *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -34,6 +38,26 @@ def test_json_prints_the_interaction_response_with_the_show_embed(tmp_path: Path
     assert body["type"] == 4
     assert body["data"]["embeds"][0]["title"].startswith("Seven Seconds")
     assert "Traceback" not in result.stderr
+
+
+def test_a_title_made_of_digits_is_that_show_in_the_console_and_in_catalog_show(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    record = tmp_path / "24.json"
+    record.write_text(json.dumps([{"title": "24"}]))  # the real show's title, and nothing else about it
+    imported = showbot(database, "catalog", "import", str(record))
+    assert imported.returncode == 0, imported.stderr
+
+    result = console(database, "-c", "/show title:24", "--json")
+    assert result.returncode == 0, result.stderr
+    (callback,) = [json.loads(line) for line in result.stdout.splitlines() if "/callback" in line]
+    assert callback["body"]["data"]["embeds"][0]["title"] == "24"
+
+    by_title = json.loads(showbot(database, "catalog", "show", "24", "--json").stdout)
+    assert by_title["title"] == "24"
+    by_id = json.loads(showbot(database, "catalog", "show", "id:24", "--json").stdout)
+    assert (by_id["id"], by_id["title"] != "24") == (24, True)  # the show whose database id is 24 is another
+    gone = showbot(database, "catalog", "show", "id:999999")
+    assert (gone.returncode, gone.stderr) == (1, "No show has the id 999999.\n")
 
 
 def test_lines_run_in_order_and_state_persists_between_runs(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ async def test_a_show_added_by_a_lookup_can_be_recommended_from(
     assert card.embed["title"] == "The Quiet Lighthouse Test Show"
     show_id = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = 990001")
     assert show_id in bot.recommender.catalog.shows
-    similar = await discord.slash("similar", title=str(show_id), user="alice")
+    similar = await discord.slash("similar", title=f"id:{show_id}", user="alice")
     assert not similar.ephemeral, similar.content
     assert similar.embed["title"] == "Shows like The Quiet Lighthouse Test Show"
 

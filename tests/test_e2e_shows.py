@@ -9,6 +9,7 @@ import pytest
 
 import bot.ui
 from bot.catalog import connect_sync, import_records, parse_document
+from bot.db import Database
 from bot.emulator import DiscordDriver, DiscordEmulator
 from bot.emulator.state import User
 
@@ -63,7 +64,7 @@ async def test_autocomplete_returns_ids_and_handles_hostile_text(discord: Discor
     assert "Seven Seconds (2018)" in [choice["name"] for choice in prefix]
     choices = await discord.autocomplete("show", "title", "seven sec", user=alice)
     assert choices[0]["name"] == "Seven Seconds (2018)"
-    assert choices[0]["value"].isdigit()
+    assert choices[0]["value"].startswith("id:") and choices[0]["value"][3:].isdigit()
     picked = await discord.slash("show", title=choices[0]["value"], user=alice)
     assert picked.embed["title"] == "Seven Seconds"
     for text in ['"', "NEAR(a b)", "* AND OR", "'; DROP TABLE shows; --", "🎬" * 50, "\x00\x1b"]:
@@ -71,6 +72,35 @@ async def test_autocomplete_returns_ids_and_handles_hostile_text(discord: Discor
         assert len(choices) <= 25
     empty = await discord.autocomplete("show", "title", "", user=alice)
     assert len(empty) == 25
+
+
+NUMERIC_TITLES = ("24", "1883", "1899", "9-1-1", "911")  # real shows' titles; the records hold nothing but the title
+
+
+async def test_a_title_made_of_digits_opens_that_show_not_the_show_with_that_id(
+    database_path: Path, make_bot: Any, driver: DiscordDriver, db: Database, alice: User
+) -> None:
+    conn = connect_sync(database_path)
+    try:
+        import_records(conn, parse_document([{"title": title} for title in NUMERIC_TITLES]))
+    finally:
+        conn.close()
+    show_24 = await db.fetchval("SELECT title FROM shows WHERE id = 24")
+    assert show_24 is not None and show_24 not in NUMERIC_TITLES  # what `/show title:24` opened before
+    await make_bot()
+
+    for title in NUMERIC_TITLES:
+        typed = await driver.slash("show", title=title, user=alice)
+        assert typed.embed["title"] == title
+        show_id = await db.fetchval("SELECT id FROM shows WHERE title = ?", (title,))
+        choices = await driver.autocomplete("show", "title", title, user=alice)
+        assert (choices[0]["name"], choices[0]["value"]) == (title, f"id:{show_id}")
+        picked = await driver.slash("show", title=choices[0]["value"], user=alice)
+        assert picked.embed["title"] == title
+    # The show whose id is 24 is still reached by its own choice; a choice whose show is gone says so.
+    assert (await driver.slash("show", title="id:24", user=alice)).embed["title"] == show_24
+    gone = await driver.slash("show", title="id:999999", user=alice)
+    assert (gone.ephemeral, gone.content) == (True, "That show is no longer in the catalog.")
 
 
 async def test_mentions_in_catalog_text_never_ping(discord: DiscordDriver, alice: User) -> None:

@@ -140,7 +140,8 @@ async def test_vote_command_autocomplete_and_errors(
     alice = demo.members["alice"]
     choices = await discord.autocomplete("vote", "title", "seven secon", user=alice)
     assert choices and choices[0]["name"].startswith("Seven Seconds")
-    show = int(choices[0]["value"])
+    show = int(choices[0]["value"].removeprefix("id:"))
+    assert choices[0]["value"] == f"id:{show}"
     reply = await discord.slash("vote", title=choices[0]["value"], choice="up", user=alice)
     assert reply.ephemeral and THUMBS_UP in reply.content and "Seven Seconds" in reply.content
     reply = await discord.slash("vote", title="Seven Seconds", choice="down", user=alice)  # typed, not picked
@@ -152,8 +153,8 @@ async def test_vote_command_autocomplete_and_errors(
     reply = await discord.slash("vote", title="qqqqzzzz no such show", choice="up", user=alice)
     assert reply.ephemeral and reply.content.startswith("No show called")
     # Autocomplete puts the server's favourites first when nothing is typed.
-    await discord.slash("vote", title=str(show), choice="up", user=alice)
-    assert (await discord.autocomplete("vote", "title", "", user=alice))[0]["value"] == str(show)
+    await discord.slash("vote", title=f"id:{show}", choice="up", user=alice)
+    assert (await discord.autocomplete("vote", "title", "", user=alice))[0]["value"] == f"id:{show}"
 
 
 async def test_myvotes_pages_belong_to_the_requester_and_forgetme_confirms(

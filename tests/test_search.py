@@ -17,9 +17,11 @@ from bot.search import (
     Match,
     SearchIndex,
     autocomplete_choices,
+    choice_value,
     edits1,
     is_confident,
     not_found_message,
+    show_id_of_choice,
     year_of,
 )
 from bot.text import normalise
@@ -205,16 +207,22 @@ def test_popularity_orders_equal_matches() -> None:
 def test_titles_are_not_unique_and_values_are_show_ids() -> None:
     index = small_index(("The Office", 10.0), ("The Office", 20.0))
     assert ids(index.search("the office")) == [2, 1]
-    assert [value for _, value in autocomplete_choices(index, "the office")] == ["2", "1"]
+    assert [value for _, value in autocomplete_choices(index, "the office")] == ["id:2", "id:1"]
     names = [name for name, _ in autocomplete_choices(index, "the office")]
     assert names == ["The Office (2002)", "The Office (2001)"]
+
+
+def test_a_choice_value_is_a_prefixed_id_and_a_bare_number_is_not_one() -> None:
+    assert choice_value(24) == "id:24" and show_id_of_choice("id:24") == 24 and show_id_of_choice(" id:7 ") == 7
+    for text in ("24", "1883", "9-1-1", "id:", "id:-1", "id:²", "ID 24", "id:" + "9" * 19, "id:" + "9" * 30, "x id:2"):
+        assert show_id_of_choice(text) is None, text
 
 
 def test_empty_input_lists_the_servers_favourites_then_the_popular_shows() -> None:
     index = small_index(("A", 1.0), ("B", 5.0), ("C", 3.0), ("D", 0.0))
     assert ids(index.popular(limit=3)) == [2, 3, 1]
     assert ids(index.popular(limit=3, boosts={4: 2.0, 1: 7.0, 3: -1.0})) == [1, 4, 2]
-    assert [value for _, value in autocomplete_choices(index, "  ", {4: 1.0})] == ["4", "2", "3", "1"]
+    assert [value for _, value in autocomplete_choices(index, "  ", {4: 1.0})] == ["id:4", "id:2", "id:3", "id:1"]
     assert index.search("") == []
 
 
@@ -345,7 +353,8 @@ def check_choices(index: SearchIndex, text: str, boosts: dict[int, float] | None
     assert len(choices) <= AUTOCOMPLETE_LIMIT
     for name, value in choices:
         assert 1 <= len(name) <= CHOICE_MAX_CHARS
-        assert value.isdigit() and int(value) in index and len(value) <= CHOICE_MAX_CHARS
+        show_id = show_id_of_choice(value)
+        assert show_id is not None and show_id in index and len(value) <= CHOICE_MAX_CHARS
 
 
 @settings(
