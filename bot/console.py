@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import textwrap
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from bot.catalog import seed_if_empty
 from bot.config import Settings
-from bot.core import COMMAND_HASH_KEY
+from bot.core import COMMAND_HASH_KEY, ShowBot
 from bot.db import open_database
 from bot.emulator import ActionError, DiscordDriver, DiscordEmulator, NoResponse, Reply, build_demo_server
 from bot.emulator.driver import iter_components
@@ -45,6 +46,7 @@ Type what a member of the "Showbot Demo" server would do:
   /show title:sev?                   end an option value with ? to see the bot's autocomplete choices for it
   react last 👍 / unreact last 👍    add or remove your reaction on the latest message the bot sent
                                      (instead of "last", a message ID)
+  clear last [👍]                    a moderator removes every reaction (or every 👍) from that message
   click last <label>                 click a button (by label or custom_id) on that message
   select last <custom_id> a,b        choose values in a select menu
   messages [#channel]                show the channel's recent messages
@@ -58,10 +60,18 @@ class ConsoleError(Exception):
 
 
 class Console:
-    def __init__(self, emulator: DiscordEmulator, driver: DiscordDriver, *, as_json: bool) -> None:
+    def __init__(
+        self,
+        emulator: DiscordEmulator,
+        driver: DiscordDriver,
+        *,
+        as_json: bool,
+        after_line: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.driver = driver
         self.as_json = as_json
+        self.after_line = after_line  # e.g. wait until the bot has stored the votes the line caused
         self.user = driver.default_user
         self.channel = driver.default_channel
 
@@ -78,6 +88,8 @@ class Console:
         violations = len(self.emulator.violations)
         try:
             await self._dispatch(line)
+            if self.after_line is not None:
+                await self.after_line()
         except (ConsoleError, ActionError, NoResponse, TimeoutError) as exc:
             print(f"✗ {exc}", file=sys.stderr)
             return False
@@ -115,6 +127,11 @@ class Console:
             action = self.driver.react if word == "react" else self.driver.unreact
             await action(target, emoji, user=self.user)
             self.say(f"{'Reacted' if word == 'react' else 'Removed'} {emoji}. Reactions now: "
+                     f"{render_reactions(target) or 'none'}")  # fmt: skip
+        elif word == "clear":
+            target, emoji = self._split_target(rest + " *" if rest.count(" ") == 0 else rest, "an emoji")
+            await self.driver.clear_reactions(target, None if emoji == "*" else emoji)
+            self.say(f"Cleared {'every reaction' if emoji == '*' else emoji}. Reactions now: "
                      f"{render_reactions(target) or 'none'}")  # fmt: skip
         elif word == "click":
             target, label = self._split_target(rest, "a button label")
@@ -233,6 +250,13 @@ def render_embed(embed: dict[str, Any]) -> list[str]:
     return lines
 
 
+async def votes_applied(bot: ShowBot) -> None:
+    """Wait until the vote events queued so far are stored: a line's reactions count for the next line."""
+    processor = getattr(bot.get_cog("Votes"), "processor", None)
+    if processor is not None:
+        await processor.drain()
+
+
 def render_reactions(message: Message) -> str:
     return "  ".join(f"{emoji} {count}" for emoji, count in message.reaction_counts().items())
 
@@ -305,9 +329,9 @@ async def _console(settings: Settings, lines: list[str], member: str | None, as_
                 print(f"Seeded the empty catalog: {seeded.line()}", file=sys.stderr)
             # The emulator is new on every run: make the bot sync its commands to the demo server again.
             await db.execute("DELETE FROM bot_state WHERE key = ?", (f"{COMMAND_HASH_KEY}:guild:{DEMO_GUILD_ID}",))
-            async with running_bot(emulator, settings, db):
+            async with running_bot(emulator, settings, db) as bot:
                 driver = DiscordDriver(emulator, demo, user=(member or "alice").removeprefix("@"), timeout=15.0)
-                console = Console(emulator, driver, as_json=as_json)
+                console = Console(emulator, driver, as_json=as_json, after_line=lambda: votes_applied(bot))
                 if lines:
                     for line in lines:
                         if not await console.run_line(line):

@@ -160,6 +160,16 @@ class ReactionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionClear:
+    """A moderator removed every reaction from a message (emoji None: MESSAGE_REACTION_REMOVE_ALL) or every reaction
+    with one emoji (MESSAGE_REACTION_REMOVE_EMOJI): each member's reaction is retracted as if they had removed it."""
+
+    guild_id: int
+    message_id: int
+    emoji: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CommandVote:
     """/vote: value +1/-1 sets the vote, None clears it. Result: the vote afterwards (or None)."""
 
@@ -200,7 +210,7 @@ class ReconcileMessage:
     live: frozenset[tuple[int, str]] = frozenset()
 
 
-VoteEvent = ReactionEvent | CommandVote | ForgetMember | Untrack | ReconcileMessage
+VoteEvent = ReactionEvent | ReactionClear | CommandVote | ForgetMember | Untrack | ReconcileMessage
 
 
 # The store ---------------------------------------------------------------------------------------------------------
@@ -550,6 +560,8 @@ class _Batch:
         if isinstance(event, ReactionEvent):
             await self.reaction(event, source="reaction")
             return None
+        if isinstance(event, ReactionClear):
+            return await self.clear(event)
         if isinstance(event, CommandVote):
             return await self.command(event)
         if isinstance(event, ForgetMember):
@@ -573,6 +585,27 @@ class _Batch:
         current = await self.vote(key)
         if current is not None and current.message_id == event.message_id and current.emoji == target.emoji:
             await self.put(key, None)
+
+    async def clear(self, event: ReactionClear) -> int:
+        """Retract the cleared reactions the bot knows of (`vote_reactions`), each by the rule of a live removal.
+        Result: how many members' reactions were cleared."""
+        message = (await self.store._load_messages(self.conn, [event.message_id])).get(event.message_id)
+        if message is None or not message.active or message.guild_id != event.guild_id:
+            return 0
+        target = None if event.emoji is None else message.target(event.emoji)
+        if event.emoji is not None and target is None:
+            return 0
+        await self.flush()  # reactions recorded earlier in this batch must be seen below
+        async with self.conn.execute(
+            "SELECT emoji, user_id FROM vote_reactions WHERE message_id = ?1 AND (?2 IS NULL OR emoji = ?2)"
+            " ORDER BY user_id, emoji",
+            (event.message_id, None if target is None else target.emoji),
+        ) as cursor:
+            cleared = [(str(emoji), int(user_id)) for emoji, user_id in await cursor.fetchall()]
+        for emoji, user_id in cleared:
+            removal = ReactionEvent(False, event.guild_id, user_id, event.message_id, emoji)
+            await self.reaction(removal, source="reaction")
+        return len(cleared)
 
     async def command(self, event: CommandVote) -> Vote | None:
         key = (event.guild_id, event.user_id, event.show_id)
@@ -728,6 +761,8 @@ class VoteProcessor:
         self._task: asyncio.Task[None] | None = None
         # message_id -> (member, emoji_key) pairs with events since a reconciliation started fetching its reactions.
         self._watched: dict[int, set[tuple[int, str]]] = {}
+        # message_id -> emoji keys (None: all) cleared by a moderator since its reconciliation started fetching.
+        self._cleared: dict[int, set[str | None]] = {}
 
     @property
     def running(self) -> bool:
@@ -779,13 +814,24 @@ class VoteProcessor:
 
     def unwatch(self, message_id: int) -> None:
         self._watched.pop(message_id, None)
+        self._cleared.pop(message_id, None)
 
     def _enqueue(self, event: VoteEvent, future: asyncio.Future[object] | None) -> None:
         if isinstance(event, ReactionEvent) and (watched := self._watched.get(event.message_id)) is not None:
             watched.add((event.user_id, emoji_key(event.emoji)))
+        if isinstance(event, ReactionClear) and event.message_id in self._watched:
+            # The fetch may have read reactions from before the clear: those are gone now.
+            cleared_key = None if event.emoji is None else emoji_key(event.emoji)
+            self._cleared.setdefault(event.message_id, set()).add(cleared_key)
         if isinstance(event, ReconcileMessage) and event.message_id in self._watched:
             # Reactions that changed during the fetch are settled by their own (queued) events.
-            event = ReconcileMessage(event.message_id, event.reactors, event.live | self._watched.pop(event.message_id))
+            live = event.live | self._watched.pop(event.message_id)
+            cleared = self._cleared.pop(event.message_id, set())
+            reactors = {
+                emoji: frozenset() if None in cleared or emoji_key(emoji) in cleared else users
+                for emoji, users in event.reactors.items()
+            }
+            event = ReconcileMessage(event.message_id, reactors, live)
         self._queue.append(_Item(event, future))
         self._wakeup.set()
 
@@ -887,6 +933,10 @@ async def reconcile(
                 emoji: frozenset(await fetch_reactors(message.channel_id, message.message_id, emoji))
                 for emoji in message.emojis
             }
+        except asyncio.CancelledError:  # a newer reconciliation replaces this one
+            if processor is not None:
+                processor.unwatch(message.message_id)
+            raise
         except (MessageGone, ChannelGone) as exc:
             if processor is not None:
                 processor.unwatch(message.message_id)

@@ -26,6 +26,7 @@ from bot.votes import (
     CommandVote,
     ForgetMember,
     MessageGone,
+    ReactionClear,
     ReactionEvent,
     TopShow,
     Untrack,
@@ -113,8 +114,6 @@ class Votes(commands.Cog):
 
     async def cog_load(self) -> None:
         self.processor.start()
-        # In the background: start-up must not wait for hundreds of rate-limited requests.
-        self.reconciliation = asyncio.create_task(self.reconcile_now(), name="votes-reconcile")
 
     async def cog_unload(self) -> None:
         if self.reconciliation is not None and not self.reconciliation.done():
@@ -124,6 +123,21 @@ class Votes(commands.Cog):
         await self.processor.stop()
 
     # Reconciliation ---------------------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_connect(self) -> None:
+        """A new gateway session (READY: the first connection, or an IDENTIFY after the session was invalidated or
+        could not be resumed): events of the gap are lost for good, so reconcile as at start. A RESUME replays the
+        missed events and needs nothing. discord.py dispatches this while parsing READY, before any later event, so
+        reactions after it reach the queue as live events of the reconciliation."""
+        self.start_reconciliation()
+
+    def start_reconciliation(self) -> None:
+        previous = self.reconciliation
+        if previous is not None and not previous.done():
+            previous.cancel()  # the new one reads every message again, with the new session's events live
+        # In the background: the session must not wait for hundreds of rate-limited requests.
+        self.reconciliation = asyncio.create_task(self.reconcile_now(), name="votes-reconcile")
 
     async def reconcile_now(self) -> None:
         try:
@@ -186,6 +200,16 @@ class Votes(commands.Cog):
             return
         event = ReactionEvent(added, payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji))
         self.processor.submit(event)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        if payload.guild_id is not None:
+            self.processor.submit(ReactionClear(payload.guild_id, payload.message_id, None))
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent) -> None:
+        if payload.guild_id is not None:
+            self.processor.submit(ReactionClear(payload.guild_id, payload.message_id, str(payload.emoji)))
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

@@ -106,3 +106,15 @@ def test_discord_timestamps_read_as_dates_in_the_terminal() -> None:
     text = humanise_timestamps("Premiered: <t:1519387200:D>, next <t:1519387200:d>")
     assert text == "Premiered: 23 February 2018, next 2018-02-23"  # noon UTC: the same day in every zone near UTC
     assert humanise_timestamps("no marks <t:abc>") == "no marks <t:abc>"
+
+
+def test_clearing_reactions_retracts_the_votes(tmp_path: Path) -> None:
+    lines = ["/show title:Seven Seconds", "react last 👍", "clear last 👍", "react last 👎", "clear last", "/myvotes"]
+    result = console(tmp_path / "db.sqlite3", *[arg for line in lines for arg in ("-c", line)], "--as", "bob")
+    assert result.returncode == 0, result.stderr
+    assert "Cleared 👍. Reactions now: 👎 1" in result.stdout  # the bot's own 👎 stays
+    assert "Cleared every reaction. Reactions now: none" in result.stdout
+    assert "You have no votes in this server." in result.stdout
+    kept = console(tmp_path / "db.sqlite3", "-c", "/show title:Seven Seconds", "-c", "react last 👎", "-c", "/myvotes",
+                   "--as", "bob")  # fmt: skip
+    assert "**Your votes** (1)" in kept.stdout  # without a clear, the vote is there

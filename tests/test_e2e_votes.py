@@ -19,7 +19,7 @@ from bot.core import ShowBot
 from bot.db import Database, open_database
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
 from bot.emulator.harness import FAKE_TOKEN
-from bot.emulator.state import ADD_REACTIONS, Channel, Message, User, parse_emoji, snowflake
+from bot.emulator.state import ADD_REACTIONS, MANAGE_MESSAGES, Channel, Message, User, parse_emoji, snowflake
 from bot.ui import make_votable
 from bot.votes import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
 from cogs.votes import Votes
@@ -129,6 +129,122 @@ async def test_each_listener_task_cannot_reorder_a_members_events(
     await emulator.remove_reaction(message, down, bob)  # final: none (👍 stays, but it no longer set the vote)
     await settle(discord, bot)
     assert await stored(db) == {(demo.guild.id, alice.id, show): (1, message.id, THUMBS_UP)}
+
+
+async def test_a_moderator_clearing_reactions_retracts_the_votes_they_set_live(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator
+) -> None:
+    """MESSAGE_REACTION_REMOVE_EMOJI and MESSAGE_REACTION_REMOVE_ALL, through the REST routes a moderator's client (or
+    a bot) calls: each cleared reaction is retracted like a member's own removal, at once, without a restart."""
+    guild = demo.guild.id
+    alice, bob, carol, owner = (demo.members[name] for name in ("alice", "bob", "carol", "owner"))
+    first, second, third = await show_ids(db, 3)
+    card = await post_votable(bot, demo.general, first)
+    listing = await bot.get_partial_messageable(demo.general.id, guild_id=guild).send("Top")
+    await make_votable(bot, listing, "top", list_emoji_map([second, third]))
+    listing_message = message_in(bot, demo.general, listing.id)
+    await discord.react(card, THUMBS_UP, user=alice)
+    await discord.react(card, THUMBS_DOWN, user=bob)
+    await discord.react(card, THUMBS_UP, user=carol)
+    await discord.react(card, THUMBS_DOWN, user=carol)  # carol's vote: 👎 (her 👍 stays but no longer decides)
+    await discord.react(listing_message, KEYCAPS[0], user=alice)
+    await discord.react(listing_message, KEYCAPS[1], user=bob)
+    await discord.slash("vote", title=f"id:{third}", choice="down", user=owner)  # a command vote no clear touches
+    await settle(discord, bot)
+
+    # Every 👍 of the card is removed through the REST route (here by the bot, given Manage Messages: the emulator
+    # serves the bot only): alice's vote goes; carol's 👎 decides hers and stays.
+    await emulator.set_overwrite(demo.general, emulator.bot_user, allow=MANAGE_MESSAGES)
+    await bot.http.clear_single_reaction(demo.general.id, card.id, THUMBS_UP)
+    await settle(discord, bot)
+    assert card.reaction_counts() == {THUMBS_DOWN: 3}  # the bot's own 👎, bob's, carol's
+    assert await stored(db) == {
+        (guild, bob.id, first): (-1, card.id, THUMBS_DOWN),
+        (guild, carol.id, first): (-1, card.id, THUMBS_DOWN),
+        (guild, alice.id, second): (1, listing.id, KEYCAPS[0]),
+        (guild, bob.id, third): (1, listing.id, KEYCAPS[1]),
+        (guild, owner.id, third): (-1, None, None),
+    }
+    # Every reaction of the list (DELETE .../reactions): alice's and bob's keycap votes go, the owner's /vote stays.
+    await bot.http.clear_reactions(demo.general.id, listing.id)
+    await settle(discord, bot)
+    assert listing_message.reaction_counts() == {}
+    assert await stored(db) == {
+        (guild, bob.id, first): (-1, card.id, THUMBS_DOWN),
+        (guild, carol.id, first): (-1, card.id, THUMBS_DOWN),
+        (guild, owner.id, third): (-1, None, None),
+    }
+    assert [(r.route.rsplit("/", 1)[-1], r.status) for r in emulator.requests if r.method == "DELETE"] == [
+        ("{emoji_name}", 204),
+        ("reactions", 204),
+    ]
+    # A moderator in their own client clears the whole card (the event alone, as the console drives it).
+    await discord.clear_reactions(card)
+    await settle(discord, bot)
+    assert await stored(db) == {(guild, owner.id, third): (-1, None, None)}
+
+    # Reacting again votes again.
+    await discord.react(card, THUMBS_UP, user=alice)
+    await settle(discord, bot)
+    assert (await stored(db))[(guild, alice.id, first)] == (1, card.id, THUMBS_UP)
+
+
+async def test_a_new_gateway_session_reconciles_what_happened_between_sessions(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Discord invalidates the session (op 9, d: false): events until the new READY are never delivered. The new
+    session reconciles the tracked messages, without a restart; a RESUME needs nothing extra."""
+    guild = demo.guild.id
+    alice, bob, carol = (demo.members[name] for name in ("alice", "bob", "carol"))
+    first, second = await show_ids(db, 2)
+    card = await post_votable(bot, demo.general, first)
+    other = await post_votable(bot, demo.general, second)
+    await discord.react(card, THUMBS_UP, user=alice)
+    await discord.react(card, THUMBS_UP, user=bob)
+    await settle(discord, bot)
+    cog = votes_cog(bot)
+    first_reconciliation = cog.reconciliation
+
+    # A RESUME: the missed event is replayed, and no reconciliation starts.
+    await emulator.disconnect_gateway()
+    await emulator.add_reaction(other, parse_emoji(THUMBS_DOWN), carol)  # buffered for the resume
+    await emulator.wait_for(lambda: emulator.resume_count == 1, what="a resume")
+    await settle(discord, bot)
+    assert cog.reconciliation is first_reconciliation
+    assert (await stored(db))[(guild, carol.id, second)] == (-1, other.id, THUMBS_DOWN)
+
+    # An invalidated session: the bot is between sessions (its new IDENTIFY is held), members react meanwhile.
+    caplog.set_level("INFO", logger="cogs.votes")
+    caplog.clear()
+    emulator.hold_identify()
+    await emulator.invalidate_session(resumable=False)
+    assert await emulator.remove_reaction(card, parse_emoji(THUMBS_UP), alice)  # dispatched to no session
+    assert await emulator.remove_reaction(card, parse_emoji(THUMBS_UP), bob)
+    assert await emulator.add_reaction(card, parse_emoji(THUMBS_DOWN), bob)
+    assert await emulator.add_reaction(other, parse_emoji(THUMBS_UP), alice)
+    assert await emulator.remove_reaction(other, parse_emoji(THUMBS_DOWN), carol)
+    await emulator.wait_for(lambda: emulator.identify_count == 2, timeout=15, what="a new IDENTIFY")
+    assert await stored(db) == {
+        (guild, alice.id, first): (1, card.id, THUMBS_UP),
+        (guild, bob.id, first): (1, card.id, THUMBS_UP),
+        (guild, carol.id, second): (-1, other.id, THUMBS_DOWN),
+    }
+    emulator.release_identify()
+    await emulator.wait_for(lambda: emulator.live_sessions() != [], what="the new session")
+    await settle(discord, bot)  # READY read, its listeners run: a reconciliation has started if the bot starts one
+    assert cog.reconciliation is not None
+    await asyncio.wait_for(cog.reconciliation, 10)
+    await settle(discord, bot)
+    assert await stored(db) == {
+        (guild, bob.id, first): (-1, card.id, THUMBS_DOWN),
+        (guild, alice.id, second): (1, other.id, THUMBS_UP),
+    }
+    assert "Vote reconciliation fixed 4 votes (1 added, 2 removed, 1 changed)" in caplog.text
+    # Live voting goes on in the new session.
+    await discord.react(card, THUMBS_UP, user=carol)
+    await settle(discord, bot)
+    assert (await stored(db))[(guild, carol.id, first)] == (1, card.id, THUMBS_UP)
 
 
 # Commands -----------------------------------------------------------------------------------------------------------

@@ -323,6 +323,11 @@ class DiscordDriver:
         await self.emulator.remove_reaction(self.message(message), parse_emoji(emoji), self._user(user))
         await self.settle()
 
+    async def clear_reactions(self, message: MessageRef, emoji: str | None = None) -> None:
+        """A moderator removes every reaction from the message, or every reaction with `emoji`."""
+        await self.emulator.clear_reactions(self.message(message), None if emoji is None else parse_emoji(emoji))
+        await self.settle()
+
     async def delete_message(self, message: MessageRef) -> None:
         await self.emulator.user_deletes_message(self.message(message))
         await self.settle()

@@ -211,6 +211,7 @@ class DiscordEmulator:
         self.heartbeats = 0
         self.faults: list[Fault] = []
         self.ack_heartbeats = True
+        self._identify_gate: asyncio.Event | None = None  # set by hold_identify: IDENTIFYs wait for release_identify
         self.time_offset = 0.0
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -419,6 +420,9 @@ class DiscordEmulator:
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
         self.identify_count += 1
+        if self._identify_gate is not None:
+            self._notify()
+            await self._identify_gate.wait()  # the client is between sessions until released
         session = GatewaySession(uuid.uuid4().hex, int(data.get("intents", 0)))
         self.sessions[session.id] = session
         guilds = [guild for guild in self.guilds.values() if self.bot_user.id in guild.members]
@@ -496,6 +500,17 @@ class DiscordEmulator:
                 session.ws = None
                 self.sessions.pop(session.id, None)
 
+    def hold_identify(self) -> None:
+        """Make every IDENTIFY from now on wait (counted in `identify_count`, no READY) until `release_identify()`:
+        a client between two sessions, for as long as a test needs, without racing its reconnection."""
+        if self._identify_gate is None:
+            self._identify_gate = asyncio.Event()
+
+    def release_identify(self) -> None:
+        gate, self._identify_gate = self._identify_gate, None
+        if gate is not None:
+            gate.set()
+
     async def request_reconnect(self) -> None:
         """Send RECONNECT (op 7): the client closes and resumes."""
         for session in self.live_sessions():
@@ -539,6 +554,8 @@ class DiscordEmulator:
             ("PATCH", channel_message, self._edit_message),
             ("DELETE", channel_message, self._delete_message),
             ("GET", channel_message + "/reactions/{emoji_name}", self._list_reaction_users),
+            ("DELETE", channel_message + "/reactions", self._delete_all_reactions),
+            ("DELETE", channel_message + "/reactions/{emoji_name}", self._delete_emoji_reactions),
             ("PUT", channel_message + "/reactions/{emoji_name}/@me", self._add_own_reaction),
             ("DELETE", channel_message + "/reactions/{emoji_name}/{user_id}", self._delete_reaction),
             ("GET", "/guilds/{guild_id}", self._get_guild),
@@ -936,6 +953,18 @@ class DiscordEmulator:
         await self.remove_reaction(message, parse_emoji(request.match_info["emoji_name"]), self.users[user_id])
         return 204, None
 
+    async def _delete_all_reactions(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        guild, channel, message = self._message(request)
+        self._require(guild, channel, MANAGE_MESSAGES)
+        await self.clear_reactions(message)
+        return 204, None
+
+    async def _delete_emoji_reactions(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        guild, channel, message = self._message(request)
+        self._require(guild, channel, MANAGE_MESSAGES)
+        await self.clear_reactions(message, parse_emoji(request.match_info["emoji_name"]))
+        return 204, None
+
     async def _list_reaction_users(self, request: web.Request, body: Any) -> tuple[int, Any]:
         _guild, _channel, message = self._message(request)
         limit = _limit(request, default=25)
@@ -974,6 +1003,25 @@ class DiscordEmulator:
         reaction.user_ids.remove(user.id)
         payload = {**self._reaction_payload(message, emoji, user), "burst": False}
         await self.dispatch("MESSAGE_REACTION_REMOVE", payload, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        return True
+
+    async def clear_reactions(self, message: Message, emoji: dict[str, Any] | None = None) -> bool:
+        """A moderator removes every reaction from `message` (MESSAGE_REACTION_REMOVE_ALL), or every reaction with
+        `emoji` (MESSAGE_REACTION_REMOVE_EMOJI); False if there was none to remove."""
+        if emoji is None:
+            if not message.reaction_counts():
+                return False
+            message.reactions.clear()
+            event, data = "MESSAGE_REACTION_REMOVE_ALL", {}
+        else:
+            reaction = message.reactions.pop(emoji_key(emoji), None)
+            if reaction is None or not reaction.user_ids:
+                return False
+            event, data = "MESSAGE_REACTION_REMOVE_EMOJI", {"emoji": emoji}
+        payload: dict[str, Any] = {"channel_id": str(message.channel_id), "message_id": str(message.id), **data}
+        if message.guild_id is not None:
+            payload["guild_id"] = str(message.guild_id)
+        await self.dispatch(event, payload, intent=INTENT_GUILD_MESSAGE_REACTIONS)
         return True
 
     @staticmethod
