@@ -19,8 +19,11 @@ set STALE_CLAIM later. The message id is recorded as soon as the poster returns.
 claim stays 'claimed' with no message id; after STALE_CLAIM (and within the 24-hour catch-up window) the week becomes
 due again with `DuePost.recovering = True`, and the poster must first look in the channel for a message of its own
 carrying `weekly_marker(week)` (the embed footer) and return that message instead of posting again. A post that went
-out is therefore never repeated, as long as the poster honours `recovering`; a poster that cannot look (no Read
-Message History) should return `PostResult(None)` and the week is marked failed rather than risk a duplicate.
+out is therefore never repeated, as long as the poster honours `recovering` (and `attempt > 1`: a timeout or a 5xx may
+come back for a message Discord did create); a poster that cannot look (no Read Message History) raises
+CannotCheckEarlierPost (or returns `PostResult(None)`) and the week is marked failed rather than risk a duplicate.
+Whatever is slow or can fail after sending (the reactions) is the poster's `PostResult.after_recorded`, run only once
+the message id is in the ledger.
 """
 
 from __future__ import annotations
@@ -452,13 +455,19 @@ class DuePost:
     recovering: bool = False
 
 
+# What a poster leaves for after the message id is recorded: making the post votable (its reactions take seconds under
+# rate limits, and can fail). Returns a problem for the admins (e.g. the post went out without Add Reactions) or None.
+AfterRecorded = Callable[[], Awaitable[str | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class PostResult:
-    """What the poster returns after sending. message_id None: nothing was sent (e.g. a recovery that could not
-    check the channel), and the week is marked failed without retry."""
+    """What the poster returns right after sending, before anything slow or fallible. message_id None: nothing was
+    sent (e.g. a recovery that could not check the channel), and the week is marked failed without retry."""
 
     message_id: int | None
     channel_id: int | None = None  # when it differs from DuePost.channel_id (e.g. a thread)
+    after_recorded: AfterRecorded | None = None  # run once the message id is in the ledger
 
 
 class PostFailure(Exception):
@@ -473,6 +482,13 @@ class ChannelGone(PostFailure):
 
 
 class MissingPermissions(PostFailure):
+    needs_attention = True
+
+
+class CannotCheckEarlierPost(PostFailure):
+    """A retry or a recovery where the poster cannot look for the earlier attempt's message (no Read Message History):
+    it may have gone out, so nothing is sent. A missed week is better than a duplicate."""
+
     needs_attention = True
 
 
@@ -805,6 +821,19 @@ async def _post_one(
         clear_problem=item.problem is not None,
     )
     report.posted += 1
+    if result.after_recorded is None:
+        return
+    # Only now, with the message recorded (a crash or a cancellation from here on cannot lead to a second post).
+    try:
+        problem = await result.after_recorded()
+    except Exception as exc:
+        log.exception("Weekly post of guild %s for %s: the follow-up after posting failed", item.guild_id, item.week)
+        report.errors.append(f"guild {item.guild_id}: after posting: {type(exc).__name__}: {exc}")
+        return
+    if problem:
+        log.warning("Weekly post of guild %s for %s went out with a problem: %s", item.guild_id, item.week, problem)
+        await mark_problem(db, item.guild_id, problem, now)
+        report.errors.append(f"guild {item.guild_id}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from bot.ui import make_votable
 from bot.votes import list_emoji_map
 from bot.weekly import (
     WEEKDAYS,
+    AfterRecorded,
+    CannotCheckEarlierPost,
     ChannelGone,
     DuePost,
     GuildGone,
@@ -63,6 +65,7 @@ CHANNEL_PERMISSIONS = (
     ("read_message_history", "Read Message History"),
 )
 POSTING_PERMISSIONS = frozenset({"view_channel", "send_messages", "embed_links"})
+REACTING_PERMISSIONS = frozenset({"add_reactions", "read_message_history"})  # Discord wants both to add a reaction
 DAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=number) for number, day in enumerate(WEEKDAYS)]
 
 
@@ -210,22 +213,26 @@ class Weekly(commands.Cog):
             raise GuildGone("I am no longer in this server.")
         if guild.unavailable:
             raise TransientPostFailure("The server is unavailable (a Discord outage).")
-        channel = await self._channel(guild, due.channel_id)
+        # A problem already recorded and the channel not in the cache: it is still gone or hidden. Asking Discord again
+        # would be one more failed request a week (Discord bans clients that send too many); /weekly set clears it.
+        channel = await self._channel(guild, due.channel_id, may_fetch=due.problem is None)
         permissions = channel.permissions_for(guild.me)
         missing = missing_permissions(permissions, POSTING_PERMISSIONS)
         if missing:
             raise MissingPermissions(f"I am missing {name_list(missing)} in {channel.mention}.")
         emoji_map = list_emoji_map([show_id for _, show_id in content.numbering])
         if due.recovering or due.attempt > 1:
-            # The earlier attempt may have sent the message before it was interrupted (or before an error came back).
-            if permissions.read_message_history:
-                earlier = await self._find_post(channel, guild.me, due)
-                if earlier is not None:
-                    log.info("Weekly post of guild %s for %s was already made: %s", guild.id, due.week, earlier.id)
-                    await self._make_votable(earlier, emoji_map)
-                    return PostResult(earlier.id, channel.id)
-            elif due.recovering:
-                return PostResult(None)  # cannot look: a missed week is better than a duplicate
+            # The earlier attempt may have sent the message before it was interrupted, or before a timeout or a 5xx
+            # came back instead of Discord's answer.
+            if not permissions.read_message_history:
+                raise CannotCheckEarlierPost(
+                    f"Not posted: an earlier attempt may have gone out, and without Read Message History in "
+                    f"{channel.mention} I cannot check; I skip the week rather than risk posting it twice."
+                )
+            earlier = await self._find_post(channel, guild.me, due)
+            if earlier is not None:
+                log.info("Weekly post of guild %s for %s was already made: %s", guild.id, due.week, earlier.id)
+                return PostResult(earlier.id, channel.id, self._votable_later(earlier, emoji_map))
         text, embed = render_weekly(content)
         try:
             message = await channel.send(text, embed=embed, allowed_mentions=render.NO_MENTIONS)
@@ -239,12 +246,14 @@ class Weekly(commands.Cog):
             raise PostFailure(f"Discord rejected the post ({error.status} {error.text}).") from error
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
-        await self._make_votable(message, emoji_map)
-        return PostResult(message.id, channel.id)
+        # Nothing slow or fallible before the message id is recorded: the reactions come after (run_tick).
+        return PostResult(message.id, channel.id, self._votable_later(message, emoji_map))
 
-    async def _channel(self, guild: discord.Guild, channel_id: int) -> discord.TextChannel:
+    async def _channel(self, guild: discord.Guild, channel_id: int, *, may_fetch: bool) -> discord.TextChannel:
         channel: object = guild.get_channel_or_thread(channel_id)
         if channel is None:
+            if not may_fetch:
+                raise ChannelGone(gone_message(channel_id))
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except discord.NotFound as error:
@@ -277,14 +286,28 @@ class Weekly(commands.Cog):
             raise MissingPermissions(f"I could not read the history of {channel.mention} ({error.text}).") from error
         return None
 
-    async def _make_votable(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> None:
-        """Track the post for votes and add the keycaps. The post is out: a failure here must not fail the week."""
-        if not emoji_map:
-            return
-        try:
-            await make_votable(self.bot, message, "weekly", emoji_map)
-        except Exception:
-            log.exception("The weekly post %s was sent but could not be made votable", message.id)
+    def _votable_later(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> AfterRecorded:
+        """Track the post for votes and add the keycaps, once run_tick has recorded it; a problem for the admins (the
+        post went out without its keycaps) is returned, not raised: the post is out and the week is done."""
+
+        async def make_post_votable() -> str | None:
+            if not emoji_map:
+                return None
+            if await make_votable(self.bot, message, "weekly", emoji_map):
+                return None
+            where = getattr(message.channel, "mention", "the channel")
+            guild = message.guild
+            lacking = []
+            if guild is not None and isinstance(message.channel, discord.abc.GuildChannel | discord.Thread):
+                lacking = missing_permissions(message.channel.permissions_for(guild.me), REACTING_PERMISSIONS)
+            if lacking:
+                return (
+                    f"I am missing {name_list(lacking)} in {where}: the weekly post went out without its keycaps "
+                    f"(members can still add them to vote)."
+                )
+            return f"The weekly post in {where} went out, but Discord refused some of its keycap reactions."
+
+        return make_post_votable
 
     # Commands ------------------------------------------------------------------------------------------------------
 

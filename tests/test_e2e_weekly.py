@@ -21,7 +21,7 @@ from bot.core import ShowBot
 from bot.db import Database
 from bot.emulator import ActionError, DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.harness import running_bot
-from bot.emulator.state import ADD_REACTIONS, SEND_MESSAGES, Channel, Message
+from bot.emulator.state import ADD_REACTIONS, READ_MESSAGE_HISTORY, SEND_MESSAGES, Channel, Message, Overwrite
 from bot.weekly import KEYCAPS, message_link, weekly_marker
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +32,7 @@ FIRST_POST = datetime(2025, 1, 10, 18, 0, tzinfo=UTC)
 SECOND_POST = FIRST_POST + timedelta(weeks=1)
 FRIDAY = 4
 POST_ROUTE = "/channels/{channel_id}/messages"
+REACTION_ROUTE = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me"
 
 
 def weekly_cog(bot: ShowBot) -> Any:
@@ -325,6 +326,102 @@ async def test_a_429_is_waited_out_and_a_503_retried_at_a_later_tick(
     assert (await tick(bot)).due == 0  # not before its retry time
     clock.advance(timedelta(minutes=1))
     assert (await tick(bot)).posted == 1 and len(posts(channel)) == 2
+
+
+def requests_to(emulator: DiscordEmulator, method: str, route: str) -> list[Any]:
+    return [r for r in emulator.requests if r.method == method and r.route == route]
+
+
+async def test_the_post_is_recorded_before_its_reactions(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, clock: FakeClock, emulator: DiscordEmulator
+) -> None:
+    await add_releases(db, 3)
+    await configure(discord)
+    emulator.slow_route("PUT", REACTION_ROUTE, 0.3)  # each keycap takes a while, as under rate limits
+    clock.set(FIRST_POST)
+    ticking = asyncio.create_task(tick(bot))
+    await emulator.wait_for(lambda: requests_to(emulator, "PUT", REACTION_ROUTE) != [], timeout=10, what="a keycap")
+    (post,) = posts(demo.channels["watch-party"])
+    # While the first keycap is still on its way, the week is already recorded with the message: a crash or a
+    # cancellation now cannot make the post go out twice.
+    row = await db.fetchone("SELECT status, message_id FROM weekly_posts WHERE guild_id = ?", (demo.guild.id,))
+    assert row is not None and (row[0], row[1]) == ("posted", post.id)
+    assert (await ticking).posted == 1
+    assert list(post.reaction_counts()) == list(KEYCAPS[:3])
+
+
+@pytest.mark.parametrize("can_read_history", [True, False])
+async def test_a_retry_after_a_lost_reply_never_posts_twice(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, clock: FakeClock, emulator: DiscordEmulator,
+    can_read_history: bool,
+) -> None:  # fmt: skip
+    channel = demo.channels["watch-party"]
+    await configure(discord)
+    if not can_read_history:  # taken away after /weekly set (which asks for it)
+        await emulator.set_overwrite(channel, emulator.bot_user, deny=READ_MESSAGE_HISTORY)
+        await discord.settle()
+    # Discord creates the message, but its answer is lost: the bot sees a 503.
+    emulator.fail_with_5xx("POST", POST_ROUTE, status=503, after_processing=True)
+    clock.set(FIRST_POST)
+    assert (await tick(bot)).retrying == 1 and len(posts(channel)) == 1
+    clock.advance(timedelta(minutes=2))
+    report = await tick(bot)
+    assert len(posts(channel)) == 1 and len(requests_to(emulator, "POST", POST_ROUTE)) == 1  # never sent again
+    row = await db.fetchone("SELECT status, message_id FROM weekly_posts WHERE guild_id = ?", (demo.guild.id,))
+    assert row is not None
+    status = await discord.slash("weekly status", user="owner")
+    if can_read_history:  # it looked, found its post and took it as the week's
+        assert report.posted == 1 and (row[0], row[1]) == ("posted", posts(channel)[0].id)
+        assert "Needs attention" not in status.content
+    else:  # it cannot look: it skips the week rather than post blind, and tells the admins
+        assert report.failed == 1 and (row[0], row[1]) == ("failed", None)
+        assert "Needs attention" in status.content and "without Read Message History" in status.content
+        assert "**Weeks not posted:**" in status.content
+
+
+async def test_a_post_without_add_reactions_is_a_problem_in_status(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, clock: FakeClock, emulator: DiscordEmulator
+) -> None:
+    await add_releases(db, 3)
+    channel = demo.channels["watch-party"]
+    await configure(discord)
+    await emulator.set_overwrite(channel, emulator.bot_user, deny=ADD_REACTIONS)  # after /weekly set, which asks for it
+    await discord.settle()
+    clock.set(FIRST_POST)
+    assert (await tick(bot)).posted == 1
+    (post,) = posts(channel)
+    assert post.reaction_counts() == {} and requests_to(emulator, "PUT", REACTION_ROUTE) == []
+    status = await discord.slash("weekly status", user="owner")
+    (attention,) = [line for line in status.content.splitlines() if "Needs attention" in line]
+    assert "Add Reactions" in attention and "without its keycaps" in attention
+    assert f"Last post:** <t:{stamp(FIRST_POST)}:F>" in status.content
+
+
+async def test_what_discord_refuses_in_the_channel_is_not_asked_again(
+    bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, clock: FakeClock, emulator: DiscordEmulator
+) -> None:
+    """Discord bans clients that send 10,000 failed requests in 10 minutes: a 403 or 404 is asked once."""
+    await add_releases(db, 3)
+    channel = demo.channels["watch-party"]
+    await configure(discord)
+    # Add Reactions denied behind the bot's back (its cache still says it may): the first keycap is refused.
+    channel.overwrites[emulator.bot_user.id] = Overwrite(emulator.bot_user.id, 1, deny=ADD_REACTIONS)
+    clock.set(FIRST_POST)
+    assert (await tick(bot)).posted == 1
+    assert [r.status for r in requests_to(emulator, "PUT", REACTION_ROUTE)] == [403]  # not the other two keycaps
+    status = await discord.slash("weekly status", user="owner")
+    assert "Needs attention" in status.content and "refused some of its keycap reactions" in status.content
+
+    # The channel deleted: looked up once (404), then no request at all in the following weeks.
+    await emulator.delete_channel(channel)
+    await discord.settle()
+    lookups = len(requests_to(emulator, "GET", "/channels/{channel_id}"))
+    for week in (SECOND_POST, SECOND_POST + timedelta(weeks=1), SECOND_POST + timedelta(weeks=2)):
+        clock.set(week)
+        assert (await tick(bot)).failed == 1
+    assert len(requests_to(emulator, "GET", "/channels/{channel_id}")) <= lookups + 1
+    status = await discord.slash("weekly status", user="owner")
+    assert "Needs attention" in status.content and "no longer exists" in status.content
 
 
 # Restarts and downtime ---------------------------------------------------------------------------------------------

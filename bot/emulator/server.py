@@ -118,6 +118,7 @@ class Fault:
     retry_after: float = 0.05
     is_global: bool = False
     delay: float = 0.0
+    after_processing: bool = False  # "5xx": do the request's work, then answer the error (a reply lost on the way)
 
 
 @dataclass
@@ -478,8 +479,13 @@ class DiscordEmulator:
             )
         )
 
-    def fail_with_5xx(self, method: str, route: str, *, times: int = 1, status: int = 502) -> None:
-        self.faults.append(Fault(method.upper(), self._known_route(method, route), "5xx", times, status=status))
+    def fail_with_5xx(
+        self, method: str, route: str, *, times: int = 1, status: int = 502, after_processing: bool = False
+    ) -> None:
+        """Answer the next `times` requests to `method route` with `status`; with `after_processing` the request
+        still takes effect first (a message is created), as when Discord's answer is lost to a timeout or a proxy."""
+        route = self._known_route(method, route)
+        self.faults.append(Fault(method.upper(), route, "5xx", times, status=status, after_processing=after_processing))
 
     def slow_route(self, method: str, route: str, delay: float, *, times: int | None = None) -> None:
         self.faults.append(Fault(method.upper(), self._known_route(method, route), "slow", times, delay=delay))
@@ -592,8 +598,11 @@ class DiscordEmulator:
         return endpoint
 
     async def _serve(self, request: web.Request, record: RecordedRequest, handler: Handler) -> web.Response:
+        lost_reply: Fault | None = None
         for fault in self._take_fault(record.method, record.route):
-            if fault.kind == "slow":
+            if fault.kind == "5xx" and fault.after_processing:
+                lost_reply = fault
+            elif fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
             elif fault.kind == "429":
                 record.status = 429
@@ -624,6 +633,9 @@ class DiscordEmulator:
             if error.code in (10062, 40060, 50027):
                 self.rule_breaks.append(record)
             return _json(error.body(), error.status)
+        if lost_reply is not None:
+            record.status = lost_reply.status
+            return _json({"message": "Server Error", "code": 0}, lost_reply.status)
         record.status = status
         if status == 204:
             return web.Response(status=204)
