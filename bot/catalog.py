@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.db import BUSY_TIMEOUT_MS, Database
+from bot.db import BUSY_TIMEOUT_MS, SET_STATE_SQL, Database
 from bot.paths import CATALOG_DIR
 from bot.text import normalise
 
@@ -25,9 +25,22 @@ STATUSES = ("running", "ended", "in development", "to be determined")
 RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
 VIDEO_KINDS = ("trailer", "teaser", "clip", "featurette", "other")
 AVAILABILITY_KINDS = ("stream", "free", "ads", "rent", "buy")
-# Fields that go stale (a running show gains seasons): a live source (TVmaze, TMDB) refreshes them even when a
-# value is already known. Other fields only fill gaps, or are refreshed by the source that first supplied the show.
-VOLATILE_FIELDS = ("status", "ended", "seasons", "episodes", "runtime", "popularity", "poster_url", "official_site")
+# The merge policy, per field (each field remembers its source in show_field_sources):
+# - Facts that change over time (a running show ends, gains seasons, moves network, gets a new poster) take the newest
+#   live source's value (TVmaze, TMDB), even over the curated catalog; a file import never reverts them.
+# - Everything else (what the editors wrote: synopsis, kind, premiere, ...) only fills gaps, or is refreshed by the
+#   source that gave it. Cast, characters and creators follow the same rule in add_credits/add_details.
+VOLATILE_FIELDS = (
+    "status",
+    "ended",
+    "seasons",
+    "episodes",
+    "runtime",
+    "network",
+    "popularity",
+    "poster_url",
+    "official_site",
+)
 LIVE_SOURCES = ("tvmaze", "tmdb")
 SCALAR_FIELDS = (
     "kind",
@@ -309,6 +322,7 @@ _SHOW_KEYS = frozenset(
         "releases",
         "availability",
         "source",
+        "field_sources",
         "country",
         *SCALAR_FIELDS,
     }
@@ -437,8 +451,10 @@ def import_records(
     records: Iterable[ShowRecord],
     *,
     progress: Callable[[int], None] | None = None,
+    state: tuple[str, str] | None = None,
 ) -> ImportSummary:
-    """Upsert every record in one transaction: all of them or, on any error, none."""
+    """Upsert every record in one transaction: all of them or, on any error, none. `state` is a (key, value) kept in
+    bot_state in the same transaction (how far a resumable sync got is true exactly when its shows are in)."""
     summary = ImportSummary()
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -453,6 +469,8 @@ def import_records(
                 summary.unchanged += 1
             if progress is not None:
                 progress(count)
+        if state is not None:
+            conn.execute(SET_STATE_SQL, state)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -560,14 +578,16 @@ class _Importer:
             return "added"
 
         existing = self.conn.execute("SELECT * FROM shows WHERE id = ?", (show_id,)).fetchone()
-        refresh_all = existing["source"] == record.source
-        refresh_volatile = refresh_all or record.source in LIVE_SOURCES
+        given_by = dict(
+            self.conn.execute("SELECT field, source FROM show_field_sources WHERE show_id = ?", (show_id,)).fetchall()
+        )
         changed: dict[str, Any] = {}
         for name, value in values.items():
             if value is None or value == existing[name]:
                 continue
-            if existing[name] is None or refresh_all or (refresh_volatile and name in VOLATILE_FIELDS):
+            if existing[name] is None or self.takes_over(name, record.source, given_by.get(name, existing["source"])):
                 changed[name] = value
+                self.remember_source(show_id, name, record.source, existing["source"])
         for column, value in ids.items():
             if value is not None and existing[column] is None:
                 changed[column] = value
@@ -580,6 +600,25 @@ class _Importer:
             )
             return "updated"
         return "unchanged"
+
+    @staticmethod
+    def takes_over(name: str, source: str, current: str) -> bool:
+        """Whether `source` replaces a known value of field `name` that `current` gave."""
+        if source == current:
+            return True  # a source refreshes its own facts
+        # Facts that change: the newest live source wins; a file (the curated catalog, a dataset) never reverts one.
+        return name in VOLATILE_FIELDS and source in LIVE_SOURCES
+
+    def remember_source(self, show_id: int, name: str, source: str, show_source: str) -> None:
+        if source == show_source:  # the default: no row
+            self.conn.execute("DELETE FROM show_field_sources WHERE show_id = ? AND field = ?", (show_id, name))
+        else:
+            self.conn.execute(
+                """INSERT INTO show_field_sources (show_id, field, source, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (show_id, field) DO UPDATE SET source = excluded.source,
+                   updated_at = excluded.updated_at""",
+                (show_id, name, source, self.stamp),
+            )
 
     def genre_id(self, name: str) -> int:
         key = name.casefold()
@@ -617,7 +656,8 @@ class _Importer:
         }
         added = 0
         for name, character, job in entries:
-            person = credited.get(normalise(name).replace(" ", "")) or self.person_id(name)
+            known = credited.get(normalise(name).replace(" ", ""))
+            person = known or self.person_id(name)
             exists = self.conn.execute(
                 "SELECT 1 FROM credits WHERE show_id = ? AND role = ? AND person_id = ? AND (character = ? OR ? = '')",
                 (show_id, role, person, character, character),
@@ -634,6 +674,8 @@ class _Importer:
                 if upgraded:
                     added += 1
                     continue
+            if known is not None and role == "cast":
+                continue  # the character the catalog already has wins (the curated one first): never a second one
             added += self.changes(
                 """INSERT OR IGNORE INTO credits (show_id, person_id, role, character, job, billing, source)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -742,6 +784,10 @@ async def show_json(db: Database, show_id: int) -> dict[str, Any] | None:
     sources = [
         r[0] for r in await db.fetchall("SELECT source FROM show_sources WHERE show_id = ? ORDER BY source", (show_id,))
     ]
+    given_by: dict[str, str] = {
+        str(r[0]): str(r[1])
+        for r in await db.fetchall("SELECT field, source FROM show_field_sources WHERE show_id = ?", (show_id,))
+    }
     trailer = next((v["url"] for v in videos if v["kind"] == "trailer" and v["official"]), None)
     trailer = trailer or next((v["url"] for v in videos if v["kind"] == "trailer"), None)
     result: dict[str, Any] = {"id": row["id"], "title": row["title"], "alt_titles": alt_titles}
@@ -782,6 +828,8 @@ async def show_json(db: Database, show_id: int) -> dict[str, Any] | None:
         ids={key: row[f"{key}_id"] for key in ID_FIELDS},
         source=row["source"],
         sources=sources,
+        # Which source gave each known fact (the show's own source unless another one filled or updated it).
+        field_sources={name: given_by.get(name, row["source"]) for name in SCALAR_FIELDS if result[name] is not None},
     )
     return result
 

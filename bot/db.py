@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
+# Keep (key, value) in bot_state, replacing what was there.
+SET_STATE_SQL = (
+    "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 
 
 class DatabaseError(Exception):
@@ -103,10 +107,7 @@ class Database:
 
     async def set_state(self, *items: tuple[str, str]) -> None:
         """Keep each (key, value) in bot_state, replacing what was there, in one transaction."""
-        await self.executemany(
-            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            items,
-        )
+        await self.executemany(SET_STATE_SQL, items)
 
     async def schema_version(self) -> int:
         return int(await self.fetchval("PRAGMA user_version"))
