@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import string
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from bot.db import Database
 from bot.search import SearchIndex, year_of
 
 SEARCH_CANDIDATES = 200  # title matches considered before the filters narrow them down
+LEARN_MAX_SHOWS = 5000  # more changed shows than this: the facets are read again whole (and within SQLite's limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +137,44 @@ class Facets:
     async def load(cls, db: Database) -> Facets:
         return cls(await genre_names(db), await service_names(db))
 
+    async def learn(self, db: Database, show_ids: Sequence[int]) -> Facets:
+        """The facets once `show_ids` were added or changed: their names merged in, read from those shows only (a
+        page of the TVmaze index must not rescan 90,000 shows). If one of them is gone, its names may be too: then
+        everything is read again. A name a changed show dropped stays offered until the next full load."""
+        wanted = sorted(set(show_ids))
+        if not wanted:
+            return self
+        if len(wanted) > LEARN_MAX_SHOWS:
+            return await Facets.load(db)
+        marks = ",".join("?" * len(wanted))  # only placeholders are formatted in
+        if await db.fetchval(f"SELECT COUNT(*) FROM shows WHERE id IN ({marks})", wanted) != len(wanted):
+            return await Facets.load(db)
+        genres = await db.fetchall(
+            f"""SELECT DISTINCT g.name FROM show_genres sg JOIN genres g ON g.id = sg.genre_id
+                WHERE sg.show_id IN ({marks})""",
+            wanted,
+        )
+        services = await db.fetchall(
+            f"""SELECT network FROM shows WHERE id IN ({marks}) AND network IS NOT NULL
+                UNION SELECT service FROM availability WHERE show_id IN ({marks})
+                UNION SELECT service FROM releases WHERE show_id IN ({marks}) AND service != ''""",
+            wanted * 3,
+        )
+        return Facets(_merged(self.genres, genres), _merged(self.services, services))
+
     def genres_matching(self, current: str) -> list[str]:
         return matching_names(self.genres, current)
 
     def services_matching(self, current: str) -> list[str]:
         return matching_names(self.services, current)
+
+
+_NOCASE = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # SQLite's NOCASE folds ASCII only
+
+
+def _merged(names: list[str], rows: Iterable[Any]) -> list[str]:
+    """`names` (in NOCASE order) with the first column of `rows` added, in the same order, without duplicates."""
+    new = {str(row[0]) for row in rows} - set(names)
+    if not new:
+        return names
+    return sorted([*names, *new], key=lambda name: name.translate(_NOCASE))

@@ -166,7 +166,7 @@ class ShowBot(commands.Bot):
         changed = sorted(set(show_ids))
         if changed:
             await self.titles.refresh(changed)
-            self.facets = await Facets.load(self.db)
+            self.facets = await self.facets.learn(self.db, changed)
             await self.recommender.on_catalog_change(changed)
             self.dispatch("catalog_changed", changed)
 

@@ -24,6 +24,8 @@ import heapq
 import logging
 import math
 import re
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -140,7 +142,9 @@ class ShowInfo:
     popularity: float
     genres: frozenset[str]  # lower case names
     services: frozenset[str]  # lower case availability services
-    features: frozenset[str]  # "genre:drama", "creator:12", "term:detective", ...
+    # "genre:drama", "creator:12", "term:detective", ...: sorted and interned, a tuple rather than a set (a set's
+    # table is several times larger, and the TVmaze index brings about 90,000 shows).
+    features: tuple[str, ...]
     release_dates: tuple[str, ...]  # 'YYYY-MM-DD' (the date part of each release)
 
 
@@ -149,7 +153,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self.shows: dict[int, ShowInfo] = {}
-        self.postings: dict[str, set[int]] = {}
+        # Feature -> the shows holding it. Arrays of ids, not sets: about 35 features a show, 90,000 shows.
+        self.postings: dict[str, array[int]] = {}
         self._norms: dict[int, float] = {}
         self._by_popularity: list[int] | None = None
         self._neighbours: dict[int, list[tuple[int, float]]] = {}
@@ -160,7 +165,11 @@ class Catalog:
         self.remove(info.show_id)
         self.shows[info.show_id] = info
         for feature in info.features:
-            self.postings.setdefault(feature, set()).add(info.show_id)
+            holders = self.postings.get(feature)
+            if holders is None:
+                self.postings[feature] = array("q", (info.show_id,))
+            else:
+                holders.append(info.show_id)
         self._changed()
 
     def remove(self, show_id: int) -> None:
@@ -169,8 +178,8 @@ class Catalog:
             return
         for feature in old.features:
             holders = self.postings.get(feature)
-            if holders is not None:
-                holders.discard(show_id)
+            if holders is not None and old.show_id in holders:
+                holders.remove(old.show_id)
                 if not holders:
                     del self.postings[feature]
         self._changed()
@@ -282,6 +291,18 @@ class Catalog:
         return info.title if info else f"show {show_id}"
 
 
+_SHARED_SETS: dict[frozenset[str], frozenset[str]] = {}
+_SHARED_SETS_MAX = 50_000
+
+
+def _shared(names: frozenset[str]) -> frozenset[str]:
+    """One frozenset object for every show with the same genres (or services): with the TVmaze index, 90,000 shows
+    share a few thousand combinations, and each set object costs about 200 bytes."""
+    if len(_SHARED_SETS) >= _SHARED_SETS_MAX:
+        _SHARED_SETS.clear()
+    return _SHARED_SETS.setdefault(names, names)
+
+
 async def load_show_infos(db: Database, show_ids: Sequence[int] | None = None) -> list[ShowInfo]:
     """Read the content features of some shows (all when show_ids is None) from the database."""
     where, parameters = "", []
@@ -336,10 +357,14 @@ async def load_show_infos(db: Database, show_ids: Sequence[int] | None = None) -
                 show_id=show_id,
                 title=str(row[1]),
                 popularity=float(row[2] or 0.0),
-                genres=frozenset(show_genres),
+                genres=_shared(frozenset(show_genres)),
                 # The network counts as a service, as in /search's filter (bot.browse): "Sky Atlantic" finds Gomorrah.
-                services=frozenset(services.get(show_id, set()) | ({str(row[3]).lower()} if row[3] else set())),
-                features=frozenset(features),
+                services=_shared(
+                    frozenset(services.get(show_id, set()) | ({str(row[3]).lower()} if row[3] else set()))
+                ),
+                # Interned: the same feature text is one string for every show holding it (90,000 shows of the
+                # TVmaze index would otherwise each keep their own copies of "genre:drama", "term:police", ...).
+                features=tuple(sorted(map(sys.intern, features))),
                 release_dates=tuple(sorted(releases.get(show_id, set()))),
             )
         )
@@ -889,7 +914,7 @@ class Recommender:
         return results
 
     def _content_reason(self, show_id: int, other: int) -> str:
-        shared = self.catalog.shows[show_id].features & self.catalog.shows[other].features
+        shared = set(self.catalog.shows[show_id].features).intersection(self.catalog.shows[other].features)
         kinds = {feature.split(":", 1)[0] for feature in shared}
         if "creator" in kinds:
             return "from the same creator"

@@ -17,6 +17,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 JESSICA_JONES = "singlesearch_jessica_jones_embed_seasons.json"  # GET /singlesearch/shows?q=jessica jones
 HOUSE = "singlesearch_house_md_embed_seasons.json"  # GET /singlesearch/shows?q=house
 THE_FLASH = "show_13_embed_seasons.json"  # GET /shows/13
+SHOWS_INDEX = "shows_index_page1_2016.json"  # GET /shows?page=1: 245 shows, ids 250-499
 
 
 def recorded(name: str) -> Any:
@@ -36,7 +37,10 @@ class FakeTvmaze:
         self.requests: list[str] = []
         self.failures: dict[str, list[int]] = {}  # q -> statuses to answer first (429, 500)
         self.recordings = Recordings(RECORDED)
+        self.index_pages: list[list[Any]] = []  # GET /shows?page=N answers index_pages[N]; past the end, 404
+        self.index_failures: dict[int, list[int]] = {}  # page -> statuses to answer first (429, 500)
         app = web.Application()
+        app.router.add_get("/shows", self.index)
         app.router.add_get("/singlesearch/shows", self.singlesearch)
         app.router.add_get("/shows/{id}", self.show)
         app.router.add_get("/schedule/web", self.schedule_web)
@@ -50,6 +54,26 @@ class FakeTvmaze:
 
     def not_found(self) -> web.Response:
         return web.json_response(synthetic("tvmaze_error_404.json"), status=404)
+
+    def serve_recorded_index(self, pages: int) -> list[Any]:
+        """Serve the recorded index page's shows (in id order) as the whole index, split into `pages` pages; the
+        recorded shows."""
+        self.recordings.use(SHOWS_INDEX)
+        shows: list[Any] = self.recordings.loaded[SHOWS_INDEX]
+        size = -(-len(shows) // pages)
+        self.index_pages = [shows[start : start + size] for start in range(0, len(shows), size)]
+        return shows
+
+    async def index(self, request: web.Request) -> web.Response:
+        self.requests.append(str(request.rel_url))
+        page = int(request.query["page"])
+        pending = self.index_failures.get(page)
+        if pending:
+            status = pending.pop(0)
+            return web.Response(status=status, text="slow down", headers={"Retry-After": "3"} if status == 429 else {})
+        if page >= len(self.index_pages):
+            return self.not_found()
+        return web.json_response(self.index_pages[page])
 
     async def singlesearch(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))

@@ -59,6 +59,11 @@ def add_sync_parser(catalog: Any) -> None:
     what.add_argument("--show", metavar="NAME", help="look up one show by name and add or update it")
     what.add_argument("--schedule", action="store_true", help="the streaming and broadcast schedules from today")
     what.add_argument("--updates", action="store_true", help="refresh the catalog's shows TVmaze changed")
+    what.add_argument(
+        "--all",
+        action="store_true",
+        help="every show TVmaze knows (its whole index, about 90,000 shows); resumes where an interrupted run stopped",
+    )
     tvmaze.add_argument("--days", type=int, default=7, help="with --schedule: how many days (default 7, max 31)")
     tvmaze.add_argument("--country", default=None, metavar="CC", help="with --schedule: broadcast country (US)")
     tvmaze.add_argument(
@@ -124,6 +129,16 @@ async def run_sync(args: Any, settings: Settings) -> int:
                 )
             )
         return print_outcome(summary)
+    if args.all:
+        with ProgressBar("TVmaze show index", None) as bar:
+            run = await _guarded(sync.tvmaze_index(base_url, db_path, progress=bar.update))
+        sys.stderr.write(
+            f"TVmaze show index: pages {run.first_page}-{run.first_page + run.pages - 1} read, the whole index is in "
+            f"({run.position.shows} shows read over all runs).\n"
+            if run.pages
+            else "TVmaze show index: nothing new past the last page.\n"
+        )
+        return print_outcome(run.summary)
     with ProgressBar("Refreshing from TVmaze", None) as bar:
         summary = await _guarded(
             sync.tvmaze_updates(base_url, db_path, period=args.since, progress=bar.update, total=bar.set_total)

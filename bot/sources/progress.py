@@ -1,49 +1,51 @@
-"""A progress bar on stderr when it is a terminal; silent otherwise (pipes, logs, tests)."""
+"""A progress bar on stderr when it is a terminal (rich's); silent otherwise (pipes, logs, tests)."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-BAR_WIDTH = 30
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressBar:
-    """`update(done)` from any one thread; redraws at most ten times a second. Use as a context manager."""
+    """`update(done)` from any one thread (rich's Progress locks its own state). Use as a context manager.
+
+    With no total (a sync that does not know how much there is yet), it shows the count and the elapsed time."""
 
     def __init__(self, label: str, total: int | None, stream: TextIO | None = None) -> None:
-        self.label = label
-        self.total = total
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty()
-        self._last_draw = 0.0
-        self._drawn = False
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        if self.enabled:
+            # Imported only on a terminal: the CLI starts faster without it.
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+            )
+            self._task = self._progress.add_task(label, total=total)
+            self._progress.start()
 
     def set_total(self, total: int) -> None:
-        self.total = total
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
 
     def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last_draw < 0.1 and done != self.total:
-            return
-        self._last_draw = now
-        if self.total:
-            filled = BAR_WIDTH * min(done, self.total) // self.total
-            text = f"{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{self.total}"
-        else:
-            text = f"{self.label}: {done}"
-        self.stream.write(f"\r{text}")
-        self.stream.flush()
-        self._drawn = True
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=done)
 
     def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
 
     def __enter__(self) -> ProgressBar:
         return self

@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync
+from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync, import_records
 from bot.clock import utc_iso
 from bot.config import Settings
-from bot.db import Database
+from bot.db import SET_STATE_SQL, Database
 from bot.sources.base import SourceError, import_each
 from bot.sources.tmdb import SOURCE as TMDB
 from bot.sources.tmdb import TmdbClient
-from bot.sources.tvmaze import TvmazeClient
+from bot.sources.tvmaze import IndexPage, TvmazeClient
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,148 @@ async def tvmaze_updates(
     summary = await import_in_thread(db_path, records, None)
     summary.skipped = skipped + summary.skipped
     return summary
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# TVmaze's whole show index
+
+INDEX_STATE_KEY = "catalog_sync:tvmaze_index"
+PageHook = Callable[[list[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPosition:
+    """How far the index bootstrap got, kept in bot_state with each page's shows (in the same transaction).
+
+    Until the end of the index is reached, `page` is the next page to read. Once it is (`complete`), `page` is the
+    last page that had shows: TVmaze appends new shows at the end, so a later run re-reads that page and any after it.
+    """
+
+    page: int = 0
+    complete: bool = False
+    shows: int = 0  # shows read from the index so far, over every run
+
+    def to_json(self) -> str:
+        return json.dumps({"page": self.page, "complete": self.complete, "shows": self.shows})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> IndexPosition:
+        """The stored position; a missing or unreadable one starts from page 0 (re-reading a page changes nothing)."""
+        try:
+            data = json.loads(text) if text else {}
+            return cls(int(data.get("page", 0)), bool(data.get("complete", False)), int(data.get("shows", 0)))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("TVmaze index: unreadable position %r in bot_state; starting from page 0", text)
+            return cls()
+
+
+@dataclass(slots=True)
+class IndexRun:
+    """What one run of the index bootstrap did."""
+
+    summary: ImportSummary
+    position: IndexPosition
+    pages: int = 0  # pages read in this run
+    first_page: int = 0
+
+
+def read_index_position(db_path: Path) -> IndexPosition:
+    conn = connect_sync(db_path)
+    try:
+        row = conn.execute("SELECT value FROM bot_state WHERE key = ?", (INDEX_STATE_KEY,)).fetchone()
+    finally:
+        conn.close()
+    return IndexPosition.from_json(None if row is None else str(row[0]))
+
+
+def import_index_page(db_path: Path, page: IndexPage, after: IndexPosition) -> tuple[ImportSummary, list[int]]:
+    """The page's shows in one transaction together with the position `after` it; the catalog ids of its shows.
+
+    A page whose transaction fails (one show the database refuses) is imported show by show instead, so that the
+    others are kept and the failing one is named; the position is written after them."""
+    conn = connect_sync(db_path)
+    try:
+        try:
+            summary = import_records(conn, page.records, state=(INDEX_STATE_KEY, after.to_json()))
+        except sqlite3.Error as exc:
+            log.warning("TVmaze index page %d: its transaction failed (%s); importing show by show", page.number, exc)
+            summary = import_each(db_path, page.records)
+            conn.execute(SET_STATE_SQL, (INDEX_STATE_KEY, after.to_json()))
+        tvmaze_ids = [record.ids["tvmaze"] for record in page.records]
+        show_ids = [
+            int(row[0])
+            for row in conn.execute(
+                f"SELECT id FROM shows WHERE tvmaze_id IN ({','.join('?' * len(tvmaze_ids))})", tvmaze_ids
+            )
+        ]
+    finally:
+        conn.close()
+    summary.skipped = page.skipped + summary.skipped
+    return summary, show_ids
+
+
+async def tvmaze_index(
+    base_url: str,
+    db_path: Path,
+    *,
+    on_page: PageHook | None = None,
+    progress: Progress | None = None,
+    client: TvmazeClient | None = None,
+) -> IndexRun:
+    """Read TVmaze's show index (`/shows?page=N`) into the catalog, page by page, from where the last run stopped,
+    until a 404 says the index has ended. After each page lands, `on_page(show ids)` (the bot's title index and
+    recommender learn of them then, not at the end). `progress(shows read in this run)`.
+
+    A failure (TVmaze down after retries) raises SourceError; the pages before it are kept, and the next run
+    continues from the page that failed."""
+    position = await asyncio.to_thread(read_index_position, db_path)
+    run = IndexRun(ImportSummary(), position, first_page=position.page)
+    async with AsyncExitStack() as stack:
+        api = client if client is not None else await stack.enter_async_context(TvmazeClient(base_url))
+        page_number = position.page
+        read_this_run = 0
+        while True:
+            try:
+                page = await api.index_page(page_number)
+            except SourceError as exc:
+                raise SourceError(
+                    f"{exc}; {run.pages} pages read in this run, the next run continues from page {page_number}"
+                ) from exc
+            if page is None:
+                # The end of the index: remember the last page that had shows (re-read for new shows next time).
+                last = page_number - 1 if run.pages or not position.complete else position.page
+                run.position = IndexPosition(max(last, 0), True, run.position.shows)
+                await _set_state_sync(db_path, INDEX_STATE_KEY, run.position.to_json())
+                return run
+            after = IndexPosition(page_number + 1, False, run.position.shows + len(page.records))
+            summary, show_ids = await asyncio.to_thread(import_index_page, db_path, page, after)
+            run.position = after
+            run.pages += 1
+            _add_summary(run.summary, summary)
+            read_this_run += len(page.records)
+            if progress is not None:
+                progress(read_this_run)
+            if on_page is not None and show_ids:
+                await on_page(show_ids)
+            page_number += 1
+
+
+async def _set_state_sync(db_path: Path, key: str, value: str) -> None:
+    def write() -> None:
+        conn = connect_sync(db_path)
+        try:
+            conn.execute(SET_STATE_SQL, (key, value))
+        finally:
+            conn.close()
+
+    await asyncio.to_thread(write)
+
+
+def _add_summary(total: ImportSummary, part: ImportSummary) -> None:
+    total.added += part.added
+    total.updated += part.updated
+    total.unchanged += part.unchanged
+    total.skipped += part.skipped
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -215,19 +359,37 @@ async def tmdb_enrich(
 # --------------------------------------------------------------------------------------------------------------------
 # Background sync in the bot (CATALOG_SYNC=tvmaze)
 
-BACKGROUND_JOBS = ("schedule", "updates")
+BACKGROUND_JOBS = ("schedule", "updates", "index", "tmdb")
+TMDB_SHOWS_PER_RUN = 100  # trailers and posters for this many shows a day (the best known without a trailer first)
 SCHEDULE_DAYS = 7
 
 
-async def run_background_job(settings: Settings, db: Database, job: str, now: datetime) -> str:
+async def run_background_job(
+    settings: Settings, db: Database, job: str, now: datetime, *, on_page: PageHook | None = None
+) -> str:
     """Run one background job and return its outcome line; never raises (cancellation aside): a failure is logged,
-    and the outcome is kept in bot_state (`catalog_sync:<job>`) for operators."""
+    and the outcome is kept in bot_state (`catalog_sync:<job>`) for operators. `tmdb` adds trailers and posters from
+    TMDB (with TMDB_API_KEY) to the best known shows that have no trailer yet. `index` reads TVmaze's whole show
+    index (resuming where it stopped; once complete, only its last page, for new shows), calling `on_page` with each
+    page's show ids as they land."""
     if job not in BACKGROUND_JOBS:
         raise ValueError(f"job must be one of {', '.join(BACKGROUND_JOBS)}")
     since_key = "catalog_sync:updates_after"
     try:
         if job == "schedule":
             summary = await tvmaze_schedule(settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS)
+        elif job == "tmdb":
+            if not settings.tmdb_api_key:
+                raise SourceError("TMDB needs TMDB_API_KEY")
+            summary = await tmdb_enrich(
+                settings.tmdb_base_url, settings.tmdb_api_key, db.path, limit=TMDB_SHOWS_PER_RUN
+            )
+        elif job == "index":
+            run = await tvmaze_index(settings.tvmaze_base_url, db.path, on_page=on_page)
+            summary = run.summary
+            if run.first_page == 0 and run.position.complete and await db.get_state(since_key) is None:
+                # A fresh bootstrap just read every show: the updates job need only re-read those changed since.
+                await db.set_state((since_key, str(int(now.timestamp()))))
         else:
             after = await db.get_state(since_key)
             summary = await tvmaze_updates(

@@ -10,6 +10,7 @@ import html
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,14 +34,30 @@ _SPACES = re.compile(r"\s+")
 _TVMAZE_IMAGE_HOSTS = ("static.tvmaze.com/", "static.tvmazecdn.com/", "tvmazecdn.com/")
 
 
+@dataclass(slots=True)
+class IndexPage:
+    """One page of TVmaze's show index as records, and the entries that could not be read."""
+
+    number: int
+    records: list[ShowRecord] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
 class TvmazeClient(ApiClient):
     """The TVmaze API; use as an async context manager."""
 
-    def __init__(self, base_url: str, *, sleep: Sleep | None = None, backoff_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        sleep: Sleep | None = None,
+        backoff_seconds: float = 1.0,
+        bucket: TokenBucket | None = None,
+    ) -> None:
         self.api = JsonApi(
             base_url,
             name="TVmaze",
-            bucket=TokenBucket(CALLS_PER_WINDOW, WINDOW_SECONDS, sleep=sleep),
+            bucket=bucket or TokenBucket(CALLS_PER_WINDOW, WINDOW_SECONDS, sleep=sleep),
             sleep=sleep,
             backoff_seconds=backoff_seconds,
         )
@@ -59,6 +76,24 @@ class TvmazeClient(ApiClient):
         except NotFoundError:
             return None
         return show_to_record(data)
+
+    async def index_page(self, page: int) -> IndexPage | None:
+        """Page `page` (from 0) of TVmaze's show index, up to 250 shows in id order; None past the last page (404).
+        A malformed show is named in `skipped`, never the end of the page."""
+        try:
+            data = await self.api.get("/shows", {"page": str(int(page))})
+        except NotFoundError:
+            return None
+        if not isinstance(data, list):
+            raise SourceError(f"TVmaze show index page {page}: malformed response (expected a list of shows)")
+        result = IndexPage(page)
+        for position, show in enumerate(data, start=1):
+            try:
+                result.records.append(show_to_record(show))
+            except SourceError as exc:
+                shown = show.get("id") if isinstance(show, dict) else None
+                result.skipped.append(f"TVmaze show index page {page}, entry {position} (id {shown!r}): {exc}")
+        return result
 
     async def schedule(self, day: date, *, country: str | None = None, web: bool = False) -> list[ShowRecord]:
         """One day's episodes as release events, one record per show: the streaming schedule (`web`, every
