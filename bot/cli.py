@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -155,6 +156,9 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
 
+    if not os.environ.get("CATALOG_SYNC", "").strip():
+        # The offline console never touches the network unless CATALOG_SYNC is set explicitly.
+        settings = replace(settings, catalog_sync=None)
     return run_console(settings, lines=args.lines, member=args.member, as_json=args.json)
 
 

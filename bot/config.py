@@ -15,6 +15,7 @@ DEFAULT_TVMAZE_BASE_URL = "https://api.tvmaze.com"
 DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CATALOG_SYNC_SOURCES = ("tvmaze",)
+DEFAULT_CATALOG_SYNC = "tvmaze"  # on unless CATALOG_SYNC=none: TVmaze needs no key
 
 # A bot token is three base64url parts separated by dots; checking the shape catches a pasted client secret or a
 # stray quote before discord.py fails with a less helpful message.
@@ -36,6 +37,8 @@ class Settings:
     tvmaze_base_url: str = DEFAULT_TVMAZE_BASE_URL
     tmdb_base_url: str = DEFAULT_TMDB_BASE_URL
     tmdb_api_key: str | None = field(default=None, repr=False)
+    # The live source the connected bot syncs from ("tvmaze") or None. from_env turns it on by default; a Settings
+    # built in code (tests, the offline console) has it off unless it says otherwise.
     catalog_sync: str | None = None
     vote_reconcile_delay: float = 0.2  # seconds between reaction-list requests when reconciling votes at start
 
@@ -61,10 +64,12 @@ class Settings:
         if log_level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; unset it to use INFO.")
 
-        catalog_sync = env.get("CATALOG_SYNC", "").lower() or None
-        if catalog_sync is not None and catalog_sync not in CATALOG_SYNC_SOURCES:
+        catalog_sync: str | None = env.get("CATALOG_SYNC", DEFAULT_CATALOG_SYNC).lower()
+        if catalog_sync == "none":
+            catalog_sync = None
+        elif catalog_sync not in CATALOG_SYNC_SOURCES:
             raise ConfigError(
-                f"CATALOG_SYNC must be one of {', '.join(CATALOG_SYNC_SOURCES)}; unset it to turn background sync off."
+                f"CATALOG_SYNC must be {' or '.join(CATALOG_SYNC_SOURCES)} (the default), or none to turn it off."
             )
 
         try:

@@ -1,6 +1,9 @@
-"""Background catalog sync when CATALOG_SYNC=tvmaze: the TVmaze schedules daily, changed shows hourly.
+"""Background catalog sync (on by default; CATALOG_SYNC=none turns it off): TVmaze's whole show index on the first
+start (resumed where it stopped, then its last page for new shows), changed shows hourly, the schedules daily; with
+TMDB_API_KEY, TMDB's trailers and posters daily.
 
-The work and its error containment live in bot.sources.sync.run_background_job; this cog only schedules it.
+The work and its error containment live in bot.sources.sync.run_background_job; this cog only schedules it. Every
+job runs in a background task, and imports run in a worker thread: commands are served meanwhile.
 """
 
 from __future__ import annotations
@@ -27,23 +30,48 @@ class CatalogSync(commands.Cog):
 
     async def cog_load(self) -> None:
         if self.bot.settings.catalog_sync == "tvmaze":
-            log.info("Catalog sync from TVmaze: schedules daily, updates hourly")
+            log.info(
+                "Catalog sync from TVmaze: its whole show index in the background, then updates hourly, schedules daily"
+            )
             self.schedule_daily.start()
             self.updates_hourly.start()
+            if self.bot.settings.tmdb_api_key:
+                log.info("Catalog sync from TMDB (TMDB_API_KEY is set): trailers and posters daily")
+                self._first_runs_pending.add("tmdb")
+                self.tmdb_daily.start()
         else:
             self.first_pass_done.set()
 
     async def cog_unload(self) -> None:
         self.schedule_daily.cancel()
         self.updates_hourly.cancel()
+        self.tmdb_daily.cancel()
 
     @tasks.loop(hours=24)
     async def schedule_daily(self) -> None:
         await self.run("schedule")
 
+    @tasks.loop(hours=24)
+    async def tmdb_daily(self) -> None:
+        await self.run("tmdb")
+
     @tasks.loop(hours=1)
     async def updates_hourly(self) -> None:
-        await self.run("updates")
+        # The index first: on the first start it is the bootstrap (minutes, at TVmaze's rate limit), and a run it
+        # could not finish (TVmaze down) continues an hour later; once complete it reads only the last page.
+        try:
+            await run_background_job(
+                self.bot.settings, self.bot.db, "index", self.bot.clock.now(), on_page=self.page_landed
+            )
+        finally:
+            await self.run("updates")
+
+    async def page_landed(self, show_ids: list[int]) -> None:
+        """A page of the index is in the catalog: autocomplete, /show and the recommender know its shows now."""
+        try:
+            await self.bot.catalog_changed(show_ids)
+        except Exception:  # the next page, or the next job, refreshes again; the bootstrap must go on
+            log.exception("Catalog sync (index): refreshing the title index and the recommender failed")
 
     async def run(self, job: str) -> None:
         """One job, then the title index and the recommender re-read the shows it may have changed."""
@@ -61,6 +89,7 @@ class CatalogSync(commands.Cog):
                 self.first_pass_done.set()
 
     @schedule_daily.before_loop
+    @tmdb_daily.before_loop
     @updates_hourly.before_loop
     async def wait_until_ready(self) -> None:
         await self.bot.wait_until_ready()

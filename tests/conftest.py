@@ -187,7 +187,8 @@ class BotProcess:
 
 def bot_environment(database_path: Path, emulator: DiscordEmulator | None, log_level: str = "INFO") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "DEV_GUILD"))}
-    env.update(DATABASE_PATH=str(database_path), LOG_LEVEL=log_level, PYTHONUNBUFFERED="1")
+    # Tests never touch the network: the connected bot's default TVmaze sync is off unless a test turns it on.
+    env.update(DATABASE_PATH=str(database_path), LOG_LEVEL=log_level, PYTHONUNBUFFERED="1", CATALOG_SYNC="none")
     if emulator is not None:
         env.update(
             DISCORD_TOKEN=FAKE_TOKEN,

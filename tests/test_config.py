@@ -24,6 +24,13 @@ def test_defaults_without_any_variable() -> None:
     assert settings.log_level == "INFO"
     assert settings.discord_api_base_url is None
     assert settings.tvmaze_base_url == "https://api.tvmaze.com"
+    assert settings.catalog_sync == "tvmaze"  # the connected bot syncs from TVmaze unless told not to
+
+
+@pytest.mark.parametrize(("value", "expected"), [("none", None), ("NONE", None), ("tvmaze", "tvmaze"), ("", "tvmaze")])
+def test_catalog_sync_is_on_unless_none(value: str, expected: str | None) -> None:
+    assert Settings.from_env({"CATALOG_SYNC": value}).catalog_sync == expected
+    assert Settings().catalog_sync is None  # settings built in code (tests, the console) stay offline
 
 
 def test_values_are_parsed_and_frozen() -> None:

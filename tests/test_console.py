@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
+from fake_tvmaze import FakeTvmaze
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +120,19 @@ def test_clearing_reactions_retracts_the_votes(tmp_path: Path) -> None:
     kept = console(tmp_path / "db.sqlite3", "-c", "/show title:Seven Seconds", "-c", "react last 👎", "-c", "/myvotes",
                    "--as", "bob")  # fmt: skip
     assert "**Your votes** (1)" in kept.stdout  # without a clear, the vote is there
+
+
+async def test_the_console_stays_offline_unless_catalog_sync_is_set(tmp_path: Path, tvmaze: FakeTvmaze) -> None:
+    """The connected bot syncs from TVmaze by default; the offline console asks no source, even for a title the
+    catalog lacks (the fake TVmaze knows this one and would answer)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DISCORD_", "DEV_GUILD"))}
+    env.pop("CATALOG_SYNC", None)
+    env.update(DATABASE_PATH=str(tmp_path / "db.sqlite3"), TVMAZE_BASE_URL=tvmaze.base_url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "console", "-c", "/show title:quiet lighthouse",
+        cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert 'No show called "quiet lighthouse"' in stdout.decode()
+    assert tvmaze.requests == []

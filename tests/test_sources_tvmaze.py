@@ -285,8 +285,8 @@ async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) ->
     from bot.core import ShowBot
 
     async with open_database(tmp_path / "t.db") as db:
-        for catalog_sync, running in ((None, False), ("tvmaze", True)):
-            settings = Settings(database_path=tmp_path / "t.db", catalog_sync=catalog_sync)
+        for catalog_sync, tmdb_key, running in ((None, "k", False), ("tvmaze", None, True), ("tvmaze", "k", True)):
+            settings = Settings(database_path=tmp_path / "t.db", catalog_sync=catalog_sync, tmdb_api_key=tmdb_key)
             bot = ShowBot(settings, db, extensions=[])
             try:
                 await bot.load_extension("cogs.catalog_sync")
@@ -294,6 +294,8 @@ async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) ->
                 assert cog is not None
                 assert cog.schedule_daily.is_running() is running  # type: ignore[attr-defined]
                 assert cog.updates_hourly.is_running() is running  # type: ignore[attr-defined]
+                # TMDB joins when its key is set, and only with sync on.
+                assert cog.tmdb_daily.is_running() is (running and tmdb_key is not None)  # type: ignore[attr-defined]
                 await bot.unload_extension("cogs.catalog_sync")
             finally:
                 await bot.close()
