@@ -76,16 +76,19 @@ async def next_picks(
 
 
 async def list_items(db: Database, picks: Sequence[Recommendation]) -> list[ListItem]:
-    """One line per pick: the title, its year and network, and the reason it is listed."""
+    """One line per pick: the title, its year and network, and the reason it is listed (and its poster, the list's
+    thumbnail when it comes first)."""
     rows = await db.fetchall(
-        "SELECT id, premiered, network FROM shows WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT id, premiered, network, poster_url FROM shows WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps([pick.show_id for pick in picks]),),
     )
-    facts = {int(row[0]): (row[1], row[2]) for row in rows}
+    facts = {int(row[0]): (row[1], row[2], row[3]) for row in rows}
     items = []
     for pick in picks:
-        premiered, network = facts.get(pick.show_id, (None, None))
-        items.append(ListItem(title=pick.title, year=year_of(premiered), service=network, reason=pick.reason))
+        premiered, network, poster = facts.get(pick.show_id, (None, None, None))
+        items.append(
+            ListItem(title=pick.title, year=year_of(premiered), service=network, reason=pick.reason, poster_url=poster)
+        )
     return items
 
 

@@ -132,6 +132,14 @@ def _url(value: Any) -> str | None:
     return None
 
 
+def set_poster(embed: discord.Embed, poster_url: Any) -> None:
+    """The show's poster as the embed's thumbnail: only a URL a source gave (TVmaze image, TMDB poster_path), never
+    a guessed one; without one the embed simply has no thumbnail."""
+    poster = _url(poster_url)
+    if poster:
+        embed.set_thumbnail(url=poster)
+
+
 def join_limited(items: Sequence[str], limit: int, *, separator: str = ", ", more: str = "and {n} more") -> str:
     """Items joined within `limit` characters; those that do not fit are summarised by `more` ("and 12 more")."""
     if not items:
@@ -255,9 +263,7 @@ def show_card(show: dict[str, Any], *, votes: tuple[int, int] = (0, 0), cast_sho
         if rest:
             value += f"\nand {rest} more — see /cast"
         embed.add_field(name="Cast", value=value, inline=False)
-    poster = _url(show.get("poster_url"))
-    if poster:
-        embed.set_thumbnail(url=poster)
+    set_poster(embed, show.get("poster_url"))
     embed.set_footer(text=attribution(show.get("sources") or [show.get("source") or "showbot"]))
     return clamp_embed(embed)
 
@@ -311,6 +317,7 @@ class ListItem:
     synopsis: str | None = None  # shown as one short line
     reason: str | None = None  # why it is listed: "3 👍 this week", "because you liked Dark"
     url: str | None = None
+    poster_url: str | None = None  # a source's poster (TVmaze, TMDB): the first item's is the list's thumbnail
 
 
 def list_line(item: ListItem, marker: str, budget: int) -> str:
@@ -335,8 +342,11 @@ def list_line(item: ListItem, marker: str, budget: int) -> str:
 def show_list(
     title: str, items: Sequence[ListItem], *, numbered: bool = True, footer: str | None = None, start: int = 1
 ) -> discord.Embed:
-    """A list of shows in one embed: keycap numbers 1️⃣…🔟 (then "11."), one short block per show."""
+    """A list of shows in one embed: keycap numbers 1️⃣…🔟 (then "11."), one short block per show; the first
+    show's poster, when a source gave one, as the thumbnail."""
     embed = discord.Embed(title=plain_line(title, TITLE_LIMIT) or "Shows", colour=CARD_COLOUR)
+    if items:
+        set_poster(embed, items[0].poster_url)
     if not items:
         embed.description = "Nothing to show."
     else:

@@ -883,6 +883,7 @@ class WeeklyItem:
     date_timestamp: int | None  # unix seconds for a Discord <t:...:D> mark (local noon for plain dates)
     synopsis: str  # first sentence, at most SYNOPSIS_LENGTH characters; '' when unknown
     net_votes: int  # this server's score
+    poster_url: str | None = None  # from a source; the first item's is the post's thumbnail
 
     @property
     def emoji(self) -> str:
@@ -965,6 +966,7 @@ class _Candidate:
     season: int | None
     service: str
     instant: datetime
+    poster_url: str | None
 
 
 class ContentCache:
@@ -996,7 +998,8 @@ async def _guild_votes(db: Database, guild_id: int, cache: ContentCache | None) 
 
 
 _RELEASES_SQL = """
-    SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, s.title, s.synopsis, s.network, s.popularity
+    SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, s.title, s.synopsis, s.network, s.popularity,
+           s.poster_url
     FROM releases r JOIN shows s ON s.id = r.show_id
     WHERE r.date >= ? AND r.date < ?"""
 
@@ -1058,6 +1061,7 @@ async def weekly_content(
             season=row["season"],
             service=row["service"] or row["network"] or "",
             instant=instant,
+            poster_url=row["poster_url"],
         )
         target, keep_later = (out, True) if is_out else (coming, False)
         known = target.get(candidate.show_id)
@@ -1091,6 +1095,7 @@ async def weekly_content(
                     date_timestamp=int(candidate.instant.timestamp()),
                     synopsis=first_sentence(candidate.synopsis),
                     net_votes=votes.get(candidate.show_id, 0),
+                    poster_url=candidate.poster_url,
                 )
             )
     picks: list[WeeklyItem] = []
@@ -1119,7 +1124,8 @@ async def _picks(db: Database, votes: dict[int, int]) -> tuple[list[WeeklyItem],
         found = {
             int(row["id"]): row
             for row in await db.fetchall(
-                f"SELECT id, title, synopsis, network, popularity FROM shows WHERE id IN ({placeholders})", chosen_ids
+                f"SELECT id, title, synopsis, network, popularity, poster_url FROM shows WHERE id IN ({placeholders})",
+                chosen_ids,
             )
         }
         rows = [found[show_id] for show_id in chosen_ids if show_id in found]
@@ -1128,7 +1134,8 @@ async def _picks(db: Database, votes: dict[int, int]) -> tuple[list[WeeklyItem],
         # fetch a margin rather than passing every id to SQL.
         exclude = {int(row["id"]) for row in rows} | {show_id for show_id, net in votes.items() if net < 0}
         extra = await db.fetchall(
-            "SELECT id, title, synopsis, network, popularity FROM shows ORDER BY popularity DESC, title LIMIT ?",
+            """SELECT id, title, synopsis, network, popularity, poster_url FROM shows
+               ORDER BY popularity DESC, title LIMIT ?""",
             (PICKS_LIMIT + len(exclude),),
         )
         rows += [row for row in extra if int(row["id"]) not in exclude][: PICKS_LIMIT - len(rows)]
@@ -1144,6 +1151,7 @@ async def _picks(db: Database, votes: dict[int, int]) -> tuple[list[WeeklyItem],
             date_timestamp=None,
             synopsis=first_sentence(row["synopsis"]),
             net_votes=votes.get(int(row["id"]), 0),
+            poster_url=row["poster_url"],
         )
         for number, row in enumerate(rows, start=1)
     ]
@@ -1231,6 +1239,8 @@ def render_weekly(content: WeeklyContent) -> tuple[str, discord.Embed]:
         title=POST_TITLE, description=description, colour=render.CARD_COLOUR, timestamp=content.post_time
     )
     embed.set_footer(text=footer)
+    if content.items:
+        render.set_poster(embed, content.items[0].poster_url)
     render.clamp_embed(embed)
     items = content.items
     if items:

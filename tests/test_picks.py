@@ -20,6 +20,7 @@ from bot.picks import (
     no_picks_message,
     picks_embed,
     picks_heading,
+    similar_embed,
 )
 from bot.recommend import ReasonKind, Recommendation, Recommender
 from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS, ListItem
@@ -78,6 +79,18 @@ async def test_list_items_carry_year_network_and_reason(db: Database) -> None:
         "Netflix",
         "because you liked The Killing",
     )
+
+
+async def test_the_first_picks_poster_is_the_lists_thumbnail(db: Database) -> None:
+    poster = "https://static.tvmaze.com/uploads/images/original_untouched/0/990001.jpg"
+    await db.execute("UPDATE shows SET poster_url = ? WHERE id = 1", (poster,))
+    first = Recommendation(1, "Seven Seconds", 1.0, "because you liked The Killing", ReasonKind.YOU_LIKED, 2)
+    second = Recommendation(2, "The Killing", 0.5, "popular", ReasonKind.YOU_LIKED, None)
+    assert similar_embed("The Killing", await list_items(db, [first, second])).thumbnail.url == poster
+    # The first show has none: no thumbnail (the second show's poster is not the first show's).
+    await db.execute("UPDATE shows SET poster_url = NULL WHERE id = 1")
+    await db.execute("UPDATE shows SET poster_url = ? WHERE id = 2", (poster,))
+    assert similar_embed("The Killing", await list_items(db, [first, second])).thumbnail.url is None
 
 
 def test_known_name_takes_any_case_and_suggests() -> None:

@@ -586,6 +586,20 @@ async def test_empty_week_lists_the_catalogs_best_known_shows(db: Database) -> N
     assert "Nothing new this week" in str(embed.description) and "Show 7" in str(embed.description)
 
 
+async def test_the_post_shows_the_first_shows_poster_and_renders_without_one(db: Database) -> None:
+    poster = "https://static.tvmaze.com/uploads/images/original_untouched/0/990001.jpg"
+    first = await add_show(db, "Poster Test Show", popularity=5)
+    await db.execute("UPDATE shows SET poster_url = ? WHERE id = ?", (poster, first))
+    await add_release(db, first, "2024-06-05")
+    _, embed = render_weekly(await weekly_content(db, 1, POST, "UTC"))
+    assert embed.thumbnail.url == poster
+    # A first show without a poster: no thumbnail, never a guessed one (the fallback picks here).
+    await db.execute("DELETE FROM releases")
+    await db.execute("UPDATE shows SET poster_url = NULL")
+    _, embed = render_weekly(await weekly_content(db, 1, POST, "UTC"))
+    assert embed.thumbnail.url is None and "Poster Test Show" in str(embed.description)
+
+
 async def test_empty_week_lists_the_servers_votes(db: Database) -> None:
     ids = [await add_show(db, f"Show {number}", popularity=number) for number in range(8)]
     await vote(db, 1, 100, ids[0], 1)
