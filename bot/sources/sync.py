@@ -62,12 +62,13 @@ async def tvmaze_schedule(
     days: int,
     *,
     country: str | None = None,
+    web: bool = True,
     progress: Progress | None = None,
     total: Total | None = None,
 ) -> ImportSummary:
-    """The streaming and broadcast schedules of `days` days from `start` as release events."""
+    """The streaming (unless not `web`) and broadcast schedules of `days` days from `start` as release events."""
     async with TvmazeClient(base_url) as client:
-        records = await client.schedules(start, days, country=country)
+        records = await client.schedules(start, days, country=country, web=web)
     if total is not None:
         total(len(records))
     return await import_in_thread(db_path, records, progress)
@@ -210,30 +211,46 @@ async def tvmaze_index(
         api = client if client is not None else await stack.enter_async_context(TvmazeClient(base_url))
         page_number = position.page
         read_this_run = 0
-        while True:
-            try:
-                page = await api.index_page(page_number)
-            except SourceError as exc:
-                raise SourceError(
-                    f"{exc}; {run.pages} pages read in this run, the next run continues from page {page_number}"
-                ) from exc
-            if page is None:
-                # The end of the index: remember the last page that had shows (re-read for new shows next time).
-                last = page_number - 1 if run.pages or not position.complete else position.page
-                run.position = IndexPosition(max(last, 0), True, run.position.shows)
-                await _set_state_sync(db_path, INDEX_STATE_KEY, run.position.to_json())
-                return run
-            after = IndexPosition(page_number + 1, False, run.position.shows + len(page.records))
-            summary, show_ids = await asyncio.to_thread(import_index_page, db_path, page, after)
-            run.position = after
-            run.pages += 1
-            _add_summary(run.summary, summary)
-            read_this_run += len(page.records)
-            if progress is not None:
-                progress(read_this_run)
-            if on_page is not None and show_ids:
-                await on_page(show_ids)
-            page_number += 1
+        # Three stages overlap, each in page order: page N+1 is fetched while page N is imported (in a worker
+        # thread, where SQLite runs without the GIL), and page N-1's hook runs on the event loop meanwhile.
+        fetching = asyncio.ensure_future(api.index_page(page_number))
+        hook: asyncio.Future[None] | None = None
+        try:
+            while True:
+                try:
+                    page = await fetching
+                except SourceError as exc:
+                    raise SourceError(
+                        f"{exc}; {run.pages} pages read in this run, the next run continues from page {page_number}"
+                    ) from exc
+                if page is None:
+                    # The end of the index: remember the last page that had shows (re-read for new shows next time).
+                    last = page_number - 1 if run.pages or not position.complete else position.page
+                    run.position = IndexPosition(max(last, 0), True, run.position.shows)
+                    await _set_state_sync(db_path, INDEX_STATE_KEY, run.position.to_json())
+                    return run
+                fetching = asyncio.ensure_future(api.index_page(page_number + 1))
+                after = IndexPosition(page_number + 1, False, run.position.shows + len(page.records))
+                summary, show_ids = await asyncio.to_thread(import_index_page, db_path, page, after)
+                run.position = after
+                run.pages += 1
+                _add_summary(run.summary, summary)
+                read_this_run += len(page.records)
+                if progress is not None:
+                    progress(read_this_run)
+                if hook is not None:
+                    await hook
+                    hook = None
+                if on_page is not None and show_ids:
+                    hook = asyncio.ensure_future(on_page(show_ids))
+                page_number += 1
+        finally:
+            if not fetching.done():
+                fetching.cancel()
+            await asyncio.gather(fetching, return_exceptions=True)  # a prefetch past a failure is not awaited
+            if hook is not None:
+                await hook  # the last page's shows are learned before this returns
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 async def _set_state_sync(db_path: Path, key: str, value: str) -> None:
@@ -362,6 +379,7 @@ async def tmdb_enrich(
 BACKGROUND_JOBS = ("schedule", "updates", "index", "tmdb")
 TMDB_SHOWS_PER_RUN = 100  # trailers and posters for this many shows a day (the best known without a trailer first)
 SCHEDULE_DAYS = 7
+DEFAULT_BROADCAST_COUNTRY = "US"  # TVmaze's /schedule without a country is the US one
 
 
 async def run_background_job(
@@ -377,7 +395,17 @@ async def run_background_job(
     since_key = "catalog_sync:updates_after"
     try:
         if job == "schedule":
+            # The streaming schedule (every country) and the US broadcast one, then the broadcast schedule of every
+            # other country a server's weekly post lists.
             summary = await tvmaze_schedule(settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS)
+            for country in await weekly_countries(db):
+                if country != DEFAULT_BROADCAST_COUNTRY:
+                    _add_summary(
+                        summary,
+                        await tvmaze_schedule(
+                            settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS, country=country, web=False
+                        ),
+                    )
         elif job == "tmdb":
             if not settings.tmdb_api_key:
                 raise SourceError("TMDB needs TMDB_API_KEY")
@@ -409,6 +437,14 @@ async def run_background_job(
     except Exception:
         log.exception("Catalog sync (%s): could not record the outcome", job)
     return outcome
+
+
+async def weekly_countries(db: Database) -> list[str]:
+    """The countries (ISO codes) whose releases servers' weekly posts list."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT region FROM guild_settings WHERE weekly_enabled = 1 AND region IS NOT NULL ORDER BY region"
+    )
+    return [str(row[0]) for row in rows if len(str(row[0])) == 2]
 
 
 async def shows_to_refresh(db: Database, since: str, today: date, days: int = SCHEDULE_DAYS) -> list[int]:
