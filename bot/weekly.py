@@ -59,6 +59,7 @@ MAX_ITEMS = 10  # one keycap per show: 1️⃣ … 🔟
 COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone could fill the post
 PICKS_LIMIT = 5  # shows listed when nothing is new
 RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
+KIND_PRIORITY = {"premiere": 0, "season_premiere": 1, "added": 2, "episodes": 3}
 
 # ====================================================================================================================
 # 1. Schedule maths
@@ -332,9 +333,18 @@ async def get_weekly_settings(db: Database, guild_id: int) -> WeeklySettings | N
 
 
 async def set_weekly(
-    db: Database, guild_id: int, *, channel_id: int, weekday: int, local_time: time, tz_name: str, now: datetime
+    db: Database,
+    guild_id: int,
+    *,
+    channel_id: int,
+    weekday: int,
+    local_time: time,
+    tz_name: str,
+    now: datetime,
+    region: str | None = None,
 ) -> WeeklySettings:
-    """Turn the weekly post on with this schedule (replacing any other); clears any recorded problem.
+    """Turn the weekly post on with this schedule (replacing any other); clears any recorded problem. `region`: the
+    country (ISO code) whose broadcast schedule the post lists; None keeps the one set before.
 
     The schedule counts from `now`: an instant already past this week is not caught up, the first post is the next
     scheduled instant. `tz_name` must be a valid IANA name (see resolve_timezone).
@@ -345,13 +355,14 @@ async def set_weekly(
     stamp = utc_iso(now)
     await db.execute(
         """INSERT INTO guild_settings (guild_id, weekly_enabled, weekly_channel_id, weekly_weekday, weekly_time,
-               weekly_timezone, weekly_problem, weekly_since, updated_at)
-           VALUES (?, 1, ?, ?, ?, ?, NULL, ?, ?)
+               weekly_timezone, weekly_problem, weekly_since, updated_at, region)
+           VALUES (?, 1, ?, ?, ?, ?, NULL, ?, ?, ?)
            ON CONFLICT (guild_id) DO UPDATE SET weekly_enabled = 1, weekly_channel_id = excluded.weekly_channel_id,
                weekly_weekday = excluded.weekly_weekday, weekly_time = excluded.weekly_time,
                weekly_timezone = excluded.weekly_timezone, weekly_problem = NULL,
-               weekly_since = excluded.weekly_since, updated_at = excluded.updated_at""",
-        (guild_id, channel_id, weekday, format_local_time(local_time), tz_name, stamp, stamp),
+               weekly_since = excluded.weekly_since, updated_at = excluded.updated_at,
+               region = COALESCE(excluded.region, guild_settings.region)""",
+        (guild_id, channel_id, weekday, format_local_time(local_time), tz_name, stamp, stamp, region),
     )
     settings = await get_weekly_settings(db, guild_id)
     assert settings is not None
@@ -1018,10 +1029,11 @@ async def weekly_content(
     "Out this week": shows with a release (premiere, season premiere, episodes, added) in the seven days up to the
     post: a plain date counts when it is the post's local day or one of the six before; an instant when it falls in
     (post - 7 days, post]. "Coming up": the seven days after. A show is listed once (in "Out this week" if it has
-    releases in both; its latest release there, its earliest in "Coming up"). Ranked by this server's net votes,
-    then popularity, then title; at most 10 in all, COMING_UP_RESERVED of them kept for "Coming up" when it has
-    shows. `region`: only releases for that region or for no region. When nothing is new, PICKS_LIMIT picks: the
-    server's top net-voted shows, topped up with the catalog's best-known shows it has not voted down.
+    releases in both; its latest release there, its earliest in "Coming up"). Ranked by what is new (series
+    premieres, season premieres, additions, then plain episodes), then this server's net votes, popularity, title;
+    at most 10 in all, COMING_UP_RESERVED of them kept for "Coming up" when it has shows. `region`: only releases
+    for that region or for no region. When nothing is new, PICKS_LIMIT picks: the server's top net-voted shows,
+    topped up with the catalog's best-known shows it has not voted down.
     """
     zone = zone_for(tz_name)
     post_time = post_time_utc.astimezone(UTC)
@@ -1072,8 +1084,16 @@ async def weekly_content(
 
     votes = await _guild_votes(db, guild_id, cache)
 
-    def rank(candidate: _Candidate) -> tuple[int, float, str, int]:
-        return (-votes.get(candidate.show_id, 0), -candidate.popularity, candidate.title.casefold(), candidate.show_id)
+    def rank(candidate: _Candidate) -> tuple[int, int, float, str, int]:
+        # What is new first: series premieres, season premieres, then additions, and plain episodes (a daily show's
+        # every episode) last; within each, the server's votes, then popularity.
+        return (
+            KIND_PRIORITY.get(candidate.kind, len(KIND_PRIORITY)),
+            -votes.get(candidate.show_id, 0),
+            -candidate.popularity,
+            candidate.title.casefold(),
+            candidate.show_id,
+        )
 
     out_ranked = sorted(out.values(), key=rank)
     coming_ranked = sorted(coming.values(), key=rank)
@@ -1166,7 +1186,7 @@ POST_TITLE = "📺 New this week"
 TITLE_LENGTH = 100
 SERVICE_LENGTH = 40
 KIND_LABELS = {
-    "premiere": "premiere",
+    "premiere": "new series",
     "season_premiere": "season premiere",
     "episodes": "new episodes",
     "added": "added",

@@ -18,6 +18,7 @@ from discord.ext import commands, tasks
 
 from bot import render
 from bot.core import ShowBot
+from bot.countries import country_choices, country_from_locale, resolve_country
 from bot.ui import make_votable
 from bot.votes import list_emoji_map
 from bot.weekly import (
@@ -37,6 +38,7 @@ from bot.weekly import (
     describe_schedule,
     disable_weekly,
     format_local_time,
+    get_weekly_settings,
     message_link,
     parse_local_time,
     preview_content,
@@ -317,6 +319,7 @@ class Weekly(commands.Cog):
         day="The day of the week",
         time="Local time, 24-hour HH:MM (e.g. 18:30)",
         timezone="Your time zone, e.g. Europe/London (start typing to search)",
+        country="Whose TV schedule to list, e.g. GB (default: the server's language region, else US)",
     )
     @app_commands.choices(day=DAY_CHOICES)
     async def set_command(
@@ -326,11 +329,19 @@ class Weekly(commands.Cog):
         day: app_commands.Choice[int],
         time: app_commands.Range[str, 1, 20],
         timezone: app_commands.Range[str, 1, 100],
+        country: app_commands.Range[str, 1, 60] | None = None,
     ) -> None:
         guild = interaction.guild
         assert guild is not None
         local_time = parse_local_time(time)
         tz_name = resolve_timezone(timezone)
+        current = await get_weekly_settings(self.bot.db, guild.id)
+        if country is not None:
+            region = resolve_country(country)
+        elif current is not None and current.region:
+            region = current.region  # set before: kept
+        else:
+            region = country_from_locale(str(interaction.guild_locale) if interaction.guild_locale else None)
         missing = missing_permissions(channel.permissions_for(guild.me))
         if missing:
             await interaction.response.send_message(
@@ -348,12 +359,14 @@ class Weekly(commands.Cog):
             local_time=local_time,
             tz_name=tz_name,
             now=now,
+            region=region,
         )
         next_post = settings.next_post(now)
         assert next_post is not None
         log.info("Guild %s set its weekly post: %s", guild.id, describe_schedule(settings))
         await interaction.response.send_message(
-            f"Done: every {day.name} at {format_local_time(local_time)} ({tz_name}) in {channel.mention}.\n"
+            f"Done: every {day.name} at {format_local_time(local_time)} ({tz_name}) in {channel.mention}, "
+            f"with what is new in {region}.\n"
             f"Next post: {discord_time(next_post)}",
             ephemeral=True,
         )
@@ -363,6 +376,12 @@ class Weekly(commands.Cog):
         self, interaction: discord.Interaction[ShowBot], current: str
     ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=name[:100], value=name[:100]) for name in timezone_choices(current, 25)]
+
+    @set_command.autocomplete("country")
+    async def country_autocomplete(
+        self, interaction: discord.Interaction[ShowBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=label, value=code) for label, code in country_choices(current)]
 
     @weekly.command(name="preview", description="See exactly what the weekly post would be now (only you see it)")
     async def preview_command(self, interaction: discord.Interaction[ShowBot]) -> None:

@@ -106,8 +106,10 @@ class FakeTvmaze:
 
     async def schedule(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))
-        assert request.query["country"] == "US"
-        return web.json_response(synthetic("tvmaze_schedule_us.json", request.query["date"]))
+        country = request.query["country"]
+        if country not in ("US", "GB"):
+            return web.json_response([])  # a country with nothing scheduled
+        return web.json_response(synthetic(f"tvmaze_schedule_{country.lower()}.json", request.query["date"]))
 
     async def updates(self, request: web.Request) -> web.Response:
         self.requests.append(str(request.rel_url))

@@ -662,6 +662,20 @@ async def test_ranking_by_votes_then_popularity_and_region(db: Database) -> None
     assert [item.title for item in everywhere.items] == ["Voted", "Other region", "Popular"]
 
 
+async def test_what_is_new_comes_first_then_votes(db: Database) -> None:
+    daily = await add_show(db, "Daily episodes", popularity=900)
+    returning = await add_show(db, "Returning", popularity=1)
+    brand_new = await add_show(db, "Brand new", popularity=0)
+    await add_release(db, daily, "2024-06-05", "episodes")
+    await add_release(db, returning, "2024-06-05", "season_premiere")
+    await add_release(db, brand_new, "2024-06-05", "premiere")
+    await vote(db, 1, 100, daily, 1)
+    content = await weekly_content(db, 1, POST, "UTC")
+    assert [item.title for item in content.items] == ["Brand new", "Returning", "Daily episodes"]
+    _, embed = render_weekly(content)
+    assert "new series <t:" in str(embed.description)
+
+
 async def test_a_show_is_listed_once(db: Database) -> None:
     show = await add_show(db, "Weekly drama", network="HBO")
     for day in ("2024-06-03", "2024-06-06", "2024-06-10"):

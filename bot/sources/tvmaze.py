@@ -110,12 +110,16 @@ class TvmazeClient(ApiClient):
             raise SourceError(f"TVmaze schedule for {day}: malformed response (expected a list of episodes)")
         return schedule_to_records(data, region=None if web and not country else (country or "US"))
 
-    async def schedules(self, start: date, days: int, *, country: str | None = None) -> list[ShowRecord]:
-        """The web and broadcast schedules for `days` days from `start`, merged into one record per show."""
+    async def schedules(
+        self, start: date, days: int, *, country: str | None = None, web: bool = True
+    ) -> list[ShowRecord]:
+        """The web (unless not `web`) and broadcast schedules for `days` days from `start`, merged into one record
+        per show."""
         records: list[ShowRecord] = []
         for offset in range(days):
             day = start + timedelta(days=offset)
-            records += await self.schedule(day, country=country, web=True)
+            if web:
+                records += await self.schedule(day, country=country, web=True)
             records += await self.schedule(day, country=country, web=False)
         return merge_by_tvmaze_id(records)
 
