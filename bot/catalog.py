@@ -7,8 +7,10 @@ connection in a worker thread (one transaction per file: all or nothing); reads 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,6 +20,8 @@ from typing import Any
 from bot.db import BUSY_TIMEOUT_MS, SET_STATE_SQL, Database
 from bot.paths import CATALOG_DIR
 from bot.text import normalise
+
+log = logging.getLogger(__name__)
 
 FORMAT = "showbot-catalog/1"
 CURATED_SOURCE = "showbot"
@@ -161,6 +165,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # "position: reason" for records an importer chose to skip
+    lock_seconds: float | None = None  # how long a staged import held the database's write lock
 
     @property
     def total(self) -> int:
@@ -170,6 +175,8 @@ class ImportSummary:
         text = f"Imported {self.total} shows: {self.added} added, {self.updated} updated, {self.unchanged} unchanged"
         if self.skipped:
             text += f"; {len(self.skipped)} skipped"
+        if self.lock_seconds is not None:
+            text += f"; write lock held {self.lock_seconds:.3f} s"
         return text + "."
 
 
@@ -439,6 +446,7 @@ def connect_sync(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: an import's index updates stay in memory until COMMIT
     return conn
 
 
@@ -478,11 +486,112 @@ def import_records(
     return summary
 
 
+_WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+STAGING_ATTEMPTS = 20
+
+
+class _RecordingConnection:
+    """The staging copy, noting every write statement (with its parameters) in the order it ran."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.writes: list[tuple[str, Sequence[Any]]] = []
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if _WRITE_STATEMENT.match(sql):
+            self.writes.append((sql, tuple(parameters)))
+        return self.conn.execute(sql, parameters)
+
+
+_WRITTEN_TABLE = re.compile(
+    r"^\s*(?:(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE
+)
+_PARENT_TABLES = ("genres", "people", "shows")  # what the other catalog tables' foreign keys point to
+_SAME_STREAM = {"show_titles": "shows"}  # the triggers on shows write show_titles: one stream, in order
+
+
+def _write_plan(writes: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """The recorded writes as few `executemany` calls, with the same result as running them one by one.
+
+    Each statement reads and writes only its own table (the shows triggers also show_titles: those two stay one
+    stream), so statements on different tables commute: they are grouped per table, each table's statements in
+    their recorded order (same new ids, same outcomes), parent tables first (foreign keys). Consecutive identical
+    statements then run as one `executemany`. A statement on a table it cannot name keeps the recorded order.
+    """
+    streams: dict[str, list[tuple[str, Sequence[Any]]]] = {}
+    for sql, parameters in writes:
+        match = _WRITTEN_TABLE.match(sql)
+        if match is None:
+            streams = {"": list(writes)}
+            break
+        table = match.group(1).lower()
+        streams.setdefault(_SAME_STREAM.get(table, table), []).append((sql, parameters))
+    order = [table for table in _PARENT_TABLES if table in streams]
+    order += [table for table in streams if table not in _PARENT_TABLES]
+    plan: list[tuple[str, list[Sequence[Any]]]] = []
+    for table in order:
+        for sql, parameters in streams[table]:
+            if plan and plan[-1][0] == sql:
+                plan[-1][1].append(parameters)
+            else:
+                plan.append((sql, [parameters]))
+    return plan
+
+
+def import_staged(
+    conn: sqlite3.Connection,
+    records: Sequence[ShowRecord],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import like `import_records` (one transaction, all or nothing), holding the write lock only to write.
+
+    The matching (thousands of reads) runs on an in-memory copy of a read snapshot of the database, noting every
+    write; the same writes then run on the database in the same transaction as the snapshot, so they act on
+    exactly the state they were planned on (same rows, same new ids; grouped per table, see `_write_plan`). If
+    another connection wrote in between, SQLite refuses to upgrade the stale snapshot (SQLITE_BUSY_SNAPSHOT):
+    nothing was written, and it starts over.
+    `lock_seconds` in the summary is how long the write lock was held.
+    """
+    for _attempt in range(STAGING_ATTEMPTS):
+        conn.execute("BEGIN")  # deferred: a read snapshot until the first write
+        try:
+            conn.execute("SELECT count(*) FROM shows").fetchone()  # the snapshot starts here
+            staging = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                conn.backup(staging)
+                staging.row_factory = sqlite3.Row
+                staging.execute("PRAGMA foreign_keys = ON")
+                recorder = _RecordingConnection(staging)
+                # The recorder stands in for the connection: the importer only calls execute().
+                summary = import_records(recorder, records, progress=progress)  # type: ignore[arg-type]
+            finally:
+                staging.close()
+            plan = _write_plan(recorder.writes)
+            if plan:
+                conn.execute("UPDATE bot_state SET value = value WHERE 0")  # takes the write lock, writes nothing
+            locked_at = time.perf_counter()
+            for sql, rows in plan:
+                conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+            summary.lock_seconds = time.perf_counter() - locked_at if plan else 0.0
+            return summary
+        except sqlite3.OperationalError as exc:
+            conn.execute("ROLLBACK")
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY_SNAPSHOT:
+                raise
+            log.info("The database changed while the import was being prepared; preparing it again")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    raise sqlite3.OperationalError(f"the database kept changing during {STAGING_ATTEMPTS} attempts to import")
+
+
 def import_path(db_path: Path, path: Path, *, progress: Callable[[int], None] | None = None) -> ImportSummary:
     records = load_records(path)
     conn = connect_sync(db_path)
     try:
-        return import_records(conn, records, progress=progress)
+        return import_staged(conn, records, progress=progress)
     finally:
         conn.close()
 

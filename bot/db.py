@@ -53,25 +53,39 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-class Database:
-    """One aiosqlite connection shared by the whole bot.
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's "database is locked/busy": another connection holds the lock; worth retrying."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in BUSY_CODES
 
-    Reads may run at any time. Writes go through `transaction()`, which holds a lock so that two tasks never
-    interleave statements of one transaction on the shared connection.
+
+BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class Database:
+    """The bot's database: one aiosqlite connection for writes, another for reads (WAL mode).
+
+    Writes go through `transaction()` on `connection`, which holds a lock so that two tasks never interleave
+    statements of one transaction. Reads (`fetchone`, `fetchall`, `fetchval`, and `reader` for cursors) run on
+    their own read-only connection: they see only committed data, never a transaction another task has open, and
+    they do not wait behind a write that waits for SQLite's lock (another process may hold it for seconds).
     """
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, path: Path, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self.connection = connection
+        self.reader = reader or connection  # one connection only for ":memory:" (a second would be another database)
         self.path = path
         self._write_lock = asyncio.Lock()
 
     async def fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.connection.execute(sql, parameters) as cursor:
+        async with self.reader.execute(sql, parameters) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.connection.execute(sql, parameters) as cursor:
+        async with self.reader.execute(sql, parameters) as cursor:
             return list(await cursor.fetchall())
 
     async def fetchval(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
@@ -152,10 +166,12 @@ def split_sql(script: str) -> list[str]:
 
 @asynccontextmanager
 async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncIterator[Database]:
-    """Open (creating if needed) the database at `path`, with WAL, foreign keys and a busy timeout."""
+    """Open (creating if needed) the database at `path`, with WAL, foreign keys and a busy timeout: a connection
+    for writes and a read-only one for reads."""
     path = Path(path)
+    in_memory = str(path) == ":memory:"
     try:
-        if str(path) != ":memory:":
+        if not in_memory:
             path.parent.mkdir(parents=True, exist_ok=True)
         # Opened once without aiosqlite first: when aiosqlite fails to connect, its worker thread later reports into
         # the closed event loop, and a traceback follows the one-line error.
@@ -163,6 +179,7 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncItera
         connection = await aiosqlite.connect(path, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise DatabaseError(f"cannot open the database {path}: {exc}; check DATABASE_PATH.") from exc
+    reader: aiosqlite.Connection | None = None
     try:
         try:
             connection.row_factory = sqlite3.Row
@@ -170,11 +187,19 @@ async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncItera
             await connection.execute("PRAGMA journal_mode = WAL")
             await connection.execute("PRAGMA synchronous = NORMAL")
             await connection.execute("PRAGMA foreign_keys = ON")
-            database = Database(connection, path)
+            if not in_memory:
+                reader = await aiosqlite.connect(path, isolation_level=None)
+                reader.row_factory = sqlite3.Row
+                await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+                await reader.execute("PRAGMA foreign_keys = ON")  # as the writer: PRAGMA reads tell the truth
+                await reader.execute("PRAGMA query_only = ON")  # a write here would bypass transaction()
+            database = Database(connection, path, reader)
             if migrate:
                 await database.migrate()
         except sqlite3.DatabaseError as exc:  # not an SQLite file, or one this process may not write
             raise DatabaseError(f"cannot use {path} as the Showbot database ({exc}); check DATABASE_PATH.") from exc
         yield database
     finally:
+        if reader is not None:
+            await reader.close()
         await connection.close()

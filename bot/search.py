@@ -193,7 +193,7 @@ class SearchIndex:
             alternatives.setdefault(show_id, []).append(title)
         # Entries are numbered in popularity order, so that posting lists (kept in entry order) list popular
         # titles first and a capped candidate set keeps the popular ones.
-        async with db.connection.execute(
+        async with db.reader.execute(
             "SELECT id, title, premiered, popularity FROM shows ORDER BY popularity DESC, id"
         ) as cursor:
             while rows := await cursor.fetchmany(5000):

@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 import aiosqlite
 
 from bot.clock import Clock, SystemClock, utc_iso
-from bot.db import Database
+from bot.db import BUSY_TIMEOUT_MS, Database, is_busy
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +237,8 @@ _LOAD_MESSAGES = """
     LEFT JOIN vote_emoji AS e ON e.message_id = m.message_id
 """
 _MESSAGE_CACHE_LIMIT = 20_000
+LOCK_RETRY_FIRST, LOCK_RETRY_MAX = 0.05, 2.0  # seconds between attempts while the database is locked (doubling)
+STALL_WARNING_EVERY = 30.0  # seconds between warnings while the votes are stalled
 
 VoteKey = tuple[int, int, int]  # guild, user, show
 ReactionKey = tuple[int, str, int]  # message, emoji, user
@@ -412,7 +414,7 @@ class VoteStore:
         self._messages.pop(message_id, None)
 
     async def tracked_message(self, message_id: int) -> TrackedMessage | None:
-        found = await self._load_messages(self.db.connection, [message_id])
+        found = await self._load_messages(self.db.reader, [message_id])
         return found.get(message_id)
 
     async def emoji_target(self, message_id: int, emoji: str) -> EmojiTarget | None:
@@ -441,7 +443,7 @@ class VoteStore:
             "SELECT message_id FROM vote_messages WHERE active = 1 AND created_at >= ? ORDER BY created_at, message_id",
             (utc_iso(since),),
         )
-        found = await self._load_messages(self.db.connection, [row[0] for row in rows])
+        found = await self._load_messages(self.db.reader, [row[0] for row in rows])
         return [found[row[0]] for row in rows if row[0] in found]
 
     async def _load_messages(self, conn: aiosqlite.Connection, message_ids: Iterable[int]) -> dict[int, TrackedMessage]:
@@ -736,6 +738,7 @@ class ProcessorStats:
     batches: int = 0
     failed_batches: int = 0
     failed_events: int = 0
+    stalls: int = 0  # times the database's lock held a batch back (retried until it went through)
 
 
 @dataclass(slots=True)
@@ -748,8 +751,10 @@ class VoteProcessor:
     """One consumer applying vote events in the order they were submitted, many per transaction.
 
     `submit` is synchronous on purpose: a listener calls it before its first await, so events enter the queue in the
-    order discord.py dispatched them, which is the gateway's order. A failing batch is retried event by event; an
-    event that fails alone is logged and dropped (its future gets the exception); the consumer never stops.
+    order discord.py dispatched them, which is the gateway's order. A batch that finds the database locked by
+    another connection is retried, with backoff, until it goes through (later events wait behind it). A batch that
+    fails otherwise is retried event by event; an event that fails alone is logged and dropped (its future gets the
+    exception); the consumer never stops.
     """
 
     def __init__(self, store: VoteStore, *, max_batch: int = 500) -> None:
@@ -852,12 +857,46 @@ class VoteProcessor:
                     if item.future is not None and not item.future.done():
                         item.future.set_exception(RuntimeError("the vote could not be applied"))
 
+    async def _apply_waiting_out_locks(self, events: list[VoteEvent]) -> list[object]:
+        """`store.apply_batch(events)`, retried with backoff for as long as another connection holds the database's
+        write lock (each attempt already waits `BUSY_TIMEOUT_MS` inside SQLite). The batch stays at the head of the
+        queue meanwhile, so nothing overtakes it and nothing is dropped; a warning is logged while it stalls."""
+        attempt = 0
+        stalled_at: float | None = None
+        warned_at = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                results = await self.store.apply_batch(events)
+            except Exception as exc:
+                if not is_busy(exc):
+                    raise
+                now = loop.time()
+                if stalled_at is None:
+                    stalled_at = now
+                    self.stats.stalls += 1
+                if now - warned_at >= STALL_WARNING_EVERY:
+                    warned_at = now
+                    log.warning(
+                        "Votes stalled for %.0f s: the database is locked by another connection (%s); "
+                        "%d events wait in order, none is dropped",
+                        now - stalled_at + BUSY_TIMEOUT_MS / 1000,
+                        exc,
+                        len(events) + len(self._queue),
+                    )
+                await asyncio.sleep(min(LOCK_RETRY_FIRST * 2**attempt, LOCK_RETRY_MAX))
+                attempt += 1
+                continue
+            if stalled_at is not None:
+                log.warning("Votes are stored again after a stall of %.1f s", loop.time() - stalled_at)
+            return results
+
     async def _apply(self, batch: list[_Item]) -> None:
         items = [item for item in batch if item.event is not None]
         events = [item.event for item in items if item.event is not None]
         if events:
             try:
-                results = await self.store.apply_batch(events)
+                results = await self._apply_waiting_out_locks(events)
             except Exception:
                 self.stats.failed_batches += 1
                 log.exception("Vote batch of %d events failed; applying them one by one", len(events))
@@ -875,7 +914,7 @@ class VoteProcessor:
         for item in items:
             assert item.event is not None
             try:
-                result = (await self.store.apply_batch([item.event]))[0]
+                result = (await self._apply_waiting_out_locks([item.event]))[0]
             except Exception as exc:
                 self.stats.failed_events += 1
                 log.exception("Dropped a vote event that cannot be stored: %s", item.event)

@@ -15,6 +15,7 @@ from bot.catalog import (
     connect_sync,
     import_path,
     import_records,
+    import_staged,
     load_records,
     parse_document,
     seed_if_empty,
@@ -107,7 +108,8 @@ async def test_round_trip_every_shipped_show(tmp_path: Path) -> None:
 
     # Importing the export into the database it came from changes nothing.
     assert (
-        import_path(tmp_path / "a.db", export_file).line().endswith(f"0 added, 0 updated, {len(exported)} unchanged.")
+        f"0 added, 0 updated, {len(exported)} unchanged; write lock held "
+        in import_path(tmp_path / "a.db", export_file).line()
     )
 
 
@@ -139,7 +141,8 @@ async def test_malformed_record_rolls_back_the_whole_import(tmp_path: Path) -> N
         conn.close()
 
 
-async def test_database_error_mid_import_rolls_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("importer", [import_records, import_staged])
+async def test_database_error_mid_import_rolls_back(tmp_path: Path, importer: Any) -> None:
     records = parse_document([{"title": "First"}, {"title": "Second", "ids": {"imdb": "tt0000001"}}])
     async with open_database(tmp_path / "t.db"):
         pass
@@ -150,10 +153,41 @@ async def test_database_error_mid_import_rolls_back(tmp_path: Path) -> None:
                BEGIN SELECT RAISE(ABORT, 'no'); END"""
         )
         with pytest.raises(sqlite3.IntegrityError, match="no"):
-            import_records(conn, records)
+            importer(conn, records)
         assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+async def test_a_staged_import_holds_the_write_lock_only_to_write(tmp_path: Path) -> None:
+    """While the import matches its records, another connection writes (it would fail at once if the import held the
+    lock: no busy timeout). The import notices its snapshot is stale, prepares again on the new state, and writes."""
+    path = shipped_catalog_files()[0]
+    records = load_records(path)
+    async with open_database(tmp_path / "t.db"):
+        pass
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, timeout=0)
+    calls: list[int] = []
+
+    def progress(count: int) -> None:
+        calls.append(count)
+        if len(calls) == 1:  # during the first preparation only
+            other.execute(
+                """INSERT INTO shows (title, title_norm, source, updated_at)
+                   VALUES ('Meanwhile', 'meanwhile', 'test', '')"""
+            )
+
+    conn = connect_sync(tmp_path / "t.db")
+    try:
+        summary = import_staged(conn, records, progress=progress)
+        titles = {row[0] for row in conn.execute("SELECT title FROM shows")}
+    finally:
+        conn.close()
+        other.close()
+    assert calls == list(range(1, len(records) + 1)) * 2  # prepared twice: the first plan was for a stale snapshot
+    assert summary.added == len(records) and summary.lock_seconds is not None
+    assert titles == {"Meanwhile", *(record.title for record in records)}
+    assert 0 <= summary.lock_seconds < 1
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,9 +99,10 @@ def test_import_reports_and_rolls_back(tmp_path: Path) -> None:
     good.write_text(json.dumps({"format": "showbot-catalog/1", "shows": [{"title": "A Test Show Nobody Made"}]}))
     first = run("catalog", "import", str(good), database=database)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == "Imported 1 shows: 1 added, 0 updated, 0 unchanged."
+    lock = r"; write lock held \d+\.\d{3} s\."
+    assert re.fullmatch(r"Imported 1 shows: 1 added, 0 updated, 0 unchanged" + lock, first.stdout.strip())
     again = run("catalog", "import", str(good), database=database)
-    assert again.stdout.strip() == "Imported 1 shows: 0 added, 0 updated, 1 unchanged."
+    assert re.fullmatch(r"Imported 1 shows: 0 added, 0 updated, 1 unchanged" + lock, again.stdout.strip())
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"title": "Another Test Show"}, {"title": "Broken", "episodes": -1}]))

@@ -114,3 +114,39 @@ async def test_bot_state_keeps_the_latest_value_per_key(tmp_path: Path) -> None:
         await db.set_state(("a", "3"))
         assert (await db.get_state("a"), await db.get_state("b")) == ("3", "2")
         assert await db.fetchval("SELECT COUNT(*) FROM bot_state") == 2
+
+
+async def test_reads_never_see_another_tasks_uncommitted_writes(tmp_path: Path) -> None:
+    async with open_database(tmp_path / "t.db") as db:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO bot_state (key, value) VALUES ('k', 'uncommitted')")
+            # Another task reading now (through the bot's Database) must not see it: it may yet be rolled back.
+            assert await db.get_state("k") is None
+        assert await db.get_state("k") == "uncommitted"  # committed: visible
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute("UPDATE bot_state SET value = 'rolled back' WHERE key = 'k'")
+                assert await db.get_state("k") == "uncommitted"
+                raise RuntimeError("abort")
+        assert await db.get_state("k") == "uncommitted"
+
+
+async def test_reads_do_not_wait_behind_a_write_stalled_on_the_lock(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock: a write of the bot waits for it (busy timeout), and meanwhile
+    reads still answer at once, from committed data."""
+    path = tmp_path / "t.db"
+    async with open_database(path) as db:
+        await db.set_state(("k", "before"))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            write = asyncio.create_task(db.set_state(("k", "after")))
+            await asyncio.sleep(0)  # the write is now waiting for the lock in its worker thread
+            assert await db.get_state("k") == "before"
+            assert await db.fetchval("SELECT count(*) FROM shows") == 0
+            assert not write.done()  # the reads did not queue behind it
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        await write
+        assert await db.get_state("k") == "after"

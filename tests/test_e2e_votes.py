@@ -8,6 +8,7 @@ import contextlib
 import random
 import re
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -661,6 +662,57 @@ async def test_a_database_error_is_logged_and_voting_goes_on(
     await discord.react(message, THUMBS_DOWN, user=alice)
     await settle(discord, bot)
     assert (await stored(db))[(demo.guild.id, alice.id, show)] == (-1, message.id, THUMBS_DOWN)
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+@pytest.mark.slow
+async def test_votes_wait_out_another_process_holding_the_write_lock_and_none_is_dropped(
+    bot: ShowBot,
+    discord: DiscordDriver,
+    db: Database,
+    demo: DemoServer,
+    emulator: DiscordEmulator,
+    database_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another process (a catalog import, a second bot on the same file) holds SQLite's write lock for 15 s while
+    300 members vote once each: every vote is stored, in order, and reads answer meanwhile."""
+    members = add_members(emulator, demo, 300)
+    (show,) = await show_ids(db, 1)
+    message = await post_votable(bot, demo.general, show)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOCK_HOLDER, str(database_path), "15", stdout=asyncio.subprocess.PIPE
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"locked\n"
+    for number, member in enumerate(members):
+        await emulator.add_reaction(message, parse_emoji(THUMBS_UP if number % 3 else THUMBS_DOWN), member)
+    await discord.settle()  # every event read and queued: the consumer is waiting for the lock
+    # Reads do not wait behind the stalled write: /myvotes answers at once (from the votes committed so far).
+    reply = await discord.slash("myvotes", user=members[0])
+    assert "You have no votes in this server." in reply.text
+    assert holder.returncode is None, "the lock was released before the reads ran"
+    assert await holder.wait() == 0
+    await votes_cog(bot).processor.drain()
+    votes = await stored(db)
+    assert len(votes) == 300
+    assert votes == {
+        (demo.guild.id, member.id, show): (1, message.id, THUMBS_UP) if number % 3 else (-1, message.id, THUMBS_DOWN)
+        for number, member in enumerate(members)
+    }
+    assert "Votes stalled" in caplog.text and "none is dropped" in caplog.text
+    assert "Dropped a vote event" not in caplog.text
+    stats = votes_cog(bot).processor.stats
+    assert stats.stalls >= 1 and stats.failed_events == 0
 
 
 async def test_vote_command_resolves_typed_and_misspelt_titles(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from bot.catalog import CastMember, ImportSummary, Release, ShowRecord, connect_sync, import_records
+from bot.catalog import CastMember, ImportSummary, Release, ShowRecord, connect_sync, import_staged
 from bot.sources.base import SourceError, SourceReport
 from bot.text import normalise
 
@@ -230,7 +230,7 @@ def import_report(
     """
     conn = connect_sync(db_path)
     try:
-        summary = import_records(conn, report.records, progress=progress)
+        summary = import_staged(conn, report.records, progress=progress)
     finally:
         conn.close()
     summary.skipped += report.skipped
