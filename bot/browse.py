@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.db import Database
+from bot.render import quoted
 from bot.search import SearchIndex, year_of
 
 SEARCH_CANDIDATES = 200  # title matches considered before the filters narrow them down
@@ -22,9 +23,10 @@ class Filters:
     status: str | None = None
 
     def describe(self) -> str:
+        """The filters in words, for the answer's heading: the genre and service as members typed them, so quoted."""
         parts = [
-            f"genre {self.genre}" if self.genre else "",
-            f"on {self.service}" if self.service else "",
+            f"genre {quoted(self.genre)}" if self.genre else "",
+            f"on {quoted(self.service)}" if self.service else "",
             f"from {self.year}" if self.year else "",
             self.status or "",
         ]

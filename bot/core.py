@@ -19,8 +19,9 @@ from bot.browse import Facets
 from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, permission_sentence
 from bot.recommend import Recommender
+from bot.render import quoted
 from bot.titles import TitleResolver
 from bot.votes import VoteChange, VoteStore
 
@@ -71,13 +72,13 @@ class ShowTree(app_commands.CommandTree["ShowBot"]):
         if isinstance(original, UserFacingError):
             message = str(original)
         elif isinstance(error, app_commands.MissingPermissions):
-            message = "You need the Manage Server permission to use this command."
+            message = permission_sentence(error.missing_permissions)
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "This command only works in a server."
         elif isinstance(error, app_commands.CheckFailure):
             message = str(error) or "You cannot use this command here."
         elif isinstance(error, app_commands.TransformerError):
-            message = f"I could not understand {error.value!r} for that option."
+            message = f"I could not understand {quoted(str(error.value))} for that option."
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("Command /%s failed", command, exc_info=original)

@@ -103,6 +103,12 @@ def plain_line(text: str | None, limit: int = 200) -> str:
     return safe_text(_WHITESPACE.sub(" ", _CONTROL.sub(" ", text[: limit * 2 + 16])).strip(), limit)
 
 
+def quoted(typed: str | None, limit: int = 40) -> str:
+    """What a member typed, echoed in an answer: a short excerpt, on one line, inert (no markdown, no mention), in
+    quotes. Never more: the member knows what they typed, and the answer must stay readable whatever it was."""
+    return f'"{plain_line(typed, limit)}"'
+
+
 def discord_date(value: str | None) -> str | None:
     """A 'YYYY-MM-DD' date as a Discord timestamp (shown in each reader's locale); None when unknown or invalid."""
     if not value:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT = 300.0  # seconds a member can use the buttons under an answer before they go away
+# Longest genre or service option a member may type (Discord enforces it before the bot sees the text); the longest
+# shipped genre or network name is far shorter.
+FACET_MAX_CHARS = 60
 
 
 class OwnerOnlyView(discord.ui.View):

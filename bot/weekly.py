@@ -156,7 +156,7 @@ def parse_weekday(text: str) -> int:
     key = text.strip().casefold().rstrip(".")
     if key in _DAY_NAMES:
         return _DAY_NAMES[key]
-    raise UserFacingError(f"{text.strip()!r} is not a day of the week: use monday to sunday (or mon to sun).")
+    raise UserFacingError(f"{render.quoted(text)} is not a day of the week: use monday to sunday (or mon to sun).")
 
 
 def parse_local_time(text: str) -> time:
@@ -167,7 +167,7 @@ def parse_local_time(text: str) -> time:
     if key == "midnight":
         return time(0, 0)
     match = _TIME.match(key)
-    problem = f"{text.strip()!r} is not a time of day: use 24-hour HH:MM like 18:00, or 6pm."
+    problem = f"{render.quoted(text)} is not a time of day: use 24-hour HH:MM like 18:00, or 6pm."
     if not match:
         raise UserFacingError(problem)
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
@@ -239,7 +239,7 @@ def resolve_timezone(text: str) -> str:
     if name is None:
         suggestions = timezone_choices(text, limit=3)
         hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else " Use a name like Europe/London."
-        raise UserFacingError(f"{text.strip()!r} is not a time zone I know.{hint}")
+        raise UserFacingError(f"{render.quoted(text)} is not a time zone I know.{hint}")
     try:
         zone_for(name)
     except (ZoneInfoNotFoundError, ValueError):

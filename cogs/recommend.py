@@ -29,7 +29,14 @@ from bot.picks import (
 )
 from bot.recommend import GuildState
 from bot.render import plain_line
-from bot.ui import OwnerOnlyView, genre_autocomplete, make_votable, service_autocomplete, title_autocomplete
+from bot.ui import (
+    FACET_MAX_CHARS,
+    OwnerOnlyView,
+    genre_autocomplete,
+    make_votable,
+    service_autocomplete,
+    title_autocomplete,
+)
 from bot.votes import list_emoji_map
 
 log = logging.getLogger(__name__)
@@ -115,8 +122,8 @@ class Recommend(commands.Cog):
     async def recommend(
         self,
         interaction: discord.Interaction[ShowBot],
-        genre: app_commands.Range[str, 1, 60] | None = None,
-        service: app_commands.Range[str, 1, 60] | None = None,
+        genre: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
+        service: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
         audience: Literal["me", "server"] = "me",
     ) -> None:
         assert interaction.guild_id is not None

@@ -13,10 +13,11 @@ from bot.browse import Filters, ShowSummary, find_shows
 from bot.catalog import STATUSES, show_json
 from bot.core import ShowBot
 from bot.errors import UserFacingError
-from bot.render import ListItem, cast_pages, plain_line, show_card, show_list, trailer_link, trailer_message
+from bot.render import ListItem, cast_pages, plain_line, quoted, show_card, show_list, trailer_link, trailer_message
 from bot.search import show_id_of_choice
 from bot.sources.lookup import lookup_and_add
 from bot.ui import (
+    FACET_MAX_CHARS,
     OwnerOnlyView,
     genre_autocomplete,
     make_votable,
@@ -227,8 +228,8 @@ class Shows(commands.Cog):
         self,
         interaction: discord.Interaction[ShowBot],
         query: str | None = None,
-        genre: str | None = None,
-        service: str | None = None,
+        genre: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
+        service: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
         year: app_commands.Range[int, 1900, 2100] | None = None,
         status: str | None = None,
     ) -> None:
@@ -237,9 +238,7 @@ class Shows(commands.Cog):
         results = await find_shows(
             self.bot.db, self.bot.titles.index, query, filters, guild_id=interaction.guild_id, boosts=boosts
         )
-        described = " · ".join(
-            part for part in (f'"{plain_line(query, 60)}"' if query else "", filters.describe()) if part
-        )
+        described = " · ".join(part for part in (quoted(query, 60) if query else "", filters.describe()) if part)
         if not results:
             raise UserFacingError(f"No show matches {described or 'that'}.")
         heading = f"Shows matching {described}" if described else "Shows"

@@ -19,6 +19,7 @@ from discord.ext import commands, tasks
 from bot import render
 from bot.core import ShowBot
 from bot.countries import country_choices, country_from_locale, resolve_country
+from bot.errors import permission_label
 from bot.ui import make_votable
 from bot.votes import list_emoji_map
 from bot.weekly import (
@@ -59,12 +60,9 @@ TICK_SECONDS = 60.0
 RECOVERY_LOOKBACK = 100
 # What /weekly set asks for, in Discord's own words. The first three are needed to post at all; without the last two
 # the post goes out but the bot cannot add the keycaps (members still can) nor look for an interrupted post.
-CHANNEL_PERMISSIONS = (
-    ("view_channel", "View Channel"),
-    ("send_messages", "Send Messages"),
-    ("embed_links", "Embed Links"),
-    ("add_reactions", "Add Reactions"),
-    ("read_message_history", "Read Message History"),
+CHANNEL_PERMISSIONS = tuple(
+    (name, permission_label(name))
+    for name in ("view_channel", "send_messages", "embed_links", "add_reactions", "read_message_history")
 )
 POSTING_PERMISSIONS = frozenset({"view_channel", "send_messages", "embed_links"})
 REACTING_PERMISSIONS = frozenset({"add_reactions", "read_message_history"})  # Discord wants both to add a reaction

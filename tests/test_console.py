@@ -62,6 +62,22 @@ def test_a_title_made_of_digits_is_that_show_in_the_console_and_in_catalog_show(
     assert (gone.returncode, gone.stderr) == (1, "No show has the id 999999.\n")
 
 
+def test_choice_options_by_name_as_the_help_shows(tmp_path: Path) -> None:
+    line = "/weekly set channel:#watch-party day:friday time:18:00 timezone:Europe/London"
+    assert line in console(tmp_path / "db.sqlite3", "-c", "help").stdout  # the help's own example
+    result = console(tmp_path / "db.sqlite3", "--as", "owner", "-c", line)
+    assert result.returncode == 0, result.stderr
+    assert "every Friday at 18:00 (Europe/London)" in result.stdout
+    wrong = console(tmp_path / "db.sqlite3", "--as", "owner", "-c", line.replace("friday", "fryday"))
+    assert wrong.returncode == 1 and "'fryday' is not a choice of 'day'" in wrong.stderr
+
+
+def test_a_member_without_the_permission_is_told_its_name(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "--as", "bob", "-c", "/weekly status")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "✗ bob cannot see /weekly: it needs the Manage Server permission"
+
+
 def test_lines_run_in_order_and_state_persists_between_runs(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite3"
     first = console(database, "-c", "/show title:Seven Seconds", "-c", "react last 👍", "--as", "bob")

@@ -10,7 +10,7 @@ import pytest
 import bot.ui
 from bot.catalog import connect_sync, import_records, parse_document
 from bot.db import Database
-from bot.emulator import DiscordDriver, DiscordEmulator
+from bot.emulator import ActionError, DiscordDriver, DiscordEmulator
 from bot.emulator.state import User
 
 pytestmark = pytest.mark.e2e
@@ -182,6 +182,25 @@ async def test_search_pages_belong_to_the_asker(discord: DiscordDriver, alice: U
 async def test_search_nothing_found(discord: DiscordDriver, alice: User) -> None:
     reply = await discord.slash("search", query="zzqxj", year=1901, user=alice)
     assert reply.ephemeral and reply.content.startswith("No show matches")
+
+
+HOSTILE = "**@everyone** `x` <@123> ||spoiler|| " + "y" * 20  # 58 characters: within the options' limit
+
+
+async def test_search_options_are_bounded_and_echoed_only_as_a_short_inert_excerpt(
+    discord: DiscordDriver, emulator: DiscordEmulator, alice: User
+) -> None:
+    (search,) = [c for c in emulator.commands_for(discord.guild.id) if c["name"] == "search"]
+    limits = {o["name"]: (o.get("min_length"), o.get("max_length")) for o in search["options"] if o["type"] == 3}
+    assert limits["genre"] == limits["service"] == (1, 60)
+    with pytest.raises(ActionError, match="must be 1-60 characters long"):  # Discord's client refuses to send it
+        await discord.slash("search", genre="y" * 61, user=alice)
+
+    reply = await discord.slash("search", genre=HOSTILE, service=HOSTILE, user=alice)
+    assert reply.ephemeral and reply.content.startswith('No show matches genre "')
+    assert "**@everyone**" not in reply.content and "`x`" not in reply.content and "||spoiler||" not in reply.content
+    assert "y" * 20 not in reply.content  # no more than a short excerpt of each
+    assert len(reply.content) < 160
 
 
 async def test_a_known_trailer_is_linked_as_the_trailer(

@@ -219,6 +219,17 @@ async def test_bad_time_and_zone_are_answered_clearly(bot: ShowBot, discord: Dis
         "weekly set", user="owner", channel="#general", day=FRIDAY, time="18:00", timezone="Mars/Olympus"
     )
     assert reply.ephemeral and "not a time zone" in reply.content
+    # What was typed comes back as a short quoted excerpt with its markdown made inert, never in full.
+    typed = "**loud** `18:00`" + " zone" * 16
+    reply = await discord.slash(
+        "weekly set", user="owner", channel="#general", day=FRIDAY, time="18:00", timezone=typed
+    )
+    assert reply.content.startswith('"\\*\\*loud\\*\\* \\`18:00\\`') and "is not a time zone" in reply.content
+    assert "zone zone zone zone zone zone" not in reply.content
+    reply = await discord.slash(
+        "weekly set", user="owner", channel="#general", day=FRIDAY, time="**9**:`00`", timezone="Europe/Paris"
+    )
+    assert reply.content.startswith('"\\*\\*9\\*\\*:\\`00\\`" is not a time of day')
     assert await db.fetchval("SELECT count(*) FROM guild_settings WHERE weekly_enabled = 1") == 0
 
 

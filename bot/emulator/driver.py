@@ -22,7 +22,7 @@ from bot.emulator.server import (
     DiscordEmulator,
     InteractionRecord,
 )
-from bot.emulator.state import ADMINISTRATOR, Channel, Message, Role, User, parse_emoji
+from bot.emulator.state import ADMINISTRATOR, Channel, Message, Role, User, parse_emoji, permission_names
 
 SUBCOMMAND, SUBCOMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10
@@ -397,7 +397,11 @@ class DiscordDriver:
             return
         have = self.guild.permissions_in(channel, user.id)
         if not have & ADMINISTRATOR and have & int(required) != int(required):
-            raise ActionError(f"{user} cannot see /{command['name']}: it needs permissions {required}")
+            lacking = permission_names(int(required) & ~have)
+            raise ActionError(
+                f"{user} cannot see /{command['name']}: it needs the {' and '.join(lacking)} permission"
+                + ("s" if len(lacking) > 1 else "")
+            )
 
     def _options(
         self,
@@ -430,6 +434,16 @@ class DiscordDriver:
 
     def _value(self, option: dict[str, Any], raw: Any, resolved: dict[str, dict[str, Any]], here: Channel) -> Any:
         kind, name = option["type"], option["name"]
+        choices = option.get("choices")
+        if choices and isinstance(raw, str):
+            # A choice may be given by its name, as members pick it in Discord ("friday" for Friday = 4), any case.
+            by_name = {str(choice["name"]).casefold(): choice["value"] for choice in choices}
+            values = {str(choice["value"]) for choice in choices}
+            if raw.strip().casefold() in by_name and raw not in values:
+                raw = by_name[raw.strip().casefold()]
+            elif raw not in values:
+                names = ", ".join(str(choice["name"]) for choice in choices)
+                raise ActionError(f"{raw!r} is not a choice of {name!r}: {names}")
         try:
             if kind == STRING:
                 value: Any = str(raw)

@@ -25,6 +25,31 @@ READ_MESSAGE_HISTORY = 1 << 16
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
 ALL_PERMISSIONS = (1 << 53) - 1
+# Discord's names for the permission bits, as its apps show them (for messages, never a number).
+PERMISSION_NAMES = {
+    CREATE_INSTANT_INVITE: "Create Invite",
+    ADMINISTRATOR: "Administrator",
+    MANAGE_CHANNELS: "Manage Channels",
+    MANAGE_GUILD: "Manage Server",
+    ADD_REACTIONS: "Add Reactions",
+    VIEW_CHANNEL: "View Channel",
+    SEND_MESSAGES: "Send Messages",
+    MANAGE_MESSAGES: "Manage Messages",
+    EMBED_LINKS: "Embed Links",
+    ATTACH_FILES: "Attach Files",
+    READ_MESSAGE_HISTORY: "Read Message History",
+    USE_EXTERNAL_EMOJIS: "Use External Emoji",
+    USE_APPLICATION_COMMANDS: "Use Application Commands",
+}
+
+
+def permission_names(bits: int) -> list[str]:
+    """The names of the permissions set in `bits`, lowest bit first (`permission bit N` for one not named above)."""
+    return [
+        PERMISSION_NAMES.get(1 << bit, f"permission bit {bit}") for bit in range(bits.bit_length()) if bits >> bit & 1
+    ]
+
+
 # What @everyone may do in a fresh server, near enough for the bot's purposes.
 DEFAULT_EVERYONE = (
     CREATE_INSTANT_INVITE
