@@ -199,9 +199,10 @@ def parse_document(document: Any) -> list[ShowRecord]:
     if isinstance(document, dict) and "shows" in document:
         if document.get("format") != FORMAT:
             raise CatalogFormatError(f"field 'format': expected {FORMAT!r}, got {document.get('format')!r}")
-        unknown = set(document) - {"format", "description", "attribution", "shows"}
+        unknown = set(document) - {"format", "description", "attribution", "checked", "shows"}
         if unknown:
             raise CatalogFormatError(f"unknown top-level field {sorted(unknown)[0]!r}")
+        _Reader(document, "the file").date("checked")  # when its facts were last reviewed: a real date
         items = document["shows"]
         if not isinstance(items, list):
             raise CatalogFormatError("field 'shows': expected a list of shows")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,41 @@ def test_shipped_catalog_invents_no_urls_or_ids() -> None:
         assert "official_site" not in show and "poster_url" not in show and "videos" not in show, show["title"]
         assert not show.get("ids"), show["title"]
         assert show.get("synopsis_source") == "Showbot editors", show["title"]
+
+
+@pytest.mark.parametrize("path", shipped_catalog_files(), ids=lambda p: p.name)
+def test_every_shipped_file_says_when_its_facts_were_checked(path: Path) -> None:
+    checked = date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["checked"])
+    assert checked >= date(2026, 12, 3)  # the review of issue 11
+    # A status is consistent with it: a show with a last episode is over, and none ends after the review.
+    for show in json.loads(path.read_text(encoding="utf-8"))["shows"]:
+        if show.get("ended"):
+            assert show.get("status") == "ended", show["title"]
+            assert date.fromisoformat(show["ended"]) <= checked, show["title"]
+
+
+def test_a_malformed_checked_date_is_refused() -> None:
+    for checked in ("2026-13-01", "3 December 2026", 20261203):
+        with pytest.raises(CatalogFormatError, match="field 'checked'"):
+            parse_document({"format": "showbot-catalog/1", "checked": checked, "shows": []})
+
+
+def test_corrected_facts() -> None:
+    """Facts corrected when the catalog was reviewed on 2026-12-03 (issue 11)."""
+    shows = {show["title"]: show for show in shipped_shows()}
+    boys, stranger = shows["The Boys"], shows["Stranger Things"]
+    assert (boys["status"], boys["ended"], boys["seasons"], boys["episodes"]) == ("ended", "2026-05-20", 5, 40)
+    assert (stranger["status"], stranger["ended"], stranger["seasons"], stranger["episodes"]) == (
+        "ended",
+        "2025-12-31",
+        5,
+        42,
+    )
+    assert stranger["creators"] == ["Matt Duffer", "Ross Duffer"]
+    assert shows["Mindhunter"]["status"] == shows["Bodyguard"]["status"] == "ended"
+    assert shows["Seven Seconds"]["ended"] == shows["Seven Seconds"]["premiered"] == "2018-02-23"
+    korey = shows["When They See Us"]["synopsis"]
+    assert "Korey Wise" in korey and "oldest" in korey and "youngest" not in korey
 
 
 def test_seven_seconds_record_holds_the_known_facts() -> None:

@@ -43,6 +43,18 @@ async def test_show_seven_seconds_card(discord: DiscordDriver, alice: User) -> N
     assert list(message.reaction_counts()) == ["👍", "👎"]
 
 
+async def test_cards_carry_the_facts_reviewed_on_2026_12_03(discord: DiscordDriver, alice: User) -> None:
+    boys = (await discord.slash("show", title="The Boys", user=alice)).embed
+    assert (field(boys, "Status"), field(boys, "Seasons")) == ("Ended", "5 seasons · 40 episodes")
+    stranger = (await discord.slash("show", title="Stranger Things", user=alice)).embed
+    assert field(stranger, "Created by") == "Matt Duffer, Ross Duffer"
+    assert field(stranger, "Seasons") == "5 seasons · 42 episodes"
+    for title in ("Mindhunter", "Bodyguard"):
+        assert field((await discord.slash("show", title=title, user=alice)).embed, "Status") == "Ended"
+    korey = (await discord.slash("show", title="When They See Us", user=alice)).embed["description"]
+    assert "Korey Wise, at sixteen the oldest of the five and the only one tried as an adult" in korey
+
+
 async def test_typed_title_without_picking_and_misspelt(discord: DiscordDriver, alice: User) -> None:
     reply = await discord.slash("show", title="sevn secnds", user=alice)
     assert reply.embed["title"] == "Seven Seconds"
