@@ -12,8 +12,8 @@ answer are not counted (each request still waits for them, so requests never ove
 (typed prefixes, whole and misspelt titles, empty input) is timed the same way. A few requests of each kind warm up
 first and are not counted.
 
-The emulator validates every body the bot sends against Discord's documented limits and, when
-`../shared/discord-api-spec/openapi.json` is present, the OpenAPI spec. `--validation both` (the default) measures with
+The emulator validates every body the bot sends against Discord's documented limits and, with `jsonschema`
+installed, the OpenAPI spec it ships (bot/emulator/discord_spec/). `--validation both` (the default) measures with
 the spec validation on and off; the top-level numbers are those with it on (when the spec is present).
 """
 

@@ -135,9 +135,20 @@ async def test_the_validator_bites_an_oversized_embed(
     emulator.violations.clear()
 
 
-async def test_the_spec_is_used_when_present(emulator: DiscordEmulator) -> None:
-    if not emulator.validator.available:
-        pytest.skip(f"spec unavailable: {emulator.validator.reason}")
+def test_the_spec_ships_with_the_emulator_unchanged_with_its_licence() -> None:
+    import hashlib
+
+    from bot.emulator.spec import DEFAULT_SPEC_PATH, SPEC_DIR, read_spec_bytes
+
+    source = (SPEC_DIR / "SOURCE.txt").read_text(encoding="utf-8")
+    assert hashlib.sha256(read_spec_bytes(DEFAULT_SPEC_PATH)).hexdigest() in source
+    assert "74fda0fad044407ea280043a03ffc9bc64c4e49e" in source
+    assert (SPEC_DIR / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert DEFAULT_SPEC_PATH.stat().st_size < 100_000  # compressed: 1.2 MB of JSON would weigh on every clone
+
+
+async def test_the_spec_is_used_always(emulator: DiscordEmulator) -> None:
+    assert emulator.validator.available, emulator.validator.reason  # shipped: no checkout or install lacks it
     problems = emulator.validator.validate(
         "/channels/{channel_id}/messages", "post", {"content": "x", "embeds": [{"color": -1}]}
     )

@@ -1,12 +1,14 @@
 """Request bodies checked against Discord's OpenAPI 3.1 spec (JSON Schema 2020-12).
 
-The spec lives beside the repository (`../shared/discord-api-spec/openapi.json`) and is read only by the emulator;
-jsonschema/referencing are imported lazily (they are test dependencies, the console works without them).
+The spec ships with the emulator (`bot/emulator/discord_spec/openapi.json.gz`, MIT, with its licence and the commit
+it came from in SOURCE.txt beside it), so it is there in any checkout and any install; it is read only by the
+emulator. jsonschema/referencing are imported lazily (they are test dependencies, the console works without them).
 Validators are compiled on first use per operation and cached for the process.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -18,8 +20,8 @@ from bot.emulator.limits import Problem
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "discord-api-spec" / "openapi.json"
+SPEC_DIR = Path(__file__).resolve().parent / "discord_spec"
+DEFAULT_SPEC_PATH = SPEC_DIR / "openapi.json.gz"
 SPEC_URI = "urn:discord-openapi"
 
 
@@ -35,12 +37,18 @@ def _pointer(*parts: str) -> str:
     return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+def read_spec_bytes(path: Path) -> bytes:
+    """The spec's JSON text: a `.gz` file (as shipped) is decompressed, any other is read as it is."""
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
 @cache
 def _registry(path: Path) -> Any:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec = json.loads(read_spec_bytes(path))
     resource = Resource.from_contents(spec, default_specification=DRAFT202012)
     return spec, Registry().with_resource(SPEC_URI, resource)
 
