@@ -10,6 +10,7 @@ from functools import cache
 from importlib import resources
 
 from bot.errors import UserFacingError
+from bot.render import quoted
 
 DEFAULT_COUNTRY = "US"
 # Discord locales that name a language only: the country most of its speakers' servers are in. Locales with a region
@@ -76,7 +77,7 @@ def resolve_country(typed: str) -> str:
     by_name = {name.casefold(): code for code, name in countries().items()}
     code = by_name.get(text.casefold())
     if code is None:
-        raise UserFacingError(f'"{text[:40]}" is not a country code: pick one from the list, like GB or US.')
+        raise UserFacingError(f"{quoted(text)} is not a country code: pick one from the list, like GB or US.")
     return code
 
 
