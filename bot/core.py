@@ -23,6 +23,7 @@ from bot.errors import UserFacingError, permission_sentence
 from bot.recommend import Recommender
 from bot.render import quoted
 from bot.titles import TitleResolver
+from bot.ui import ANSWER, defer_first, send_private
 from bot.votes import VoteChange, VoteStore
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,17 @@ def intents() -> discord.Intents:
 
 
 class ShowTree(app_commands.CommandTree["ShowBot"]):
-    """The command tree, with the one place where an app-command error becomes an answer to the user."""
+    """The command tree, with the one place where an app-command error becomes an answer to the user, and where
+    every command that declares how it answers (`extras=ANSWERS_PUBLICLY/PRIVATELY`, bot/ui.py; all of cogs/ do) is
+    deferred before it runs, so nothing it waits on can make Discord give up on it."""
+
+    async def interaction_check(self, interaction: discord.Interaction[ShowBot], /) -> bool:
+        command = interaction.command
+        if interaction.type is discord.InteractionType.application_command and command is not None:
+            answer = command.extras.get(ANSWER)
+            if answer in ("public", "private"):
+                await defer_first(interaction, private=answer == "private")
+        return True
 
     async def on_error(self, interaction: discord.Interaction[ShowBot], error: app_commands.AppCommandError) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
@@ -89,10 +100,7 @@ class ShowTree(app_commands.CommandTree["ShowBot"]):
 async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
     """Answer `interaction` privately, whether or not it was already acknowledged."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
+        await send_private(interaction, message)
     except discord.HTTPException:
         log.warning("Could not send an error message for interaction %s", interaction.id, exc_info=True)
 

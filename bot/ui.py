@@ -48,12 +48,52 @@ class OwnerOnlyView(discord.ui.View):
             log.debug("Could not remove expired buttons from message %s", self.message.id)
 
 
-async def send_response(interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any) -> None:
-    """The first answer to an interaction, whether or not it was deferred (a title lookup defers)."""
+# How a command answers, declared on it (`extras=ANSWERS_PUBLICLY` or `ANSWERS_PRIVATELY`). ShowTree defers every
+# command by its declaration before the command runs: Discord wants an answer within 3 s, and storage (another
+# process may hold SQLite's lock), the vote queue or the network can take longer.
+ANSWER = "answer"
+ANSWERS_PUBLICLY: dict[Any, Any] = {ANSWER: "public"}
+ANSWERS_PRIVATELY: dict[Any, Any] = {ANSWER: "private"}
+_PUBLIC_THINKING = "showbot:public-thinking"  # in interaction.extras: a public "thinking…" not yet answered
+
+
+async def defer_first(interaction: discord.Interaction[Any], *, private: bool) -> None:
+    """Acknowledge the interaction now with "thinking…" (private: only the member sees it); the answer follows with
+    `send_response`, or privately with `send_private`. Nothing happens if it was already acknowledged."""
     if interaction.response.is_done():
+        return
+    await interaction.response.defer(ephemeral=private, thinking=True)
+    if not private:
+        interaction.extras[_PUBLIC_THINKING] = True
+
+
+async def defer_update(interaction: discord.Interaction[Any]) -> None:
+    """A button or menu that will edit its own message after waiting on storage: acknowledge it now."""
+    if not interaction.response.is_done():
+        await interaction.response.defer()
+
+
+async def send_response(
+    interaction: discord.Interaction[Any], content: str | None = None, *, ephemeral: bool = False, **kwargs: Any
+) -> None:
+    """The first answer to an interaction, whether or not it was deferred. After a deferral the answer replaces the
+    "thinking…" message and keeps its visibility (Discord decides that at the deferral)."""
+    if interaction.response.is_done():
+        interaction.extras.pop(_PUBLIC_THINKING, None)
         await interaction.edit_original_response(content=content, **kwargs)
     else:
-        await interaction.response.send_message(content, **kwargs)
+        await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+
+
+async def send_private(interaction: discord.Interaction[Any], content: str) -> None:
+    """Answer only the member, whether or not the interaction was acknowledged. A public "thinking…" would become
+    this answer for everyone to see: it is deleted first, and the answer follows as a private message."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(content, ephemeral=True)
+        return
+    if interaction.extras.pop(_PUBLIC_THINKING, False):
+        await interaction.delete_original_response()
+    await interaction.followup.send(content, ephemeral=True)
 
 
 async def make_votable(

@@ -30,10 +30,14 @@ from bot.picks import (
 from bot.recommend import GuildState
 from bot.render import plain_line
 from bot.ui import (
+    ANSWERS_PUBLICLY,
     FACET_MAX_CHARS,
     OwnerOnlyView,
+    defer_first,
     genre_autocomplete,
     make_votable,
+    send_private,
+    send_response,
     service_autocomplete,
     title_autocomplete,
 )
@@ -42,7 +46,7 @@ from bot.votes import list_emoji_map
 log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT = 600.0  # seconds the "More" button stays
-LOAD_WAIT = 2.0  # an interaction must be answered within 3 s: never wait longer than this for a server's votes
+LOAD_WAIT = 10.0  # seconds to wait for a server's votes to load (the command was deferred: Discord waits 15 min)
 SIMILAR_COUNT = 5
 STILL_LOADING = "I am still reading this server's votes; try again in a few seconds."
 
@@ -62,14 +66,13 @@ class MorePicks(OwnerOnlyView):
     @discord.ui.button(label="More", emoji="➡️", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MorePicks]) -> None:
         self.stop()
+        # A new message, so that each page keeps its own picks under its own keycaps; storage is read first.
+        await defer_first(interaction, private=False)
         page = await next_picks(self.cog.bot.recommender, self.request, self.shown)
         if page.items:
-            # A new message, so that each page keeps its own picks under its own keycaps.
             await self.cog.post_picks(interaction, self.request, self.heading, page, self.shown + page.show_ids)
         else:
-            await interaction.response.send_message(
-                "That is all I have for now: vote on these to get new picks.", ephemeral=True
-            )
+            await send_private(interaction, "That is all I have for now: vote on these to get new picks.")
         await self.remove_from_message()  # the button has moved to the new page (or there is no more)
 
 
@@ -102,7 +105,7 @@ class Recommend(commands.Cog):
         embed = picks_embed(heading, items, page, scope=request.scope)
         view = MorePicks(self, request, heading, shown) if page.has_more else None
         extra: dict[str, Any] = {"view": view} if view is not None else {}
-        await interaction.response.send_message(embed=embed, **extra)
+        await send_response(interaction, embed=embed, **extra)
         message = await interaction.original_response()
         if view is not None:
             view.message = message
@@ -110,7 +113,11 @@ class Recommend(commands.Cog):
 
     # Commands ----------------------------------------------------------------------------------------------------
 
-    @app_commands.command(name="recommend", description="Up to 5 shows you (or this server) may like next, and why")
+    @app_commands.command(
+        name="recommend",
+        description="Up to 5 shows you (or this server) may like next, and why",
+        extras=ANSWERS_PUBLICLY,
+    )
     @app_commands.describe(
         genre="Only shows of this genre",
         service="Only shows on this streaming service",
@@ -141,7 +148,7 @@ class Recommend(commands.Cog):
         heading = picks_heading(request, interaction.user.display_name)
         await self.post_picks(interaction, request, heading, page, page.show_ids)
 
-    @app_commands.command(name="similar", description="Shows like this one, and why")
+    @app_commands.command(name="similar", description="Shows like this one, and why", extras=ANSWERS_PUBLICLY)
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
@@ -153,7 +160,7 @@ class Recommend(commands.Cog):
         if not picks:
             raise UserFacingError(f"I know too little about **{plain_line(show_title, 150)}** to find shows like it.")
         items = await list_items(self.bot.db, picks)
-        await interaction.response.send_message(embed=similar_embed(show_title, items))
+        await send_response(interaction, embed=similar_embed(show_title, items))
         message = await interaction.original_response()
         await make_votable(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
 

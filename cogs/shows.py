@@ -17,8 +17,11 @@ from bot.render import ListItem, cast_pages, plain_line, quoted, show_card, show
 from bot.search import show_id_of_choice
 from bot.sources.lookup import lookup_and_add
 from bot.ui import (
+    ANSWERS_PRIVATELY,
+    ANSWERS_PUBLICLY,
     FACET_MAX_CHARS,
     OwnerOnlyView,
+    defer_first,
     genre_autocomplete,
     make_votable,
     send_response,
@@ -84,6 +87,7 @@ class ShowPicker(discord.ui.Select["SearchView"]):
         self.cog = cog
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await defer_first(interaction, private=False)  # a new public message, after reading the catalog
         await self.cog.send_card(interaction, int(self.values[0]))
 
 
@@ -139,18 +143,19 @@ class Shows(commands.Cog):
     async def resolve(self, interaction: discord.Interaction[ShowBot], title: str) -> int:
         """The show a title option means; a title the catalog lacks is looked up on the configured source.
 
-        The lookup can take seconds, so the interaction is deferred first (publicly: the card it usually ends in is
-        for everyone to vote on).
+        The lookup can take seconds: the interaction was deferred first (publicly: the card it usually ends in is
+        for everyone to vote on); an unknown title is still answered privately (`send_private` removes the public
+        "thinking…").
         """
         try:
             show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
         except UserFacingError:
             if self.bot.settings.catalog_sync is None or not title.strip() or show_id_of_choice(title) is not None:
                 raise  # nothing to look up (a choice's show was removed since it was offered)
-            await interaction.response.defer(thinking=True)
+            await defer_first(interaction, private=False)
             found = await lookup_and_add(self.bot.settings, self.bot.db, title)
             if found is None:
-                raise  # answered in place of the "thinking…" message, so in public: Discord cannot make it private
+                raise
             await self.bot.catalog_changed([found])  # the title index and the recommender learn of it
             return found
         return show_id
@@ -171,24 +176,26 @@ class Shows(commands.Cog):
         label, url, _ = trailer_link(show)
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
-        message: discord.Message
-        if interaction.response.is_done():  # deferred while the show was looked up
-            message = await interaction.followup.send(embed=show_card(show, votes=tally), view=view, wait=True)
-        else:
-            await interaction.response.send_message(embed=show_card(show, votes=tally), view=view)
-            message = await interaction.original_response()
+        await send_response(interaction, embed=show_card(show, votes=tally), view=view)
+        message = await interaction.original_response()
         await make_votable(self.bot, message, "show", show_emoji_map(show_id))
 
     # Commands ----------------------------------------------------------------------------------------------------
 
-    @app_commands.command(name="show", description="A show's synopsis, cast, premiere, service, trailer and votes")
+    @app_commands.command(
+        name="show",
+        description="A show's synopsis, cast, premiere, service, trailer and votes",
+        extras=ANSWERS_PUBLICLY,
+    )
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         await self.send_card(interaction, await self.resolve(interaction, title))
 
-    @app_commands.command(name="cast", description="The full cast of a show, with characters, and its creators")
+    @app_commands.command(
+        name="cast", description="The full cast of a show, with characters, and its creators", extras=ANSWERS_PUBLICLY
+    )
     @app_commands.describe(title="Start typing, then pick the show from the list", page="Page to open first")
     @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
@@ -205,7 +212,9 @@ class Shows(commands.Cog):
         await send_response(interaction, embed=pages[first], view=view)
         view.message = await interaction.original_response()
 
-    @app_commands.command(name="trailer", description="A show's trailer, played right in the channel")
+    @app_commands.command(
+        name="trailer", description="A show's trailer, played right in the channel", extras=ANSWERS_PUBLICLY
+    )
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
@@ -213,7 +222,9 @@ class Shows(commands.Cog):
         show = await self.load_show(interaction, title)
         await send_response(interaction, trailer_message(show))
 
-    @app_commands.command(name="search", description="Find shows by title, genre, service, year or status")
+    @app_commands.command(
+        name="search", description="Find shows by title, genre, service, year or status", extras=ANSWERS_PRIVATELY
+    )
     @app_commands.describe(
         query="Words of the title (typos are fine)",
         genre="Only shows of this genre",
@@ -243,7 +254,7 @@ class Shows(commands.Cog):
             raise UserFacingError(f"No show matches {described or 'that'}.")
         heading = f"Shows matching {described}" if described else "Shows"
         view = SearchView(self, interaction.user.id, heading, results)
-        await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
+        await send_response(interaction, embed=view.embed(), view=view, ephemeral=True)
         view.message = await interaction.original_response()
 
 

@@ -18,7 +18,17 @@ from discord.ext import commands
 from bot.core import ShowBot
 from bot.errors import UserFacingError
 from bot.render import ListItem, plain_line, show_list
-from bot.ui import OwnerOnlyView, genre_autocomplete, make_votable, service_autocomplete, title_autocomplete
+from bot.ui import (
+    ANSWERS_PRIVATELY,
+    ANSWERS_PUBLICLY,
+    OwnerOnlyView,
+    defer_update,
+    genre_autocomplete,
+    make_votable,
+    send_response,
+    service_autocomplete,
+    title_autocomplete,
+)
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -74,12 +84,16 @@ class MyVotesView(OwnerOnlyView):
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MyVotesView]) -> None:
         self.page = max(0, self.page - 1)
-        await interaction.response.edit_message(content=await self.render(), view=self)
+        await self.show_page(interaction)
 
     @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
     async def next(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MyVotesView]) -> None:
         self.page += 1
-        await interaction.response.edit_message(content=await self.render(), view=self)
+        await self.show_page(interaction)
+
+    async def show_page(self, interaction: discord.Interaction[Any]) -> None:
+        await defer_update(interaction)  # the page is read from storage
+        await interaction.edit_original_response(content=await self.render(), view=self)
 
 
 class ForgetView(OwnerOnlyView):
@@ -90,10 +104,12 @@ class ForgetView(OwnerOnlyView):
 
     @discord.ui.button(label="Delete my votes", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
-        deleted = await self.cog.processor.submit_and_wait(ForgetMember(self.guild_id, self.owner_id))
         self.stop()
+        event = self.cog.processor.submit_and_wait(ForgetMember(self.guild_id, self.owner_id))
+        await defer_update(interaction)  # the vote queue may be waiting for the database
+        deleted = await event
         plural = "" if deleted == 1 else "s"
-        await interaction.response.edit_message(content=f"Done: deleted {deleted} vote{plural} of yours.", view=None)
+        await interaction.edit_original_response(content=f"Done: deleted {deleted} vote{plural} of yours.", view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
@@ -231,7 +247,9 @@ class Votes(commands.Cog):
 
     # Commands ---------------------------------------------------------------------------------------------------
 
-    @app_commands.command(name="vote", description="Vote for a show (or clear your vote) without reactions")
+    @app_commands.command(
+        name="vote", description="Vote for a show (or clear your vote) without reactions", extras=ANSWERS_PRIVATELY
+    )
     @app_commands.describe(title="The show", choice="Up, down, or clear your vote")
     @app_commands.autocomplete(title=title_autocomplete)
     @app_commands.guild_only()
@@ -250,9 +268,11 @@ class Votes(commands.Cog):
             message = f"Your vote for {name} is cleared."
         else:
             message = f"Your vote for {name}: {THUMBS_UP if value > 0 else THUMBS_DOWN}"
-        await interaction.response.send_message(message, ephemeral=True)
+        await send_response(interaction, message, ephemeral=True)
 
-    @app_commands.command(name="myvotes", description="See your votes in this server (only you can see them)")
+    @app_commands.command(
+        name="myvotes", description="See your votes in this server (only you can see them)", extras=ANSWERS_PRIVATELY
+    )
     @app_commands.guild_only()
     async def myvotes(self, interaction: discord.Interaction[ShowBot]) -> None:
         assert interaction.guild_id is not None
@@ -260,26 +280,29 @@ class Votes(commands.Cog):
         view = MyVotesView(self, interaction.user.id, interaction.guild_id, total)
         content = await view.render()
         if total <= PAGE_SIZE:
-            await interaction.response.send_message(content, ephemeral=True)
+            await send_response(interaction, content, ephemeral=True)
         else:
-            await interaction.response.send_message(content, view=view, ephemeral=True)
+            await send_response(interaction, content, view=view, ephemeral=True)
 
-    @app_commands.command(name="forgetme", description="Delete all your votes in this server")
+    @app_commands.command(name="forgetme", description="Delete all your votes in this server", extras=ANSWERS_PRIVATELY)
     @app_commands.guild_only()
     async def forgetme(self, interaction: discord.Interaction[ShowBot]) -> None:
         assert interaction.guild_id is not None
         total = await self.store.member_vote_count(interaction.guild_id, interaction.user.id)
         if total == 0:
-            await interaction.response.send_message("You have no votes in this server.", ephemeral=True)
+            await send_response(interaction, "You have no votes in this server.", ephemeral=True)
             return
         plural = "" if total == 1 else "s"
-        await interaction.response.send_message(
+        await send_response(
+            interaction,
             f"Delete all {total} vote{plural} of yours in this server? This cannot be undone.",
             view=ForgetView(self, interaction.user.id, interaction.guild_id),
             ephemeral=True,
         )
 
-    @app_commands.command(name="top", description="The server's favourite shows, by up and down votes")
+    @app_commands.command(
+        name="top", description="The server's favourite shows, by up and down votes", extras=ANSWERS_PUBLICLY
+    )
     @app_commands.describe(
         period="Votes cast this week, this month, or ever (default)",
         genre="Only shows of this genre",
@@ -305,7 +328,7 @@ class Votes(commands.Cog):
         )
         if not shows:
             raise UserFacingError("No votes match that yet: vote with 👍/👎 on the bot's posts, or with /vote.")
-        await interaction.response.send_message(embed=top_embed(shows, period, genre, service))
+        await send_response(interaction, embed=top_embed(shows, period, genre, service))
         message = await interaction.original_response()
         await make_votable(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
 

@@ -20,7 +20,7 @@ from bot import render
 from bot.core import ShowBot
 from bot.countries import country_choices, country_from_locale, resolve_country
 from bot.errors import permission_label
-from bot.ui import make_votable
+from bot.ui import ANSWERS_PRIVATELY, make_votable, send_response
 from bot.votes import list_emoji_map
 from bot.weekly import (
     WEEKDAYS,
@@ -311,7 +311,9 @@ class Weekly(commands.Cog):
 
     # Commands ------------------------------------------------------------------------------------------------------
 
-    @weekly.command(name="set", description="Post new shows every week in a channel (Manage Server)")
+    @weekly.command(
+        name="set", description="Post new shows every week in a channel (Manage Server)", extras=ANSWERS_PRIVATELY
+    )
     @app_commands.describe(
         channel="Where to post",
         day="The day of the week",
@@ -342,7 +344,8 @@ class Weekly(commands.Cog):
             region = country_from_locale(str(interaction.guild_locale) if interaction.guild_locale else None)
         missing = missing_permissions(channel.permissions_for(guild.me))
         if missing:
-            await interaction.response.send_message(
+            await send_response(
+                interaction,
                 f"I cannot post the weekly list in {channel.mention}: I am missing {name_list(missing)} there. "
                 "Give me those permissions in the channel (or pick another) and try again.",
                 ephemeral=True,
@@ -362,7 +365,8 @@ class Weekly(commands.Cog):
         next_post = settings.next_post(now)
         assert next_post is not None
         log.info("Guild %s set its weekly post: %s", guild.id, describe_schedule(settings))
-        await interaction.response.send_message(
+        await send_response(
+            interaction,
             f"Done: every {day.name} at {format_local_time(local_time)} ({tz_name}) in {channel.mention}, "
             f"with what is new in {region}.\n"
             f"Next post: {discord_time(next_post)}",
@@ -381,26 +385,32 @@ class Weekly(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=label, value=code) for label, code in country_choices(current)]
 
-    @weekly.command(name="preview", description="See exactly what the weekly post would be now (only you see it)")
+    @weekly.command(
+        name="preview",
+        description="See exactly what the weekly post would be now (only you see it)",
+        extras=ANSWERS_PRIVATELY,
+    )
     async def preview_command(self, interaction: discord.Interaction[ShowBot]) -> None:
         assert interaction.guild_id is not None
         content = await preview_content(self.bot.db, interaction.guild_id, self.bot.clock.now())
         text, embed = render_weekly(content)
-        await interaction.response.send_message(text, embed=embed, ephemeral=True)
+        await send_response(interaction, text, embed=embed, ephemeral=True)
 
-    @weekly.command(name="off", description="Stop the weekly post")
+    @weekly.command(name="off", description="Stop the weekly post", extras=ANSWERS_PRIVATELY)
     async def off_command(self, interaction: discord.Interaction[ShowBot]) -> None:
         assert interaction.guild_id is not None
         was_on = await disable_weekly(self.bot.db, interaction.guild_id, self.bot.clock.now())
         message = "The weekly post is off." if was_on else "The weekly post was not on."
-        await interaction.response.send_message(message + " Turn it on again with /weekly set.", ephemeral=True)
+        await send_response(interaction, message + " Turn it on again with /weekly set.", ephemeral=True)
 
-    @weekly.command(name="status", description="The weekly post's schedule, last post and any problem")
+    @weekly.command(
+        name="status", description="The weekly post's schedule, last post and any problem", extras=ANSWERS_PRIVATELY
+    )
     async def status_command(self, interaction: discord.Interaction[ShowBot]) -> None:
         guild = interaction.guild
         assert guild is not None
         status = await weekly_status(self.bot.db, guild.id, self.bot.clock.now())
-        await interaction.response.send_message(status_text(status, guild), ephemeral=True)
+        await send_response(interaction, status_text(status, guild), ephemeral=True)
 
 
 async def setup(bot: ShowBot) -> None:

@@ -39,6 +39,7 @@ async def test_title_unknown_everywhere_gets_not_found_with_suggestions(
     before = await db.fetchval("SELECT COUNT(*) FROM shows")
     reply = await discord.slash("show", title="Nothing Like This Exists", user=alice)
     assert reply.deferred
-    assert reply.content.startswith('No show called "Nothing Like This Exists".')
+    # The public "thinking…" is deleted and the answer is private, as it is without a deferral.
+    assert reply.ephemeral and reply.content.startswith('No show called "Nothing Like This Exists".')
     assert not reply.embeds
     assert await db.fetchval("SELECT COUNT(*) FROM shows") == before

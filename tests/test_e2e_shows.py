@@ -117,7 +117,9 @@ async def test_a_title_made_of_digits_opens_that_show_not_the_show_with_that_id(
 
 async def test_mentions_in_catalog_text_never_ping(discord: DiscordDriver, alice: User) -> None:
     reply = await discord.slash("show", title="Seven Seconds", user=alice)
-    assert reply.body["data"]["allowed_mentions"] == {"parse": []}
+    assert reply.deferred  # the card comes as the edit of the deferred answer
+    sent = [r.body for r in reply.record.requests if r.method in ("PATCH", "POST") and r.body and "embeds" in r.body]
+    assert sent and all(body["allowed_mentions"] == {"parse": []} for body in sent)
 
 
 async def test_cast_of_a_small_show_is_one_page(discord: DiscordDriver, alice: User) -> None:

@@ -61,9 +61,11 @@ class Reply:
 
     @property
     def message(self) -> Message | None:
-        """The message the response created (or, for a button that updated its message, that message)."""
-        if self.record.original is not None:
-            return self.record.original
+        """The message the response created (or, for a button that updated its message, that message); if the bot
+        deleted it (a public "thinking…" replaced by a private answer), the first followup."""
+        original = self.record.original
+        if original is not None and (original.id in self.record.channel.messages or not self.record.followups):
+            return original
         if self.type in (DEFERRED_UPDATE, 7):
             return self.record.message
         return self.record.followups[0] if self.record.followups else None

@@ -831,8 +831,14 @@ class DiscordEmulator:
         record = self._interaction_for_token(request)
         record.requests.append(self.requests[-1])
         original = record.original
-        if original is not None and original.flags & LOADING and not record.followups:
-            # After a deferral, the first followup replaces the "thinking…" message (and keeps its visibility).
+        if (
+            original is not None
+            and original.flags & LOADING
+            and not record.followups
+            and original.id in record.channel.messages
+        ):
+            # After a deferral, the first followup replaces the "thinking…" message (and keeps its visibility);
+            # once the bot has deleted that message, a followup is a new message of its own (ephemeral if asked).
             message = _apply_edit(original, {**body, "flags": original.flags & EPHEMERAL})
             record.edits += 1
         else:
@@ -847,9 +853,11 @@ class DiscordEmulator:
         record.requests.append(self.requests[-1])
         wanted = request.match_info["message_id"]
         if wanted == "@original":
-            if record.original is None:
+            # A button's or menu's @original is the message it is on (after a deferred update, say).
+            original = record.original or record.message
+            if original is None:
                 raise ApiError(404, 10008, "Unknown Message")
-            return record, record.original
+            return record, original
         for message in [*record.followups, *([record.original] if record.original else [])]:
             if str(message.id) == wanted and message.id in record.channel.messages:
                 return record, message
