@@ -36,9 +36,9 @@ def test_json_prints_the_interaction_response_with_the_show_embed(tmp_path: Path
     assert all(set(request) == {"method", "path", "body"} for request in requests)
     callbacks = [r for r in requests if r["path"].endswith("/callback")]
     assert len(callbacks) == 1
-    body = callbacks[0]["body"]
-    assert body["type"] == 4
-    assert body["data"]["embeds"][0]["title"].startswith("Seven Seconds")
+    assert callbacks[0]["body"]["type"] == 5  # deferred first ("thinking…"), then the card replaces it
+    (answer,) = [r for r in requests if r["method"] == "PATCH" and r["path"].endswith("/messages/@original")]
+    assert answer["body"]["embeds"][0]["title"].startswith("Seven Seconds")
     assert "Traceback" not in result.stderr
 
 
@@ -51,8 +51,9 @@ def test_a_title_made_of_digits_is_that_show_in_the_console_and_in_catalog_show(
 
     result = console(database, "-c", "/show title:24", "--json")
     assert result.returncode == 0, result.stderr
-    (callback,) = [json.loads(line) for line in result.stdout.splitlines() if "/callback" in line]
-    assert callback["body"]["data"]["embeds"][0]["title"] == "24"
+    requests = [json.loads(line) for line in result.stdout.splitlines()]
+    (answer,) = [r for r in requests if r["method"] == "PATCH" and r["path"].endswith("/messages/@original")]
+    assert answer["body"]["embeds"][0]["title"] == "24"  # the answer to the deferred /show
 
     by_title = json.loads(showbot(database, "catalog", "show", "24", "--json").stdout)
     assert by_title["title"] == "24"
