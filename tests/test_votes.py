@@ -24,6 +24,7 @@ from bot.votes import (
     CommandVote,
     ForgetMember,
     MessageGone,
+    ReactionClear,
     ReactionEvent,
     ReconcileCounts,
     VoteEvent,
@@ -493,6 +494,53 @@ async def test_reconcile_in_line_with_live_events_leaves_members_acting_during_t
     assert await reconcile(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
     await processor.stop()
     assert await stored(db) == {(GUILD, 2, SHOW_A): (-1, MSG_A, THUMBS_DOWN)}
+
+
+async def test_a_clear_during_the_fetch_is_not_undone_by_the_reactions_read_before_it(
+    store: VoteStore, db: Database
+) -> None:
+    """A moderator clears 👍 while reconciliation reads the message: the fetched list (from before the clear) must not
+    bring back the cleared reactions' votes; 👎, not cleared, is reconciled as usual."""
+    processor = VoteProcessor(store)
+    processor.start()
+    processor.submit(add(1, MSG_A, THUMBS_UP))
+    await processor.drain()
+    discord = FakeReactions()
+    discord.set(MSG_A, THUMBS_UP, {1, 2})  # 2 reacted 👍 offline
+    discord.set(MSG_A, THUMBS_DOWN, {3})  # 3 reacted 👎 offline
+
+    async def fetch_then_clear(channel_id: int, message_id: int, emoji: str) -> list[int]:
+        users = await discord.fetch(channel_id, message_id, emoji)
+        if message_id == MSG_A and emoji == THUMBS_UP:
+            processor.submit(ReactionClear(GUILD, MSG_A, THUMBS_UP))  # while the answer travels
+            discord.set(MSG_A, THUMBS_UP, set())
+        return users
+
+    counts = await reconcile(store, fetch_then_clear, now=START, processor=processor)
+    assert counts == ReconcileCounts(added=1)  # member 3's 👎 only
+    assert await stored(db) == {(GUILD, 3, SHOW_A): (-1, MSG_A, THUMBS_DOWN)}
+    assert await reconcile(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
+    await processor.stop()
+
+
+async def test_clearing_all_reactions_retracts_only_the_votes_they_set(store: VoteStore, db: Database) -> None:
+    await run(
+        store,
+        [
+            add(1, MSG_A, THUMBS_UP),
+            add(2, MSG_A, THUMBS_UP),
+            add(2, MSG_A, THUMBS_DOWN),
+            add(3, MSG_B, THUMBS_UP),
+            CommandVote(GUILD, 4, SHOW_A, 1),
+        ],
+    )
+    cleared = await store.apply_batch([ReactionClear(GUILD, MSG_A, None), ReactionClear(GUILD + 1, MSG_B, None)])
+    assert cleared == [3, 0]  # three reactions on A; B is another server's message: ignored
+    assert await stored(db) == {
+        (GUILD, 3, SHOW_B): (1, MSG_B, THUMBS_UP),
+        (GUILD, 4, SHOW_A): (1, None, None),
+    }
+    assert await db.fetchval("SELECT count(*) FROM vote_reactions WHERE message_id = ?", (MSG_A,)) == 0
 
 
 # Leaderboards -----------------------------------------------------------------------------------------------------
