@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple
 import aiosqlite
 
 from bot.clock import Clock, SystemClock, utc_iso
-from bot.db import BUSY_TIMEOUT_MS, Database, is_busy
+from bot.db import Database, retry_while_locked
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,6 @@ _LOAD_MESSAGES = """
     LEFT JOIN vote_emoji AS e ON e.message_id = m.message_id
 """
 _MESSAGE_CACHE_LIMIT = 20_000
-LOCK_RETRY_FIRST, LOCK_RETRY_MAX = 0.05, 2.0  # seconds between attempts while the database is locked (doubling)
-STALL_WARNING_EVERY = 30.0  # seconds between warnings while the votes are stalled
 
 VoteKey = tuple[int, int, int]  # guild, user, show
 ReactionKey = tuple[int, str, int]  # message, emoji, user
@@ -397,6 +395,13 @@ class VoteStore:
         for emoji, (_show_id, value) in emoji_map.items():
             if value not in (-1, 1) or not emoji:
                 raise ValueError(f"bad emoji map entry {emoji!r}: value must be +1 or -1")
+        # A message the bot posted must become votable even while another process holds the lock: else the votes
+        # on it would be ignored. The command that posted it was deferred, and waits.
+        await retry_while_locked(
+            lambda: self._track(message_id, guild_id, channel_id, kind, emoji_map), f"Tracking message {message_id}"
+        )
+
+    async def _track(self, message_id: int, guild_id: int, channel_id: int, kind: str, emoji_map: EmojiMap) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 """INSERT INTO vote_messages (message_id, guild_id, channel_id, kind, created_at, active)
@@ -859,37 +864,18 @@ class VoteProcessor:
 
     async def _apply_waiting_out_locks(self, events: list[VoteEvent]) -> list[object]:
         """`store.apply_batch(events)`, retried with backoff for as long as another connection holds the database's
-        write lock (each attempt already waits `BUSY_TIMEOUT_MS` inside SQLite). The batch stays at the head of the
-        queue meanwhile, so nothing overtakes it and nothing is dropped; a warning is logged while it stalls."""
-        attempt = 0
-        stalled_at: float | None = None
-        warned_at = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                results = await self.store.apply_batch(events)
-            except Exception as exc:
-                if not is_busy(exc):
-                    raise
-                now = loop.time()
-                if stalled_at is None:
-                    stalled_at = now
-                    self.stats.stalls += 1
-                if now - warned_at >= STALL_WARNING_EVERY:
-                    warned_at = now
-                    log.warning(
-                        "Votes stalled for %.0f s: the database is locked by another connection (%s); "
-                        "%d events wait in order, none is dropped",
-                        now - stalled_at + BUSY_TIMEOUT_MS / 1000,
-                        exc,
-                        len(events) + len(self._queue),
-                    )
-                await asyncio.sleep(min(LOCK_RETRY_FIRST * 2**attempt, LOCK_RETRY_MAX))
-                attempt += 1
-                continue
-            if stalled_at is not None:
-                log.warning("Votes are stored again after a stall of %.1f s", loop.time() - stalled_at)
-            return results
+        write lock. The batch stays at the head of the queue meanwhile, so nothing overtakes it and nothing is
+        dropped; a warning is logged while it stalls."""
+
+        def waiting() -> str:
+            return f"; {len(events) + len(self._queue)} events wait in order, none is dropped"
+
+        def count_stall() -> None:
+            self.stats.stalls += 1
+
+        return await retry_while_locked(
+            lambda: self.store.apply_batch(events), "Votes", waiting=waiting, on_stall=count_stall
+        )
 
     async def _apply(self, batch: list[_Item]) -> None:
         items = [item for item in batch if item.event is not None]

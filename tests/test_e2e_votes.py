@@ -701,7 +701,12 @@ async def test_votes_wait_out_another_process_holding_the_write_lock_and_none_is
     reply = await discord.slash("myvotes", user=members[0])
     assert "You have no votes in this server." in reply.text
     assert holder.returncode is None, "the lock was released before the reads ran"
+    # A card posted now (deferred first) becomes votable once the lock is free: tracking it waits, it is not lost.
+    patient = DiscordDriver(emulator, demo, timeout=30.0)
+    card_shown = asyncio.create_task(patient.slash("show", title="Seven Seconds", user=members[1]))
     assert await holder.wait() == 0
+    card = await card_shown
+    assert card.deferred and card.embed["title"].startswith("Seven Seconds")
     await votes_cog(bot).processor.drain()
     votes = await stored(db)
     assert len(votes) == 300
@@ -713,6 +718,10 @@ async def test_votes_wait_out_another_process_holding_the_write_lock_and_none_is
     assert "Dropped a vote event" not in caplog.text
     stats = votes_cog(bot).processor.stats
     assert stats.stalls >= 1 and stats.failed_events == 0
+    seven_seconds = int(await db.fetchval("SELECT id FROM shows WHERE title = 'Seven Seconds'"))
+    await discord.react(card, THUMBS_UP, user=members[2])
+    await settle(discord, bot)
+    assert (await stored(db))[(demo.guild.id, members[2].id, seven_seconds)] == (1, card.message.id, THUMBS_UP)
 
 
 async def test_vote_command_resolves_typed_and_misspelt_titles(
