@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -16,12 +17,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.browse import Facets
+from bot.catalog import now_iso
 from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import UserFacingError, permission_sentence
 from bot.recommend import Recommender
 from bot.render import quoted
+from bot.search import SearchIndex
 from bot.titles import TitleResolver
 from bot.ui import ANSWER, defer_first, send_private
 from bot.votes import VoteChange, VoteStore
@@ -178,6 +181,17 @@ class ShowBot(commands.Bot):
             self.facets = await self.facets.learn(self.db, changed)
             await self.recommender.on_catalog_change(changed)
             self.dispatch("catalog_changed", changed)
+
+    async def rebuild_title_index(self) -> None:
+        """Build the title index afresh in a worker thread and swap it in. An index that learned most of its shows one
+        page at a time (the TVmaze bootstrap) numbers them by arrival, not popularity, which makes autocomplete's
+        capped candidate sets slower; the rebuilt one is what a restart would load. Shows changed meanwhile are
+        learned again after the swap."""
+        started = now_iso()  # the importer's clock: rows updated from now on are re-read after the swap
+        index = await asyncio.to_thread(SearchIndex.load_sync, self.db.path)
+        self.titles.index = index
+        changed = await self.db.fetchall("SELECT id FROM shows WHERE updated_at >= ?", (started,))
+        await self.titles.refresh([int(row[0]) for row in changed])
 
     def command_payload(self) -> list[dict[str, Any]]:
         """What a sync would send, in a stable order: the basis of the change check."""

@@ -34,12 +34,14 @@ import heapq
 import logging
 import math
 import re
+import sqlite3
 import string
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, product
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rapidfuzz import process
@@ -201,6 +203,26 @@ class SearchIndex:
                     index._add_show(show_id, [title, *alternatives.get(show_id, ())], year_of(premiered), popularity)
         index._finish_bulk_load()
         log.info("Search index: %d shows, %d titles", len(index), len(index._entry_norm))
+        return index
+
+    @classmethod
+    def load_sync(cls, db_path: Path) -> SearchIndex:
+        """What load() builds, read on a connection of the calling thread: a worker thread rebuilds the index (seconds
+        at 90,000 shows) while the event loop keeps serving from the current one."""
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            alternatives = conn.execute("SELECT show_id, title FROM show_titles WHERE is_primary = 0").fetchall()
+            shows = conn.execute("SELECT id, title, premiered, popularity FROM shows").fetchall()
+        finally:
+            conn.close()
+        index = cls.from_rows(
+            (
+                (show_id, title, year_of(premiered), float(popularity or 0))
+                for show_id, title, premiered, popularity in shows
+            ),
+            alternatives,
+        )
+        log.info("Search index rebuilt: %d shows", len(index))
         return index
 
     @classmethod

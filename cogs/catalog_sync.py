@@ -15,6 +15,7 @@ from discord.ext import commands, tasks
 
 from bot.catalog import now_iso
 from bot.core import ShowBot
+from bot.sources import sync
 from bot.sources.sync import run_background_job, shows_to_refresh
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class CatalogSync(commands.Cog):
         # run (a test counting shows, an operator's script) waits for it; later runs are an hour or a day away.
         self.first_pass_done = asyncio.Event()
         self._first_runs_pending = {"schedule", "updates"}
+        self._learned_since_rebuild = 0  # shows the title index learned page by page since it was last built whole
 
     async def cog_load(self) -> None:
         if self.bot.settings.catalog_sync == "tvmaze":
@@ -63,11 +65,18 @@ class CatalogSync(commands.Cog):
             await run_background_job(
                 self.bot.settings, self.bot.db, "index", self.bot.clock.now(), on_page=self.page_landed
             )
+            if self._learned_since_rebuild >= sync.REBUILD_INDEX_AFTER_SHOWS:
+                self._learned_since_rebuild = 0
+                try:
+                    await self.bot.rebuild_title_index()
+                except Exception:  # the learned index keeps serving; the next bootstrap run tries again
+                    log.exception("Catalog sync (index): rebuilding the title index failed")
         finally:
             await self.run("updates")
 
     async def page_landed(self, show_ids: list[int]) -> None:
         """A page of the index is in the catalog: autocomplete, /show and the recommender know its shows now."""
+        self._learned_since_rebuild += len(show_ids)
         try:
             await self.bot.catalog_changed(show_ids)
         except Exception:  # the next page, or the next job, refreshes again; the bootstrap must go on

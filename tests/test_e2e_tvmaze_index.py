@@ -5,6 +5,7 @@ the local fake, serving the recorded index page split into three pages), and eve
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 
 import pytest
@@ -15,25 +16,40 @@ from bot.core import ShowBot
 from bot.db import Database
 from bot.emulator import DiscordDriver
 from bot.emulator.state import User
+from bot.sources import sync
 from bot.sources.sync import INDEX_STATE_KEY
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def settings(settings: Settings, tvmaze: FakeTvmaze) -> Settings:
+def settings(
+    settings: Settings, tvmaze: FakeTvmaze, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Settings:
+    caplog.set_level(logging.INFO, logger="bot.search")
     tvmaze.serve_recorded_index(pages=3)
+    # The title index is rebuilt whole after a bootstrap of this many shows (5,000 in the bot; 245 here).
+    monkeypatch.setattr(sync, "REBUILD_INDEX_AFTER_SHOWS", 200)
     return replace(settings, catalog_sync="tvmaze", tvmaze_base_url=tvmaze.base_url)
 
 
 async def test_a_show_from_the_last_index_page_is_found_with_its_poster(
-    discord: DiscordDriver, bot: ShowBot, alice: User, db: Database, tvmaze: FakeTvmaze
+    discord: DiscordDriver,
+    bot: ShowBot,
+    alice: User,
+    db: Database,
+    tvmaze: FakeTvmaze,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # The `bot` fixture waited for the background sync's first pass: the index bootstrap, then updates.
     assert [r for r in tvmaze.requests if r.startswith("/shows?")] == [f"/shows?page={n}" for n in range(4)]
     position = json.loads(await db.get_state(INDEX_STATE_KEY) or "{}")
     assert position == {"page": 2, "complete": True, "shows": 245}
     assert await db.fetchval("SELECT COUNT(*) FROM shows WHERE tvmaze_id BETWEEN 250 AND 499") == 245
+    # Learned page by page, then rebuilt whole (what a restart would load), with every show in it.
+    shows = await db.fetchval("SELECT COUNT(*) FROM shows")
+    logged = [record.getMessage() for record in caplog.get_records("setup")]  # the bootstrap ran as the bot started
+    assert f"Search index rebuilt: {shows} shows" in logged and len(bot.titles.index) == shows
 
     choices = await discord.autocomplete("show", "title", "married with child", user=alice)
     assert choices[0]["name"].startswith("Married... with Children")

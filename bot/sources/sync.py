@@ -117,6 +117,8 @@ async def tvmaze_updates(
 # TVmaze's whole show index
 
 INDEX_STATE_KEY = "catalog_sync:tvmaze_index"
+# After the bot's title index learned this many shows page by page, it is rebuilt whole (ShowBot.rebuild_title_index).
+REBUILD_INDEX_AFTER_SHOWS = 5000
 PageHook = Callable[[list[int]], Awaitable[None]]
 
 
