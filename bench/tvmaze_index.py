@@ -168,6 +168,7 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             started = time.perf_counter()
             await bot.rebuild_title_index()
             rebuild_seconds = time.perf_counter() - started
+            rss_after_rebuild = current_rss_mb()
             timings, cpu_timings = time_autocomplete(bot.titles.index, mix)
         finally:
             await bot.close()
@@ -194,6 +195,7 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
         "page_hook_median_ms": round(statistics.median(hook_ms), 1),
         "page_hook_max_ms": round(max(hook_ms), 1),
         "rss_after_mb": round(rss_after, 1),
+        "rss_after_rebuild_mb": round(rss_after_rebuild, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "autocomplete_median_ms": round(statistics.median(timings), 4),
         "autocomplete_p99_ms": round(percentile(timings, 0.99), 4),

@@ -126,7 +126,11 @@ def synopsis_terms(text: str | None) -> list[str]:
     if not text:
         return []
     seen: dict[str, None] = {}
-    for match in _WORD.findall(normalise(text)):
+    # ASCII text needs none of normalise()'s Unicode folding: lower case without apostrophes yields the same words
+    # (normalise only adds spaces where the word pattern stops anyway), at a fraction of the cost; a TVmaze
+    # bootstrap reads 90,000 synopses.
+    plain = text.lower().replace("'", "") if text.isascii() else normalise(text)
+    for match in _WORD.findall(plain):
         word = match.strip("'")
         if len(word) >= 4 and word not in _STOPWORDS:
             seen.setdefault(word, None)

@@ -28,3 +28,15 @@ def test_normalise_is_idempotent_and_trimmed(text: str) -> None:
     assert normalise(once) == once
     assert once == once.strip()
     assert "  " not in once
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_synopsis_terms_of_ascii_text_are_those_of_its_normalised_form(text: str) -> None:
+    from bot.recommend import _STOPWORDS, _TERMS_PER_SHOW, _WORD, synopsis_terms
+
+    expected: list[str] = []
+    for match in _WORD.findall(normalise(text)):
+        word = match.strip("'")
+        if len(word) >= 4 and word not in _STOPWORDS and word not in expected:
+            expected.append(word)
+    assert synopsis_terms(text) == expected[:_TERMS_PER_SHOW]
