@@ -190,12 +190,14 @@ async def test_a_moderator_clearing_reactions_retracts_the_votes_they_set_live(
     assert (await stored(db))[(guild, alice.id, first)] == (1, card.id, THUMBS_UP)
 
 
+@pytest.mark.parametrize("session_ends", ["invalid session", "close that cannot be resumed"])
 async def test_a_new_gateway_session_reconciles_what_happened_between_sessions(
     bot: ShowBot, discord: DiscordDriver, db: Database, demo: DemoServer, emulator: DiscordEmulator,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, session_ends: str,
 ) -> None:  # fmt: skip
-    """Discord invalidates the session (op 9, d: false): events until the new READY are never delivered. The new
-    session reconciles the tracked messages, without a restart; a RESUME needs nothing extra."""
+    """Discord invalidates the session (op 9, d: false), or closes the connection and refuses the RESUME: events
+    until the new READY are never delivered. The new session reconciles the tracked messages, without a restart; a
+    RESUME needs nothing extra."""
     guild = demo.guild.id
     alice, bob, carol = (demo.members[name] for name in ("alice", "bob", "carol"))
     first, second = await show_ids(db, 2)
@@ -219,13 +221,18 @@ async def test_a_new_gateway_session_reconciles_what_happened_between_sessions(
     caplog.set_level("INFO", logger="cogs.votes")
     caplog.clear()
     emulator.hold_identify()
-    await emulator.invalidate_session(resumable=False)
+    if session_ends == "invalid session":
+        await emulator.invalidate_session(resumable=False)
+    else:
+        await emulator.end_sessions(4009)  # the client tries to RESUME, gets op 9 d: false, and IDENTIFYs
     assert await emulator.remove_reaction(card, parse_emoji(THUMBS_UP), alice)  # dispatched to no session
     assert await emulator.remove_reaction(card, parse_emoji(THUMBS_UP), bob)
     assert await emulator.add_reaction(card, parse_emoji(THUMBS_DOWN), bob)
     assert await emulator.add_reaction(other, parse_emoji(THUMBS_UP), alice)
     assert await emulator.remove_reaction(other, parse_emoji(THUMBS_DOWN), carol)
     await emulator.wait_for(lambda: emulator.identify_count == 2, timeout=15, what="a new IDENTIFY")
+    if session_ends != "invalid session":
+        assert emulator.gateway_connections[-2:] == ["/resume", "/gateway"]  # the RESUME was refused
     assert await stored(db) == {
         (guild, alice.id, first): (1, card.id, THUMBS_UP),
         (guild, bob.id, first): (1, card.id, THUMBS_UP),

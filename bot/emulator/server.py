@@ -497,6 +497,17 @@ class DiscordEmulator:
             assert ws is not None
             await ws.close(code=code)
 
+    async def end_sessions(self, code: int = 4009) -> None:
+        """Close every connection and forget its session (4009: Discord's "session timed out"): the client's RESUME
+        is answered with op 9 `d: false`, so it must IDENTIFY again; dispatches until then reach no one."""
+        live = self.live_sessions()
+        for session in live:
+            self.sessions.pop(session.id, None)
+        for session in live:
+            ws, session.ws = session.ws, None
+            assert ws is not None
+            await ws.close(code=code)
+
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         """Send INVALID_SESSION; a non-resumable session is forgotten, so the client must IDENTIFY again."""
         for session in self.live_sessions():
