@@ -231,8 +231,7 @@ async def test_a_new_gateway_session_reconciles_what_happened_between_sessions(
     assert await emulator.add_reaction(other, parse_emoji(THUMBS_UP), alice)
     assert await emulator.remove_reaction(other, parse_emoji(THUMBS_DOWN), carol)
     await emulator.wait_for(lambda: emulator.identify_count == 2, timeout=15, what="a new IDENTIFY")
-    if session_ends != "invalid session":
-        assert emulator.gateway_connections[-2:] == ["/resume", "/gateway"]  # the RESUME was refused
+    assert emulator.resume_count == 1  # only the first break was resumed
     assert await stored(db) == {
         (guild, alice.id, first): (1, card.id, THUMBS_UP),
         (guild, bob.id, first): (1, card.id, THUMBS_UP),

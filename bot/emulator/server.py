@@ -237,6 +237,7 @@ class DiscordEmulator:
         log.info("Discord emulator listening on %s", self.api_base_url)
 
     async def stop(self) -> None:
+        self.release_identify()  # a held IDENTIFY would keep its connection open
         for ws in list(self._sockets):
             await ws.close(code=1001)
         if self._runner is not None:
