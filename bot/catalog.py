@@ -105,6 +105,7 @@ class Release:
     service: str = ""
     season: int | None = None
     region: str = ""
+    previous_episode: str | None = None  # when the episode before this one aired, if the source said (YYYY-MM-DD)
 
 
 @dataclass(slots=True)
@@ -619,6 +620,11 @@ async def seed_if_empty(db: Database) -> ImportSummary | None:
     return await asyncio.to_thread(seed)
 
 
+def find_show(conn: sqlite3.Connection, record: ShowRecord) -> int | None:
+    """The catalog show an import of `record` would update (by ids, else title and years); None: it would add one."""
+    return _Importer(conn).find_show(record)
+
+
 class _Importer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -828,10 +834,24 @@ class _Importer:
         if record.premiered and record.network and not any(r.kind == "premiere" for r in releases):
             releases.append(Release("premiere", record.premiered, record.network))
         for release in releases:
+            # A release already known gains the previous episode's date when a later source says it.
             changed += self.changes(
-                """INSERT OR IGNORE INTO releases (show_id, kind, date, season, service, region, source)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (show_id, release.kind, release.date, release.season, release.service, release.region, source),
+                """INSERT INTO releases (show_id, kind, date, season, service, region, source, previous_episode)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (show_id, kind, date, service, region) DO UPDATE
+                   SET previous_episode = excluded.previous_episode
+                   WHERE excluded.previous_episode IS NOT NULL
+                   AND releases.previous_episode IS NOT excluded.previous_episode""",
+                (
+                    show_id,
+                    release.kind,
+                    release.date,
+                    release.season,
+                    release.service,
+                    release.region,
+                    source,
+                    release.previous_episode,
+                ),
             )
         for offer in record.availability:
             changed += self.changes(

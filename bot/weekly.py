@@ -60,6 +60,10 @@ COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone 
 PICKS_LIMIT = 5  # shows listed when nothing is new
 RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
 KIND_PRIORITY = {"premiere": 0, "season_premiere": 1, "added": 2, "episodes": 3}
+# A season premiere "returns" when the show's previous episode aired at least this long before it (the source must
+# say when: TMDB's last_episode_to_air does; a release without that date is a plain season premiere). A year: a show
+# back on its yearly rhythm is a season premiere, one back from a longer break returns.
+RETURN_AFTER = timedelta(days=365)
 
 # ====================================================================================================================
 # 1. Schedule maths
@@ -895,6 +899,7 @@ class WeeklyItem:
     synopsis: str  # first sentence, at most SYNOPSIS_LENGTH characters; '' when unknown
     net_votes: int  # this server's score
     poster_url: str | None = None  # from a source; the first item's is the post's thumbnail
+    returns: bool = False  # a season premiere after a break of RETURN_AFTER or more
 
     @property
     def emoji(self) -> str:
@@ -978,6 +983,29 @@ class _Candidate:
     service: str
     instant: datetime
     poster_url: str | None
+    returns: bool
+
+    def replaces(self, known: _Candidate, later: bool) -> bool:
+        """Whether this release stands for the show instead of `known` (same section): the later one in "Out this
+        week", the earlier one in "Coming up"; on the same date (two sources' rows for one episode), the one that
+        says more: the higher kind, then a return."""
+        if self.instant != known.instant:
+            return self.instant > known.instant if later else self.instant < known.instant
+        return (-KIND_PRIORITY.get(self.kind, len(KIND_PRIORITY)), self.returns) > (
+            -KIND_PRIORITY.get(known.kind, len(KIND_PRIORITY)),
+            known.returns,
+        )
+
+
+def returns_from_break(kind: str, day: date, previous_episode: str | None) -> bool:
+    """A season premiere whose previous episode aired RETURN_AFTER or more before it (see docs/weekly.md)."""
+    if kind != "season_premiere" or not previous_episode:
+        return False
+    try:
+        previous = date.fromisoformat(previous_episode[:10])
+    except ValueError:
+        return False
+    return day - previous >= RETURN_AFTER
 
 
 class ContentCache:
@@ -1009,8 +1037,8 @@ async def _guild_votes(db: Database, guild_id: int, cache: ContentCache | None) 
 
 
 _RELEASES_SQL = """
-    SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, s.title, s.synopsis, s.network, s.popularity,
-           s.poster_url
+    SELECT r.show_id, r.kind, r.date, r.season, r.service, r.region, r.previous_episode, s.title, s.synopsis, s.network,
+           s.popularity, s.poster_url
     FROM releases r JOIN shows s ON s.id = r.show_id
     WHERE r.date >= ? AND r.date < ?"""
 
@@ -1074,10 +1102,11 @@ async def weekly_content(
             service=row["service"] or row["network"] or "",
             instant=instant,
             poster_url=row["poster_url"],
+            returns=returns_from_break(row["kind"], day, row["previous_episode"]),
         )
         target, keep_later = (out, True) if is_out else (coming, False)
         known = target.get(candidate.show_id)
-        if known is None or (candidate.instant > known.instant if keep_later else candidate.instant < known.instant):
+        if known is None or candidate.replaces(known, keep_later):
             target[candidate.show_id] = candidate
     for show_id in out:
         coming.pop(show_id, None)
@@ -1116,6 +1145,7 @@ async def weekly_content(
                     synopsis=first_sentence(candidate.synopsis),
                     net_votes=votes.get(candidate.show_id, 0),
                     poster_url=candidate.poster_url,
+                    returns=candidate.returns,
                 )
             )
     picks: list[WeeklyItem] = []
@@ -1201,6 +1231,8 @@ def _inert(text: str, limit: int) -> str:
 
 
 def release_label(item: WeeklyItem) -> str:
+    if item.returns:
+        return f"returns with season {item.season}" if item.season else "returns"
     if item.release_kind == "season_premiere" and item.season:
         return f"season {item.season} premiere"
     return KIND_LABELS.get(item.release_kind or "", "")

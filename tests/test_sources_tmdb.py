@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from shared_data import SHARED_DATA, Recordings, require_shared, serving
 
-from bot.catalog import ShowRecord, connect_sync, import_records, show_json
+from bot.catalog import Release, ShowRecord, connect_sync, import_records, show_json
 from bot.cli import main
 from bot.db import open_database
 from bot.sources.base import SourceError
 from bot.sources.http import ApiError
-from bot.sources.sync import tmdb_enrich
+from bot.sources.sync import tmdb_enrich, tmdb_on_the_air
 from bot.sources.tmdb import TmdbClient, providers_from, trailers_from
+from bot.weekly import release_label, render_weekly, returns_from_break, weekly_content
 
 RECORDED = SHARED_DATA / "tmdb"
 API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent
@@ -27,6 +29,8 @@ VIDEOS_1396 = "tv_1396_videos.json"  # GET /3/tv/1396/videos
 DETAILS_1396 = "tv_1396_details.json"  # GET /3/tv/1396
 PROVIDERS_1399 = "tv_watch_providers.json"  # GET /3/tv/1399/watch/providers
 SEARCH_GAME_OF_THRONES = "search_tv_q_game_of_thrones.json"  # GET /3/search/tv?query=Game of Thrones
+ON_THE_AIR = "tv_on_the_air.json"  # GET /3/tv/on_the_air?page=1 (20 shows; later pages answer an empty list)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def recorded(name: str) -> Any:
@@ -38,7 +42,9 @@ class FakeTmdb:
         self.requests: list[web.Request] = []
         self.broken: set[str] = set()
         self.recordings = Recordings(RECORDED)
+        self.today = date(2026, 12, 3)  # what the synthetic next and last episodes are dated from
         app = web.Application()
+        app.router.add_get("/3/tv/on_the_air", self.on_the_air)
         app.router.add_get("/3/tv/{id}/videos", self.videos)
         app.router.add_get("/3/tv/{id}/watch/providers", self.providers)
         app.router.add_get("/3/tv/{id}", self.details)
@@ -73,7 +79,28 @@ class FakeTmdb:
             return refused
         if request.match_info["id"] == "1396":
             return self.recordings.response(DETAILS_1396)
+        episodes = json.loads((FIXTURES / "tmdb_on_the_air_episodes.json").read_text(encoding="utf-8"))["body"]
+        if request.match_info["id"] in episodes and ON_THE_AIR in self.recordings.loaded:
+            listed = {str(entry["id"]): entry for entry in self.recordings.loaded[ON_THE_AIR]["results"]}
+            made_up = episodes[request.match_info["id"]]
+            body = dict(listed[request.match_info["id"]])
+            body["networks"] = [{"id": 1, "name": name} for name in made_up["networks"]]
+            for key, field in (("next", "next_episode_to_air"), ("last", "last_episode_to_air")):
+                episode = made_up[key]
+                body[field] = episode and {
+                    "air_date": (self.today + timedelta(days=episode["days"])).isoformat(),
+                    "season_number": episode["season"],
+                    "episode_number": episode["episode"],
+                }
+            return web.json_response(body)
         return self.not_found()
+
+    async def on_the_air(self, request: web.Request) -> web.Response:
+        if (refused := self.check(request)) is not None:
+            return refused
+        if request.query.get("page", "1") != "1":
+            return web.json_response({"page": int(request.query["page"]), "results": [], "total_pages": 1})
+        return self.recordings.response(ON_THE_AIR)
 
     async def providers(self, request: web.Request) -> web.Response:
         if (refused := self.check(request)) is not None:
@@ -207,3 +234,74 @@ def test_cli_without_a_key_says_so_in_one_line(
     assert main(["catalog", "sync", "tmdb", "--trailers"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "TMDB_API_KEY" in err
+
+
+async def test_on_the_air_feeds_the_weekly_post_with_what_is_new(tmdb: FakeTmdb, tmp_path: Path) -> None:
+    """TMDB's "on the air" (the recording) gives the week's next episode of each show the catalog has: a new series,
+    a season premiere, a return from a break of over a year, plain episodes; a show the catalog lacks is not read
+    further nor added."""
+    tmdb.recordings.use(ON_THE_AIR)
+    listed = {entry["name"]: entry for entry in recorded(ON_THE_AIR)["results"]}
+    in_catalog = ["Chainsaw Man", "Yellowstone", "Rick and Morty", "Strictly Come Dancing: It Takes Two"]
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path) as db:
+        conn = connect_sync(db_path)
+        try:
+            # The catalog knows these four by title and first-air date (from the recording), not by TMDB id; Rick and
+            # Morty's season premiere is on TVmaze's schedule as well, without the previous episode's date.
+            import_records(
+                conn, [ShowRecord(title=name, premiered=listed[name]["first_air_date"]) for name in in_catalog]
+            )
+            rick_and_morty_premiere = (tmdb.today + timedelta(days=1)).isoformat()
+            import_records(
+                conn,
+                [
+                    ShowRecord(
+                        title="Rick and Morty",
+                        premiered=listed["Rick and Morty"]["first_air_date"],
+                        source="tvmaze",
+                        releases=[Release("season_premiere", rick_and_morty_premiere, "Example Schedule", 7, "")],
+                    )
+                ],
+            )
+        finally:
+            conn.close()
+        shows_before = await db.fetchval("SELECT COUNT(*) FROM shows")
+
+        summary = await tmdb_on_the_air(tmdb.base_url, API_KEY, db_path, pages=2)
+
+        assert summary.skipped == [] and summary.updated == 4 and summary.added == 0
+        assert await db.fetchval("SELECT COUNT(*) FROM shows") == shows_before
+        asked = sorted(request.path for request in tmdb.requests if request.path != "/3/tv/on_the_air")
+        assert asked == sorted(f"/3/tv/{listed[name]['id']}" for name in in_catalog)
+        rick = await db.fetchval("SELECT id FROM shows WHERE title = 'Rick and Morty'")
+        assert await db.fetchval("SELECT tmdb_id FROM shows WHERE id = ?", (rick,)) == listed["Rick and Morty"]["id"]
+
+        post = datetime.combine(tmdb.today + timedelta(days=7), datetime.min.time(), UTC).replace(hour=18)
+        content = await weekly_content(db, 1, post, "UTC")
+        labels = {item.title: release_label(item) for item in content.items}
+        assert labels == {
+            "Chainsaw Man": "new series",
+            "Yellowstone": "season 5 premiere",
+            "Rick and Morty": "returns with season 7",
+            "Strictly Come Dancing: It Takes Two": "new episodes",
+        }
+        assert [item.title for item in content.out_this_week][:3] == ["Chainsaw Man", "Rick and Morty", "Yellowstone"]
+        _, embed = render_weekly(content)
+        assert "returns with season 7 <t:" in (embed.description or "")
+        # TMDB's releases are dated in the show's country of origin: a GB server's post lists the GB show, and Rick
+        # and Morty only from the schedule row for every country (which does not say when the last episode was).
+        in_gb = await weekly_content(db, 1, post, "UTC", region="GB")
+        assert {item.title: release_label(item) for item in in_gb.items} == {
+            "Rick and Morty": "season 7 premiere",
+            "Strictly Come Dancing: It Takes Two": "new episodes",
+        }
+
+
+def test_a_season_premiere_returns_after_a_year_or_more() -> None:
+    premiere = date(2026, 12, 10)
+    assert returns_from_break("season_premiere", premiere, (premiere - timedelta(days=365)).isoformat())
+    assert not returns_from_break("season_premiere", premiere, (premiere - timedelta(days=364)).isoformat())
+    assert not returns_from_break("season_premiere", premiere, None)
+    assert not returns_from_break("episodes", premiere, "2020-01-01")
+    assert not returns_from_break("premiere", premiere, "2020-01-01")

@@ -73,6 +73,11 @@ def add_sync_parser(catalog: Any) -> None:
     tmdb_what = tmdb.add_mutually_exclusive_group(required=True)
     tmdb_what.add_argument("--trailers", action="store_true", help="official YouTube trailers and posters")
     tmdb_what.add_argument("--providers", metavar="REGION", help="where to watch in REGION (e.g. US, GB)")
+    tmdb_what.add_argument(
+        "--on-the-air",
+        action="store_true",
+        help="the next episode of the catalog's shows on TMDB's 'on the air' list (for the weekly post)",
+    )
     tmdb.add_argument("--limit", type=int, default=100, help="at most this many shows (default 100)")
 
 
@@ -89,6 +94,18 @@ async def run_sync(args: Any, settings: Settings) -> int:
             return EXIT_USAGE
         if not 1 <= args.limit <= 100_000:
             raise UserFacingError("--limit must be between 1 and 100000.")
+        if args.on_the_air:
+            with ProgressBar("TMDB on the air", None) as bar:
+                summary = await _guarded(
+                    sync.tmdb_on_the_air(
+                        settings.tmdb_base_url,
+                        settings.tmdb_api_key,
+                        db_path,
+                        progress=bar.update,
+                        total=bar.set_total,
+                    )
+                )
+            return print_outcome(summary)
         region = _two_letter_code(args.providers, "--providers", "region")
         with ProgressBar("TMDB", None) as bar:
             summary = await _guarded(

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync, import_records
+from bot.catalog import ID_FIELDS, ImportSummary, ShowRecord, connect_sync, find_show, import_records
 from bot.clock import utc_iso
 from bot.config import Settings
 from bot.db import SET_STATE_SQL, Database
 from bot.sources.base import SourceError, import_each
 from bot.sources.tmdb import SOURCE as TMDB
-from bot.sources.tmdb import TmdbClient
+from bot.sources.tmdb import TmdbClient, airing_record, listed_show
 from bot.sources.tvmaze import IndexPage, TvmazeClient
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ INDEX_STATE_KEY = "catalog_sync:tvmaze_index"
 # After the bot's title index learned this many shows page by page, it is rebuilt whole (ShowBot.rebuild_title_index).
 REBUILD_INDEX_AFTER_SHOWS = 5000
 PageHook = Callable[[list[int]], Awaitable[None]]
+ON_THE_AIR_PAGES = 3  # TMDB's "on the air", most popular first: 60 shows, 3 calls and one per show in the catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +376,53 @@ async def tmdb_enrich(
     return summary
 
 
+def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecord]:
+    """The records an import would match to a show the catalog already has (by ids, else title and years)."""
+    conn = connect_sync(db_path)
+    try:
+        return [record for record in records if find_show(conn, record) is not None]
+    finally:
+        conn.close()
+
+
+async def tmdb_on_the_air(
+    base_url: str,
+    api_key: str,
+    db_path: Path,
+    *,
+    pages: int = ON_THE_AIR_PAGES,
+    progress: Progress | None = None,
+    total: Total | None = None,
+) -> ImportSummary:
+    """The next episode of each show on TMDB's "on the air" (`pages` pages, 20 shows each, most popular first) as a
+    release event of the show in the catalog. Only shows the catalog already has (matched by TMDB id, else title and
+    first-air year) are read further, so that a title spelt differently never becomes a second show; the others
+    are counted in the log, not skipped."""
+    skipped: list[str] = []
+    records: list[ShowRecord] = []
+    async with TmdbClient(base_url, api_key) as client:
+        entries = [entry for page in range(1, pages + 1) for entry in await client.on_the_air(page)]
+        candidates = [listed_show(entry) for entry in entries]
+        known = {int(record.ids["tmdb"]) for record in await asyncio.to_thread(shows_in_catalog, db_path, candidates)}
+        wanted = [entry for entry in entries if entry["id"] in known]
+        log.info("TMDB on the air: %d of %d shows are in the catalog", len(wanted), len(entries))
+        if total is not None:
+            total(len(wanted))
+        for count, entry in enumerate(wanted, start=1):
+            try:
+                record = airing_record(entry, await client.details(entry["id"]))
+            except SourceError as exc:
+                skipped.append(f"{entry['name']}: {exc}")
+            else:
+                if record is not None:
+                    records.append(record)
+            if progress is not None:
+                progress(count)
+    summary = await import_in_thread(db_path, records, None)
+    summary.skipped = skipped + summary.skipped
+    return summary
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Background sync in the bot (CATALOG_SYNC=tvmaze)
 
@@ -414,6 +462,8 @@ async def run_background_job(
             summary = await tmdb_enrich(
                 settings.tmdb_base_url, settings.tmdb_api_key, db.path, limit=TMDB_SHOWS_PER_RUN
             )
+            # The week's episodes of the shows on the air, beside TVmaze's schedules, for the weekly post.
+            _add_summary(summary, await tmdb_on_the_air(settings.tmdb_base_url, settings.tmdb_api_key, db.path))
         elif job == "index":
             run = await tvmaze_index(settings.tvmaze_base_url, db.path, on_page=on_page)
             summary = run.summary

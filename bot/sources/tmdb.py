@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
-from bot.catalog import Availability, Video
+from bot.catalog import Availability, Release, ShowRecord, Video
 from bot.sources.base import SourceError
 from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, TokenBucket
 from bot.text import normalise
@@ -63,14 +64,32 @@ class TmdbClient(ApiClient):
             return []
         return trailers_from(data)
 
-    async def poster_url(self, tmdb_id: int) -> str | None:
+    async def details(self, tmdb_id: int) -> dict[str, Any] | None:
+        """The show's details (`/tv/{id}`: poster, networks, the last and next episode); None when TMDB has none."""
         try:
             data = await self.api.get(f"/tv/{int(tmdb_id)}", {"language": "en-US"})
         except NotFoundError:
             return None
         if not isinstance(data, dict):
             raise SourceError(f"TMDB show {tmdb_id}: malformed response (expected an object)")
-        return poster_from(data.get("poster_path"))
+        return data
+
+    async def poster_url(self, tmdb_id: int) -> str | None:
+        data = await self.details(tmdb_id)
+        return None if data is None else poster_from(data.get("poster_path"))
+
+    async def on_the_air(self, page: int = 1) -> list[dict[str, Any]]:
+        """One page (20 shows, most popular first) of `/tv/on_the_air`: shows with an episode in the next 7 days.
+        Each entry names the show (id, name, first_air_date, origin_country) but not the episode: `details` does."""
+        data = await self.api.get("/tv/on_the_air", {"language": "en-US", "page": str(int(page))})
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise SourceError("TMDB on the air: malformed response (no results list)")
+        return [
+            item
+            for item in results
+            if isinstance(item, dict) and isinstance(item.get("id"), int) and _text(item.get("name"))
+        ]
 
     async def watch_providers(self, tmdb_id: int, region: str) -> tuple[list[Availability], bool]:
         """Where the show can be watched in `region`, and whether TMDB knew the show at all."""
@@ -125,6 +144,67 @@ def trailers_from(data: Any) -> list[Video]:
             )
         )
     return sorted(videos, key=lambda video: not video.official)
+
+
+def airing_record(entry: Mapping[str, Any], details: Mapping[str, Any] | None) -> ShowRecord | None:
+    """An on-the-air show (`entry`, from /tv/on_the_air) as a record holding its next episode as a release event:
+    S1E1 a `premiere`, episode 1 of a later season a `season_premiere`, others `episodes`; the release keeps the
+    date of the episode before it (TMDB's last_episode_to_air) for the weekly post's "returns". The date is the
+    air date in the show's country of origin, so the release's region is that country (when TMDB names one).
+    None when TMDB gives no usable next episode."""
+    upcoming = details.get("next_episode_to_air") if details else None
+    if not isinstance(upcoming, dict):
+        return None
+    air_date = _date(upcoming.get("air_date"))
+    season, number = upcoming.get("season_number"), upcoming.get("episode_number")
+    if air_date is None or not isinstance(season, int) or not isinstance(number, int):
+        return None
+    if season == 1 and number == 1:
+        kind = "premiere"
+    elif number == 1 and season > 1:
+        kind = "season_premiere"
+    else:
+        kind = "episodes"
+    previous = details.get("last_episode_to_air") if details else None
+    previous_date = _date(previous.get("air_date")) if isinstance(previous, dict) else None
+    if previous_date is not None and previous_date >= air_date:
+        previous_date = None
+    networks = details.get("networks") if details else None
+    network = (
+        next((name for item in networks if isinstance(item, dict) and (name := _text(item.get("name")))), "")
+        if isinstance(networks, list)
+        else ""
+    )
+    countries = entry.get("origin_country")
+    region = countries[0] if isinstance(countries, list) and len(countries) == 1 else ""
+    region = region if isinstance(region, str) and len(region) == 2 and region.isupper() else ""
+    record = listed_show(entry)
+    record.releases.append(Release(kind, air_date, network, season if season > 0 else None, region, previous_date))
+    return record
+
+
+def listed_show(entry: Mapping[str, Any]) -> ShowRecord:
+    """A show as a TMDB list names it (id, name, first-air date): enough to find it in the catalog."""
+    return ShowRecord(
+        title=_text(entry.get("name")) or "",
+        premiered=_date(entry.get("first_air_date")),
+        ids={"tmdb": int(entry["id"])},
+        source=SOURCE,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _date(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat() if len(text) == 10 else None
+    except ValueError:
+        return None
 
 
 def poster_from(path: Any) -> str | None:
