@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time as wallclock
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import bot.weekly as weekly_module
 from bot.clock import FakeClock, utc_iso
 from bot.db import Database, open_database
 from bot.errors import UserFacingError
@@ -245,13 +245,14 @@ def test_timezone_choices_are_few_valid_and_loadable(text: str) -> None:
         assert resolve_timezone(name) == name
 
 
-def test_timezone_choices_are_fast() -> None:
-    started = wallclock.perf_counter()
+def test_timezone_choices_reuse_one_index() -> None:
+    """Each keystroke filters one prebuilt index instead of listing the system's zones again. (This was a timed test,
+    "under 5 ms a call", which a busy machine failed now and then: speed belongs in a benchmark.)"""
+    timezone_choices("a")
+    built = weekly_module._choice_index.cache_info().misses
     for query in ("a", "america/", "new", "zz", "europe/lo", "asia", "k"):
-        for _ in range(20):
-            timezone_choices(query)
-    per_call_ms = (wallclock.perf_counter() - started) * 1000 / 140
-    assert per_call_ms < 5
+        timezone_choices(query)
+    assert weekly_module._choice_index.cache_info().misses == built
 
 
 # ====================================================================================================================
