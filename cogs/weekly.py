@@ -131,7 +131,7 @@ def status_text(status: WeeklyStatus, guild: discord.Guild) -> str:
         lines.append(f"⚠️ **Needs attention:** {render.plain_line(settings.problem, 500)}")
     if settings.enabled and settings.channel_id is not None:
         live = channel_problem(guild, settings.channel_id)
-        if live and live != settings.problem:
+        if live and not (settings.problem or "").startswith(live.rstrip(".")):  # not the recorded problem again
             lines.append(f"⚠️ **Channel:** {live}")
     missed = [entry for entry in status.recent if entry.status in ("skipped", "failed")]
     if missed:

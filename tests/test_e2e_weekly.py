@@ -405,6 +405,7 @@ async def test_a_post_without_add_reactions_is_a_problem_in_status(
     status = await discord.slash("weekly status", user="owner")
     (attention,) = [line for line in status.content.splitlines() if "Needs attention" in line]
     assert "Add Reactions" in attention and "without its keycaps" in attention
+    assert "**Channel:**" not in status.content  # the live check says the same: not twice
     assert f"Last post:** <t:{stamp(FIRST_POST)}:F>" in status.content
 
 
