@@ -1,10 +1,21 @@
-"""Benchmark: recommend_for_member on a large synthetic server.
+"""Benchmark: /recommend for a member of a large server, in three phases.
 
-A 20,000-show catalog (genres, creators, cast, synopsis terms, power-law popularity) and one server with 10,000
-members and 200,000 votes (power-law activity, genre-clustered tastes). Prints one JSON object:
-{"median_ms", "p99_ms", "rss_mb", ...}; setup (database, catalog load, server load) is timed separately.
+A synthetic catalog (genres, creators, cast, synopsis terms, power-law popularity; 20,000 shows by default) and one
+server (10,000 members, 200,000 votes: power-law activity, genre-clustered tastes) are written to a database by
+this process; a second process, which did not build anything, then measures (so its RSS is the bot's, not the
+builder's):
 
-    python bench/recommend.py --json [--requests 2000] [--seed 7]
+- cold: the first request for the server right after a start: reading its votes from the database and building its
+  state, then ranking (the catalog itself is loaded at start-up, before any request, and timed as setup). Repeated
+  by forgetting the server's state;
+- warm: requests by random members once the state is loaded;
+- after_vote: a random member's vote reaches the recommender (on_vote), then that member asks for recommendations;
+  repeated, so every request follows a vote that changed co-vote counts.
+
+Each phase reports its median and p99 in ms. Prints one JSON object with --json, whose "path" says what the timers
+span and what they leave out.
+
+    python bench/recommend.py --json [--requests 2000] [--seed 7] [--shows 20000 --members 10000 --votes 200000]
 """
 
 from __future__ import annotations
@@ -12,9 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +40,26 @@ from bot.db import open_database
 from bot.recommend import Recommender
 
 GUILD_ID = 42
-SHOWS = 20_000
-MEMBERS = 10_000
-VOTES = 200_000
 GENRES = [
     "Drama", "Comedy", "Crime", "Thriller", "Science-Fiction", "Fantasy", "Horror", "Romance", "Action", "Adventure",
     "Mystery", "Documentary", "Animation", "Family", "History", "War", "Music", "Sports", "Reality", "Western",
 ]  # fmt: skip
 WORDS = [f"word{i}" for i in range(3000)]
 NETWORKS = ["Netflix", "HBO", "BBC One", "AMC", "Hulu", "Prime Video", "Disney+", "FX", "Apple TV+", "ABC"]
+PAGE = 5  # /recommend shows five picks
+PATH = (
+    "cold: Recommender.recommend_for_member on a server not loaded yet (one SELECT of its votes, its state built in a "
+    "worker thread, then the ranking); warm: recommend_for_member on a loaded server; after_vote: "
+    "Recommender.on_vote for a random member's changed vote, then recommend_for_member for that member (both in "
+    "the timer; on_vote alone is reported too). Left out: loading the catalog at start-up (setup_catalog_load_s), "
+    "storing the vote in SQLite, Discord and the emulator, and rendering the embed (bot/picks.py, bot/render.py)."
+)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of an ascending list."""
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
 
 
 def _weighted_choice(rng: random.Random, cumulative: list[float], items: list[int]) -> int:
@@ -44,18 +68,18 @@ def _weighted_choice(rng: random.Random, cumulative: list[float], items: list[in
     return items[bisect.bisect_left(cumulative, rng.random() * cumulative[-1])]
 
 
-async def build(path: Path, rng: random.Random) -> None:
+async def build(path: Path, rng: random.Random, *, shows: int, members: int, votes: int) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    shows, show_genres, credits, releases, availability = [], [], [], [], []
+    show_rows, show_genres, credits, releases, availability = [], [], [], [], []
     genre_shows: dict[int, list[int]] = {g: [] for g in range(len(GENRES))}
     popularity: dict[int, float] = {}
-    for show_id in range(1, SHOWS + 1):
+    for show_id in range(1, shows + 1):
         pop = 1000.0 / (show_id**0.9)  # Zipf-like: the first ids are the best known
         popularity[show_id] = pop
         synopsis = " ".join(rng.choice(WORDS) for _ in range(25))
         network = rng.choice(NETWORKS)
         year = rng.randint(1960, 2025)
-        shows.append((show_id, f"Show {show_id}", f"show {show_id}", f"{year}-01-01", network, synopsis, pop, "x"))
+        show_rows.append((show_id, f"Show {show_id}", f"show {show_id}", f"{year}-01-01", network, synopsis, pop, "x"))
         for genre in rng.sample(range(len(GENRES)), rng.choice((1, 2, 2, 3))):
             show_genres.append((show_id, genre + 1))
             genre_shows[genre].append(show_id)
@@ -69,7 +93,7 @@ async def build(path: Path, rng: random.Random) -> None:
         await conn.executemany(
             "INSERT INTO shows (id, title, title_norm, premiered, network, synopsis, popularity, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            shows,
+            show_rows,
         )
         await conn.executemany(
             "INSERT INTO genres (id, name) VALUES (?, ?)", [(i + 1, g) for i, g in enumerate(GENRES)]
@@ -84,12 +108,12 @@ async def build(path: Path, rng: random.Random) -> None:
         await conn.executemany("INSERT INTO releases (show_id, kind, date) VALUES (?, ?, ?)", releases)
 
         # Votes: power-law activity; each member mostly votes (and likes) in two favourite genres.
-        activity = [1.0 / (rank**0.8) for rank in range(1, MEMBERS + 1)]
-        scale = VOTES / sum(activity)
+        activity = [1.0 / (rank**0.8) for rank in range(1, members + 1)]
+        scale = votes / sum(activity)
         genre_cumulative = {}
-        for genre, members in genre_shows.items():
+        for genre, in_genre in genre_shows.items():
             total, cumulative = 0.0, []
-            for show_id in members:
+            for show_id in in_genre:
                 total += popularity[show_id]
                 cumulative.append(total)
             genre_cumulative[genre] = cumulative
@@ -98,15 +122,15 @@ async def build(path: Path, rng: random.Random) -> None:
         for show_id in all_ids:
             total += popularity[show_id]
             all_cumulative.append(total)
-        votes: dict[tuple[int, int], tuple[int, str]] = {}
-        user_ids = list(range(1000, 1000 + MEMBERS))
+        cast: dict[tuple[int, int], tuple[int, str]] = {}
+        user_ids = list(range(1000, 1000 + members))
         rng.shuffle(user_ids)
         for user_id, weight in zip(user_ids, activity, strict=True):
             favourites = rng.sample(range(len(GENRES)), 2)
             wanted = max(1, round(weight * scale))
             mine = 0
             for _attempt in range(wanted * 3):
-                if mine >= wanted or len(votes) >= VOTES:
+                if mine >= wanted or len(cast) >= votes:
                     break
                 in_taste = rng.random() < 0.8
                 if in_taste:
@@ -116,78 +140,111 @@ async def build(path: Path, rng: random.Random) -> None:
                     show_id = _weighted_choice(rng, all_cumulative, all_ids)
                 value = 1 if rng.random() < (0.85 if in_taste else 0.35) else -1
                 when = (now - timedelta(minutes=rng.randint(0, 500_000))).isoformat(timespec="seconds")
-                if (user_id, show_id) not in votes:
-                    votes[(user_id, show_id)] = (value, when)
+                if (user_id, show_id) not in cast:
+                    cast[(user_id, show_id)] = (value, when)
                     mine += 1
-            if len(votes) >= VOTES:
+            if len(cast) >= votes:
                 break
         await conn.executemany(
             "INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at)"
             " VALUES (?, ?, ?, ?, 'import', ?)",
-            [(GUILD_ID, u, s, v, w) for (u, s), (v, w) in votes.items()],
+            [(GUILD_ID, u, s, v, w) for (u, s), (v, w) in cast.items()],
         )
 
 
-async def bench(requests: int, seed: int) -> dict[str, float]:
+async def measure(path: Path, requests: int, votes_cast: int, colds: int, seed: int) -> dict[str, object]:
+    """The three phases on an existing database (run in a process that did not build it)."""
     rng = random.Random(seed)
-    with tempfile.TemporaryDirectory(prefix="showbot-bench-") as scratch:
-        path = Path(scratch) / "bench.sqlite3"
+    async with open_database(path) as db:
         started = time.perf_counter()
-        await build(path, rng)
-        built = time.perf_counter()
-        async with open_database(path) as db:
-            recommender = await Recommender.load(db)
-            loaded = time.perf_counter()
-            state = await recommender.guild(GUILD_ID)
-            guild_loaded = time.perf_counter()
-            members = sorted(state.user_votes)
-            vote_count = sum(len(v) for v in state.user_votes.values())
-            timings = []
-            for _ in range(requests):
-                user_id = rng.choice(members)
-                begin = time.perf_counter()
-                page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=5)
-                timings.append((time.perf_counter() - begin) * 1000)
-                assert len(page.items) == 5
-            vote_timings = []
-            show_ids = list(recommender.catalog.shows)
-            for _ in range(1000):
-                user_id, show_id = rng.choice(members), rng.choice(show_ids[:2000])
-                old = state.user_votes.get(user_id, {}).get(show_id)
-                begin = time.perf_counter()
-                recommender.on_vote(GUILD_ID, user_id, show_id, old, rng.choice((1, -1)))
-                vote_timings.append((time.perf_counter() - begin) * 1000)
-    timings.sort()
-    vote_timings.sort()
+        recommender = await Recommender.load(db)
+        catalog_loaded = time.perf_counter() - started
+        members = [int(row[0]) for row in await db.fetchall(
+            "SELECT DISTINCT user_id FROM votes WHERE guild_id = ? ORDER BY user_id", (GUILD_ID,)
+        )]  # fmt: skip
+
+        async def ask(user_id: int) -> float:
+            begin = time.perf_counter()
+            page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=PAGE)
+            elapsed = (time.perf_counter() - begin) * 1000
+            assert len(page.items) == PAGE and not page.cold_start, page
+            return elapsed
+
+        cold = []
+        for _ in range(colds):
+            recommender._guilds.pop(GUILD_ID, None)  # as after a restart: the server's votes are read again
+            cold.append(await ask(rng.choice(members)))
+        state = await recommender.guild(GUILD_ID)
+        vote_count = sum(len(v) for v in state.user_votes.values())
+        warm = [await ask(rng.choice(members)) for _ in range(requests)]
+        after_vote, on_vote = [], []
+        show_ids = sorted(recommender.catalog.shows, key=lambda s: -recommender.catalog.shows[s].popularity)
+        for _ in range(votes_cast):
+            user_id, show_id = rng.choice(members), rng.choice(show_ids[: max(1, len(show_ids) // 10)])
+            old = state.user_votes.get(user_id, {}).get(show_id)
+            new = rng.choice([v for v in (1, -1) if v != old])
+            begin = time.perf_counter()
+            recommender.on_vote(GUILD_ID, user_id, show_id, old, new)
+            voted = time.perf_counter()
+            page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=PAGE)
+            after_vote.append((time.perf_counter() - begin) * 1000)
+            on_vote.append((voted - begin) * 1000)
+            assert len(page.items) == PAGE, page
+            assert show_id not in [item.show_id for item in page.items]
+        for task in list(recommender._snapshots.values()):
+            await task
     return {
-        "median_ms": round(statistics.median(timings), 2),
-        "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
-        "max_ms": round(timings[-1], 2),
+        **{f"cold_{key}": value for key, value in _summary(cold).items()},
+        **{f"warm_{key}": value for key, value in _summary(warm).items()},
+        **{f"after_vote_{key}": value for key, value in _summary(after_vote).items()},
+        **{f"on_vote_{key}": value for key, value in _summary(on_vote).items()},
+        "after_vote_over_warm": round(statistics.median(after_vote) / statistics.median(warm), 2),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "requests": requests,
         "members": len(members),
         "votes": vote_count,
-        "shows": SHOWS,
-        "on_vote_median_ms": round(statistics.median(vote_timings), 3),
-        "on_vote_p99_ms": round(vote_timings[int(len(vote_timings) * 0.99) - 1], 3),
-        "setup_database_s": round(built - started, 1),
-        "setup_catalog_load_s": round(loaded - built, 1),
-        "setup_server_load_s": round(guild_loaded - loaded, 1),
+        "shows": len(recommender.catalog.shows),
+        "cold_requests": len(cold),
+        "warm_requests": len(warm),
+        "after_vote_requests": len(after_vote),
+        "setup_catalog_load_s": round(catalog_loaded, 2),
     }
 
 
+def _summary(timings: list[float]) -> dict[str, float]:
+    ordered = sorted(timings)
+    return {"median_ms": round(statistics.median(ordered), 2), "p99_ms": round(percentile(ordered, 0.99), 2)}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="warm requests")
+    parser.add_argument("--votes-cast", type=int, default=1000, help="vote-then-request rounds (after_vote)")
+    parser.add_argument("--colds", type=int, default=5, help="cold starts")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shows", type=int, default=20_000)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--votes", type=int, default=200_000)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal: the measuring process
     args = parser.parse_args()
-    result = asyncio.run(bench(args.requests, args.seed))
+    if args.measure is not None:
+        result = asyncio.run(measure(args.measure, args.requests, args.votes_cast, args.colds, args.seed))
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory(prefix="showbot-bench-") as scratch:
+        path = Path(scratch) / "bench.sqlite3"
+        started = time.perf_counter()
+        asyncio.run(build(path, random.Random(args.seed), shows=args.shows, members=args.members, votes=args.votes))
+        built = time.perf_counter() - started
+        command = [sys.executable, __file__, "--measure", str(path), "--requests", str(args.requests)]
+        command += ["--votes-cast", str(args.votes_cast), "--colds", str(args.colds), "--seed", str(args.seed)]
+        measured = subprocess.run(command, check=True, capture_output=True, text=True)
+    result = {"path": PATH, **json.loads(measured.stdout), "setup_database_s": round(built, 1)}
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>22}: {value}")
+            print(f"{key:>26}: {value}")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--users", type=_positive_int, default=None, help="a deterministic subsample of this many users"
     )
-    evaluate.add_argument("--tune", action="store_true", help="choose the weights on the validation split first")
+    evaluate.add_argument(
+        "--no-tune", action="store_true", help="skip tuning every model on the validation split (default parameters)"
+    )
     evaluate.add_argument("--no-peers", action="store_true", help="skip the peer library's models")
     evaluate.add_argument("--json", action="store_true")
     return parser
@@ -150,7 +152,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluate import run_cli
 
-    return run_cli(args.dataset, users=args.users, tune=args.tune, peers=not args.no_peers, as_json=args.json)
+    return run_cli(args.dataset, users=args.users, tune=not args.no_tune, peers=not args.no_peers, as_json=args.json)
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import math
 import re
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from bot.db import open_database
 from bot.recommend import DEFAULT_WEIGHTS, GuildState, Recommender, Weights
@@ -89,23 +93,29 @@ def read_movielens(directory: Path, *, max_users: int | None = None) -> tuple[li
     return movies, votes
 
 
-def leave_last_out(votes: Sequence[Vote], *, holdouts: int = 1) -> tuple[Split, Split]:
-    """(test split, validation split). The test split holds out each member's last upvote; the validation split
-    also removes it and holds out the upvote before it."""
+def leave_last_out(votes: Sequence[Vote]) -> tuple[Split, Split]:
+    """(test split, validation split). The test split holds out each evaluated member's last upvote and drops their
+    votes after it (ties in time broken by movie id), so no training vote is later than the test item; the
+    validation split does the same one upvote earlier, on the test split's training votes."""
     by_user: dict[int, list[Vote]] = {}
     for vote in sorted(votes, key=lambda v: (v.timestamp, v.movie_id)):
         by_user.setdefault(vote.user_id, []).append(vote)
+    test_train: list[Vote] = []
+    valid_train: list[Vote] = []
     test_out: dict[int, int] = {}
     valid_out: dict[int, int] = {}
     for user_id, user_votes in by_user.items():
-        upvotes = [v for v in user_votes if v.value > 0]
-        if len(upvotes) >= MIN_UPVOTES:
-            test_out[user_id] = upvotes[-1].movie_id
-            valid_out[user_id] = upvotes[-2].movie_id
-    ordered = sorted(votes, key=lambda v: (v.timestamp, v.movie_id))
-    test_train = [v for v in ordered if test_out.get(v.user_id) != v.movie_id]
-    valid_train = [v for v in test_train if valid_out.get(v.user_id) != v.movie_id]
-    return Split(test_train, test_out), Split(valid_train, valid_out)
+        upvotes = [index for index, v in enumerate(user_votes) if v.value > 0]
+        if len(upvotes) < MIN_UPVOTES:
+            test_train += user_votes
+            valid_train += user_votes
+            continue
+        test_out[user_id] = user_votes[upvotes[-1]].movie_id
+        valid_out[user_id] = user_votes[upvotes[-2]].movie_id
+        test_train += user_votes[: upvotes[-1]]
+        valid_train += user_votes[: upvotes[-2]]
+    order = lambda v: (v.timestamp, v.movie_id)  # noqa: E731
+    return Split(sorted(test_train, key=order), test_out), Split(sorted(valid_train, key=order), valid_out)
 
 
 async def build_database(path: Path, movies: Iterable[Movie], votes: Iterable[Vote]) -> None:
@@ -141,17 +151,24 @@ class Metrics:
     hits: int = 0
     gain: float = 0.0
     users: int = 0
+    hit_users: list[bool] = dataclasses.field(default_factory=list)  # per evaluated member, in held_out order
 
     def add(self, ranked: Sequence[int], target: int) -> None:
         self.users += 1
         top = list(ranked[:CUTOFF])
-        if target in top:
+        hit = target in top
+        self.hit_users.append(hit)
+        if hit:
             self.hits += 1
             self.gain += 1.0 / math.log2(top.index(target) + 2)
 
-    def as_dict(self) -> dict[str, float]:
-        users = self.users or 1
-        return {f"hr@{CUTOFF}": round(self.hits / users, 4), f"ndcg@{CUTOFF}": round(self.gain / users, 4)}
+    @property
+    def hr(self) -> float:
+        return self.hits / (self.users or 1)
+
+    @property
+    def ndcg(self) -> float:
+        return self.gain / (self.users or 1)
 
 
 def _user_votes(train: Sequence[Vote]) -> dict[int, dict[int, int]]:
@@ -188,13 +205,19 @@ def evaluate_content(recommender: Recommender, split: Split) -> Metrics:
     return metrics
 
 
-def evaluate_recommender(recommender: Recommender, state: GuildState, split: Split, weights: Weights) -> Metrics:
-    """Our model through the same synchronous core /recommend uses."""
+def evaluate_recommender(
+    recommender: Recommender, state: GuildState, split: Split, weights: Weights
+) -> tuple[Metrics, float]:
+    """Our model through the same synchronous core /recommend uses; also the candidate set's recall (the share of
+    test items that are among the shows the model scores at all: the rest can never be recommended)."""
     metrics = Metrics()
+    found = 0
     for user_id, target in split.held_out.items():
         page = recommender.recommend_member_now(state, user_id, limit=CUTOFF, weights=weights)
         metrics.add([r.show_id for r in page.items], target)
-    return metrics
+        votes = state.user_votes.get(user_id, {})
+        found += bool(votes) and target in recommender.score_candidates(state, votes, weights)
+    return metrics, found / (len(split.held_out) or 1)
 
 
 ITEM_KNN_WEIGHTS = Weights(
@@ -202,95 +225,214 @@ ITEM_KNN_WEIGHTS = Weights(
     recent_votes=1_000_000,
 )  # fmt: skip
 
+# Where each range comes from. recency_half_life: from "the last 2 votes" to none at all (votes as a set); content and
+# popularity: from off to 1.6x the co-vote signal (each signal is normalised to about [0, 1] per request, so 1.0 means
+# "as loud as collaborative filtering"); alpha: the asymmetric-cosine range of Aiolli (2013), 0.5 being the cosine;
+# neighbours: the K values common in item-kNN studies (Dacrema et al. 2019 tune K in 5..1000).
+OUR_GRID: dict[str, Sequence[float]] = {
+    "recency_half_life": (2.0, 3.0, 5.0, 10.0, 20.0, 50.0, math.inf),
+    "content": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6),
+    "popularity": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
+    "alpha": (0.3, 0.5, 0.7),
+    "neighbours": (50, 100, 200, 400),
+}
+ITEM_KNN_GRID: dict[str, Sequence[float]] = {"neighbours": (20, 50, 100, 200, 400, 1000), "alpha": (0.3, 0.5, 0.7)}
+# The peers' grids, searched the same way (coordinate search, two passes, NDCG@10 on the same validation items),
+# around the defaults their authors recommend: implicit's documentation for ALS and BPR, Steck (2019) for EASE^R's
+# lambda (best values between 100 and 1000 on MovieLens-20M; ml-latest-small has 30x fewer ratings per item).
+PEER_GRIDS: dict[str, dict[str, Sequence[float]]] = {
+    "implicit_als": {
+        "factors": (16, 32, 64, 128),
+        "regularization": (0.01, 0.05, 0.1, 0.5),
+        "alpha": (1.0, 5.0, 20.0, 40.0),
+        "iterations": (10, 20, 40),
+    },
+    "implicit_bpr": {
+        "factors": (16, 32, 64, 128),
+        "learning_rate": (0.005, 0.01, 0.05),
+        "regularization": (0.001, 0.01, 0.1),
+        "iterations": (100, 200, 400),
+    },
+    "implicit_item_cosine": {"K": (20, 50, 100, 200, 400, 1000)},
+    "implicit_item_bm25": {"K": (20, 50, 100, 200, 400, 1000)},
+    "ease": {"lambda_": (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)},
+}
+PEER_DEFAULTS: dict[str, dict[str, float]] = {
+    "implicit_als": {"factors": 64, "regularization": 0.05, "alpha": 1.0, "iterations": 20},
+    "implicit_bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 200},
+    "implicit_item_cosine": {"K": 100},
+    "implicit_item_bm25": {"K": 100},
+    "ease": {"lambda_": 300.0},
+}
+STOCHASTIC = {"implicit_als", "implicit_bpr"}
 
-def _peer_models() -> dict[str, Callable[[], Any]] | None:
+
+def _implicit_available() -> bool:
     try:
         import implicit  # noqa: F401
     except ImportError:
-        return None
+        return False
+    return True
+
+
+class _Matrix:
+    """The training upvotes of a split as a users x items matrix (implicit feedback: peers have no downvotes)."""
+
+    def __init__(self, split: Split, item_ids: Sequence[int]) -> None:
+        from scipy.sparse import csr_matrix
+
+        self.item_ids = list(item_ids)
+        item_index = {movie_id: index for index, movie_id in enumerate(item_ids)}
+        users = sorted({v.user_id for v in split.train} | set(split.held_out))
+        self.user_index = {user_id: index for index, user_id in enumerate(users)}
+        positives = [(self.user_index[v.user_id], item_index[v.movie_id]) for v in split.train if v.value > 0]
+        rows = np.array([p[0] for p in positives], dtype=np.int32)
+        cols = np.array([p[1] for p in positives], dtype=np.int32)
+        data = np.ones(len(positives), dtype=np.float32)
+        self.csr = csr_matrix((data, (rows, cols)), shape=(len(users), len(item_ids)))
+        self.voted = _user_votes(split.train)
+
+
+def _rank_peer(name: str, params: dict[str, float], matrix: _Matrix, split: Split, seed: int) -> Metrics:
+    """Fit one peer on the split's training upvotes and rank the whole catalog minus each member's votes."""
+    eval_users = list(split.held_out)
+    indices = np.array([matrix.user_index[u] for u in eval_users], dtype=np.int32)
+    metrics = Metrics()
+    if name == "ease":
+        scores = _ease_scores(matrix.csr, indices, params["lambda_"])
+        rankings = np.argsort(-scores, axis=1, kind="stable")
+    else:
+        model = _implicit_model(name, params, seed)
+        model.fit(matrix.csr, show_progress=False)
+        depth = CUTOFF + max(len(matrix.voted.get(u, {})) for u in eval_users)
+        rankings, _ = model.recommend(
+            indices, matrix.csr[indices], N=min(depth, len(matrix.item_ids)), filter_already_liked_items=True
+        )
+    for row, user_id in zip(rankings, eval_users, strict=True):
+        seen = matrix.voted.get(user_id, {})
+        ranked = []
+        for index in row:
+            if index >= 0 and matrix.item_ids[index] not in seen:
+                ranked.append(matrix.item_ids[index])
+                if len(ranked) == CUTOFF:
+                    break
+        metrics.add(ranked, split.held_out[user_id])
+    return metrics
+
+
+def _implicit_model(name: str, params: dict[str, float], seed: int) -> Any:
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
-    return {
-        "implicit_als": lambda: AlternatingLeastSquares(
-            factors=64, regularization=0.05, iterations=20, random_state=7, num_threads=1
-        ),
-        "implicit_bpr": lambda: BayesianPersonalizedRanking(
-            factors=64, learning_rate=0.01, iterations=200, random_state=7, num_threads=1
-        ),
-        "implicit_item_cosine": lambda: CosineRecommender(K=100),
-        "implicit_item_bm25": lambda: BM25Recommender(K=100),
-    }
+    if name == "implicit_als":
+        return AlternatingLeastSquares(
+            factors=int(params["factors"]), regularization=params["regularization"], alpha=params["alpha"],
+            iterations=int(params["iterations"]), random_state=seed, num_threads=1,
+        )  # fmt: skip
+    if name == "implicit_bpr":
+        return BayesianPersonalizedRanking(
+            factors=int(params["factors"]), learning_rate=params["learning_rate"],
+            regularization=params["regularization"], iterations=int(params["iterations"]), random_state=seed,
+            num_threads=1,
+        )  # fmt: skip
+    if name == "implicit_item_cosine":
+        return CosineRecommender(K=int(params["K"]))
+    return BM25Recommender(K=int(params["K"]))
 
 
-def evaluate_peers(split: Split, item_ids: Sequence[int]) -> dict[str, dict[str, float]] | None:
-    """implicit's models on the same split (upvotes as implicit feedback, as it has no negative feedback)."""
-    factories = _peer_models()
-    if factories is None:
-        return None
-    import numpy as np
-    from scipy.sparse import csr_matrix
-
-    item_index = {movie_id: index for index, movie_id in enumerate(item_ids)}
-    users = sorted({v.user_id for v in split.train} | set(split.held_out))
-    user_index = {user_id: index for index, user_id in enumerate(users)}
-    positives = [(user_index[v.user_id], item_index[v.movie_id]) for v in split.train if v.value > 0]
-    rows = np.array([p[0] for p in positives], dtype=np.int32)
-    cols = np.array([p[1] for p in positives], dtype=np.int32)
-    matrix = csr_matrix((np.ones(len(positives), dtype=np.float32), (rows, cols)), shape=(len(users), len(item_ids)))
-    voted = _user_votes(split.train)
-    results = {}
-    for name, factory in factories.items():
-        model = factory()
-        model.fit(matrix, show_progress=False)
-        metrics = Metrics()
-        eval_users = list(split.held_out)
-        indices = np.array([user_index[u] for u in eval_users], dtype=np.int32)
-        depth = CUTOFF + max(len(voted.get(u, {})) for u in eval_users)
-        ids, _ = model.recommend(indices, matrix[indices], N=min(depth, len(item_ids)), filter_already_liked_items=True)
-        for row, user_id in zip(ids, eval_users, strict=True):
-            seen = voted.get(user_id, {})
-            ranked = [item_ids[i] for i in row if i >= 0 and item_ids[i] not in seen]
-            metrics.add(ranked, split.held_out[user_id])
-        results[name] = metrics.as_dict()
-    return results
+def _ease_scores(matrix: Any, users: NDArray[np.int32], lambda_: float) -> NDArray[np.float64]:
+    """EASE^R (Steck 2019): B = I - P / diag(P) with P = (X'X + lambda I)^-1, scores X B, diagonal of B zero.
+    With far fewer users than items, P comes from the users x users matrix by the Woodbury identity:
+    X P = K X and diag(P) = (1 - colsum(X * K X)) / lambda, where K = (X X' + lambda I)^-1."""
+    dense = matrix.toarray().astype(np.float64)
+    inverse = np.linalg.inv(dense @ dense.T + lambda_ * np.eye(dense.shape[0]))
+    spread = inverse @ dense  # X P
+    diagonal = (1.0 - (dense * spread).sum(axis=0)) / lambda_
+    scores: NDArray[np.float64] = dense[users] - spread[users] / diagonal[None, :]
+    return scores
 
 
-def tune(recommender: Recommender, state: GuildState, split: Split) -> tuple[Weights, list[dict[str, Any]]]:
-    """Coordinate search over the blend weights and recency on the validation split; best NDCG@10 wins."""
-    grid: dict[str, Sequence[float]] = {
-        "recency_half_life": (5.0, 10.0, 20.0, 50.0, math.inf),
-        "content": (0.0, 0.05, 0.1, 0.2, 0.4),
-        "popularity": (0.0, 0.05, 0.1, 0.2, 0.4),
-        "alpha": (0.3, 0.5, 0.7),
-        "neighbours": (50, 100, 200),
-    }
+def _coordinate_search(
+    grid: dict[str, Sequence[float]], start: dict[str, Any], score: Callable[[dict[str, Any]], float]
+) -> dict[str, Any]:
+    """Two passes over the grid, one coordinate at a time, keeping the best validation score (ties: the current)."""
+    best = dict(start)
+    for _ in range(2):
+        for name, values in grid.items():
+            candidates = [{**best, name: value} for value in values]
+            best = max(candidates, key=lambda c: (score(c), c == best))
+    return best
+
+
+def tune(
+    recommender: Recommender, state: GuildState, split: Split, start: Weights = DEFAULT_WEIGHTS,
+    grid: dict[str, Sequence[float]] | None = None,
+) -> tuple[Weights, list[dict[str, Any]]]:  # fmt: skip
+    """Coordinate search over our weights on the validation split; best NDCG@10 wins."""
     trials: list[dict[str, Any]] = []
     cache: dict[Weights, float] = {}
 
-    def score(weights: Weights) -> float:
+    def score(values: dict[str, Any]) -> float:
+        weights = dataclasses.replace(start, **{k: type(getattr(start, k))(v) for k, v in values.items()})
         if weights not in cache:
             state.weights = weights
             state._neighbours.clear()  # neighbour lists depend on K and alpha
-            result = evaluate_recommender(recommender, state, split, weights).as_dict()
-            cache[weights] = result[f"ndcg@{CUTOFF}"]
-            trials.append({**_weights_dict(weights), **result})
-            log.info("tuning: %s -> %s", _weights_dict(weights), result)
+            metrics, _ = evaluate_recommender(recommender, state, split, weights)
+            cache[weights] = metrics.ndcg
+            trials.append({**_weights_dict(weights), "ndcg@10": round(metrics.ndcg, 4), "hr@10": round(metrics.hr, 4)})
+            log.info("tuning: %s -> %s", values, trials[-1]["ndcg@10"])
         return cache[weights]
 
-    best = DEFAULT_WEIGHTS
-    for _ in range(2):
-        for name, values in grid.items():
-            candidates = [dataclasses.replace(best, **{name: type(getattr(best, name))(v)}) for v in values]
-            best = max(candidates, key=lambda w: (score(w), w == best))
+    chosen_grid = grid or OUR_GRID
+    best = _coordinate_search(chosen_grid, {k: getattr(start, k) for k in chosen_grid}, score)
     state.weights = DEFAULT_WEIGHTS
     state._neighbours.clear()
-    return best, trials
+    return dataclasses.replace(start, **{k: type(getattr(start, k))(v) for k, v in best.items()}), trials
+
+
+def tune_peer(name: str, matrix: _Matrix, split: Split) -> tuple[dict[str, float], int]:
+    """The peer's parameters with the best validation NDCG@10 (first seed), and how many were tried."""
+    cache: dict[tuple[tuple[str, float], ...], float] = {}
+
+    def score(params: dict[str, Any]) -> float:
+        key = tuple(sorted(params.items()))
+        if key not in cache:
+            cache[key] = _rank_peer(name, params, matrix, split, SEEDS[0]).ndcg
+            log.info("tuning %s: %s -> %.4f", name, params, cache[key])
+        return cache[key]
+
+    chosen: dict[str, float] = _coordinate_search(PEER_GRIDS[name], PEER_DEFAULTS[name], score)
+    return chosen, len(cache)
 
 
 def _weights_dict(weights: Weights) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in dataclasses.asdict(weights).items()}
+
+
+SEEDS = (7, 8, 9, 10, 11)
+
+
+def mcnemar_p(ours: Sequence[bool], other: Sequence[bool]) -> float:
+    """Exact two-sided McNemar test on paired hits: members only one of the two models found."""
+    only_ours = sum(a and not b for a, b in zip(ours, other, strict=True))
+    only_other = sum(b and not a for a, b in zip(ours, other, strict=True))
+    discordant = only_ours + only_other
+    if discordant == 0:
+        return 1.0
+    tail = sum(math.comb(discordant, k) for k in range(min(only_ours, only_other) + 1)) / float(2**discordant)
+    return min(1.0, 2 * tail)
+
+
+def _summary(runs: Sequence[Metrics], **extra: Any) -> dict[str, Any]:
+    hrs = [m.hr for m in runs]
+    return {
+        f"hr@{CUTOFF}": round(statistics.fmean(hrs), 4),
+        f"ndcg@{CUTOFF}": round(statistics.fmean(m.ndcg for m in runs), 4),
+        f"hr@{CUTOFF}_sd": round(statistics.stdev(hrs), 4) if len(hrs) > 1 else 0.0,
+        "seeds": len(runs),
+        **extra,
+    }
 
 
 async def run_evaluation(
@@ -298,10 +440,14 @@ async def run_evaluation(
     *,
     max_users: int | None = None,
     peers: bool = True,
-    tune_weights: bool = False,
+    tune_weights: bool = True,
     baselines: bool = True,
+    seeds: Sequence[int] = SEEDS,
 ) -> dict[str, Any]:
-    """The whole evaluation; returns the JSON-ready result. Without baselines, only ours and popularity run."""
+    """The whole comparison; returns the JSON-ready result. Without baselines, only ours and popularity run.
+
+    Deterministic models (ours, item_knn, content, popularity, item-item peers, EASE^R) give the same result for
+    every seed and run once (their sd is 0); ALS and BPR run once per seed."""
     started = time.perf_counter()
     movies, votes = read_movielens(dataset, max_users=max_users)
     test_split, valid_split = leave_last_out(votes)
@@ -311,8 +457,13 @@ async def run_evaluation(
         "evaluated_members": len(test_split.held_out),
         "items": len(movies),
         "votes": len(votes),
+        "protocol": "leave-last-out; full ranking over the catalog minus the member's training votes, except ours and "
+        "item_knn, which rank their candidate set (see candidate_recall)",
     }
-    weights = DEFAULT_WEIGHTS
+    weights, knn_weights = DEFAULT_WEIGHTS, ITEM_KNN_WEIGHTS
+    tuning: dict[str, Any] = {}
+    runs: dict[str, list[Metrics]] = {}
+    extra: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="showbot-eval-") as scratch:
         if tune_weights:
             path = Path(scratch) / "validation.sqlite3"
@@ -321,35 +472,66 @@ async def run_evaluation(
                 recommender = await Recommender.load(db)
                 state = await recommender.guild(GUILD_ID)
                 weights, trials = tune(recommender, state, valid_split)
-            result["tuning"] = {"chosen": _weights_dict(weights), "trials": trials}
+                tuning["ours"] = {"chosen": _weights_dict(weights), "trials": len(trials), "grid": _grid_dict(OUR_GRID)}
+                if baselines:
+                    knn_weights, knn_trials = tune(recommender, state, valid_split, ITEM_KNN_WEIGHTS, ITEM_KNN_GRID)
+                    tuning["item_knn"] = {
+                        "chosen": {k: getattr(knn_weights, k) for k in ITEM_KNN_GRID}, "trials": len(knn_trials)
+                    }  # fmt: skip
             del recommender, state
         path = Path(scratch) / "test.sqlite3"
         await build_database(path, movies, test_split.train)
         async with open_database(path) as db:
             recommender = await Recommender.load(db, weights=weights)
             state = await recommender.guild(GUILD_ID)
-            models: dict[str, dict[str, float]] = {}
             ours = Metrics()
             for user_id, target in test_split.held_out.items():
                 page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=CUTOFF)
                 ours.add([r.show_id for r in page.items], target)
-            models["ours"] = ours.as_dict()
-            models["popularity"] = evaluate_popularity(test_split).as_dict()
+            _, recall = evaluate_recommender(recommender, state, test_split, weights)
+            runs["ours"] = [ours]
+            extra["ours"] = {"candidate_recall": round(recall, 4)}
+            runs["popularity"] = [evaluate_popularity(test_split)]
             if baselines:
-                state.weights = ITEM_KNN_WEIGHTS
+                state.weights = knn_weights
                 state._neighbours.clear()
-                models["item_knn"] = evaluate_recommender(recommender, state, test_split, ITEM_KNN_WEIGHTS).as_dict()
-                models["content"] = evaluate_content(recommender, test_split).as_dict()
+                knn, knn_recall = evaluate_recommender(recommender, state, test_split, knn_weights)
+                runs["item_knn"] = [knn]
+                extra["item_knn"] = {"candidate_recall": round(knn_recall, 4)}
+                runs["content"] = [evaluate_content(recommender, test_split)]
     if peers:
-        peer_results = evaluate_peers(test_split, [m.movie_id for m in movies])
-        if peer_results is None:
-            result["peers_skipped"] = "implicit is not installed: pip install -e .[bench]"
+        item_ids = [m.movie_id for m in movies]
+        valid_matrix, test_matrix = _Matrix(valid_split, item_ids), _Matrix(test_split, item_ids)
+        names = ["ease"]
+        if _implicit_available():
+            names += ["implicit_als", "implicit_bpr", "implicit_item_cosine", "implicit_item_bm25"]
         else:
-            models.update(peer_results)
+            result["peers_skipped"] = "implicit is not installed (pip install -e .[bench]): ALS, BPR, item cosine/BM25"
+        for name in names:
+            params, tried = tune_peer(name, valid_matrix, valid_split) if tune_weights else (PEER_DEFAULTS[name], 0)
+            tuning[name] = {"chosen": params, "trials": tried, "grid": _grid_dict(PEER_GRIDS[name])}
+            peer_seeds = seeds if name in STOCHASTIC else seeds[:1]
+            runs[name] = [_rank_peer(name, params, test_matrix, test_split, seed) for seed in peer_seeds]
+    models = {name: _summary(metrics, **extra.get(name, {})) for name, metrics in runs.items()}
+    peer_names = [name for name in runs if name not in ("ours", "popularity", "item_knn", "content")]
     result["models"] = models
+    if peer_names:
+        best_peer = max(peer_names, key=lambda n: (models[n][f"hr@{CUTOFF}"], models[n][f"ndcg@{CUTOFF}"]))
+        # Paired on the same members; for a peer with several seeds, the least significant of its runs.
+        p_value = max(mcnemar_p(ours.hit_users, run.hit_users) for run in runs[best_peer])
+        better = models["ours"][f"hr@{CUTOFF}"] > models[best_peer][f"hr@{CUTOFF}"]
+        result["best_peer"] = best_peer
+        result["p_value"] = round(p_value, 4)
+        result["test"] = "exact McNemar on HR@10 hits, ours vs best_peer (each of its seeds; the largest p)"
+        result["verdict"] = ("better" if better else "worse") if p_value < 0.05 else "on par"
+    result["tuning"] = tuning if tune_weights else "off: default parameters"
     result["weights"] = _weights_dict(weights)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def _grid_dict(grid: dict[str, Sequence[float]]) -> dict[str, list[Any]]:
+    return {k: [None if isinstance(v, float) and math.isinf(v) else v for v in values] for k, values in grid.items()}
 
 
 def run_cli(dataset: Path, *, users: int | None, tune: bool, peers: bool, as_json: bool) -> int:
@@ -367,9 +549,14 @@ def run_cli(dataset: Path, *, users: int | None, tune: bool, peers: bool, as_jso
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
     lines = [f"{result['dataset']}: {result['evaluated_members']} members evaluated, {result['items']} items"]
-    lines += [
-        f"  {name:<22} HR@10 {m['hr@10']:.4f}  NDCG@10 {m['ndcg@10']:.4f}" for name, m in result["models"].items()
-    ]
+    for name, m in result["models"].items():
+        recall = f"  candidate recall {m['candidate_recall']:.3f}" if "candidate_recall" in m else ""
+        lines.append(
+            f"  {name:<22} HR@10 {m['hr@10']:.4f} ± {m['hr@10_sd']:.4f}  NDCG@10 {m['ndcg@10']:.4f}"
+            f"  ({m['seeds']} seed{'s' if m['seeds'] > 1 else ''}){recall}"
+        )
+    if "best_peer" in result:
+        lines.append(f"  ours vs {result['best_peer']}: {result['verdict']} (McNemar p = {result['p_value']})")
     if "peers_skipped" in result:
         lines.append(f"  (peers skipped: {result['peers_skipped']})")
     lines.append(f"  {result['seconds']} s")
