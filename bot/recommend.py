@@ -231,7 +231,7 @@ class Catalog:
             return {}
         return {feature: self.weight(feature) / norm for feature in info.features}
 
-    def profile_scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> list[float]:
+    def profile_scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> NDArray[np.float64]:
         """profile_score for many shows at once (in C: one gather over the catalog's feature matrix)."""
         matrix = self._matrix
         if matrix is None:
@@ -341,7 +341,7 @@ class _ContentMatrix:
             features, rows, np.array(starts, np.int64), np.array(columns, np.int32), np.array(values, np.float64)
         )
 
-    def scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> list[float]:
+    def scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> NDArray[np.float64]:
         dense = np.zeros(len(self.features) + 1)  # the last column stands for features no show has
         for feature, value in profile.items():
             dense[self.features.get(feature, -1)] += value
@@ -353,7 +353,7 @@ class _ContentMatrix:
         owner = np.repeat(np.arange(len(rows)), length)
         entry = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length) + np.repeat(begin, length)
         products = self.values[entry] * dense[self.columns[entry]]
-        result: list[float] = np.bincount(owner, weights=products, minlength=len(rows)).tolist()
+        result: NDArray[np.float64] = np.bincount(owner, weights=products, minlength=len(rows)).astype(np.float64)
         return result
 
 
@@ -453,27 +453,40 @@ class VoteArrays:
         shows: list[int] = []
         values: list[int] = []
         sizes: list[int] = []
-        members: dict[int, int] = {}
-        for user_id, votes in user_votes:
-            members[user_id] = len(members)
+        for _, votes in user_votes:
             shows.extend(show_index[show_id] for show_id, _ in votes)
             values.extend(value for _, value in votes)
             sizes.append(len(votes))
-        show_of_slot = np.array(shows, dtype=np.int32)
-        size = np.array(sizes, dtype=np.int64)
-        ends = np.cumsum(size)
-        member_of_slot = np.repeat(np.arange(len(sizes), dtype=np.int32), size)
-        slots_by_show = np.argsort(show_of_slot, kind="stable").astype(np.int64)
-        per_show = np.bincount(show_of_slot, minlength=len(show_index))
+        return cls.from_slots(
+            [user_id for user_id, _ in user_votes],
+            np.array(sizes, dtype=np.int64),
+            np.array(shows, dtype=np.int32),
+            np.array(values, dtype=np.int8),
+            len(show_index),
+        )
+
+    @classmethod
+    def from_slots(
+        cls,
+        members: Sequence[int],
+        sizes: NDArray[np.int64],
+        show_of_slot: NDArray[np.int32],
+        value_of_slot: NDArray[np.int8],
+        show_count: int,
+    ) -> VoteArrays:
+        """From each member's number of votes and every vote's show index and value, member after member."""
+        ends = np.cumsum(sizes)
+        member_of_slot = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        per_show = np.bincount(show_of_slot, minlength=show_count)
         return cls(
             show_of_slot=show_of_slot,
-            value_of_slot=np.array(values, dtype=np.int8),
-            member_start=(ends - size)[member_of_slot],
+            value_of_slot=value_of_slot,
+            member_start=(ends - sizes)[member_of_slot],
             member_end=ends[member_of_slot],
-            slots_by_show=slots_by_show,
+            slots_by_show=np.argsort(show_of_slot, kind="stable").astype(np.int64),
             show_bounds=np.concatenate(([0], np.cumsum(per_show))).astype(np.int64),
             member_of_slot=member_of_slot,
-            members=members,
+            members={user_id: index for index, user_id in enumerate(members)},
             stale=np.zeros(len(sizes), dtype=np.bool_),
         )
 
@@ -525,30 +538,43 @@ class GuildState:
 
     @classmethod
     def build(
-        cls, rows: Iterable[tuple[int, int, int]], weights: Weights = DEFAULT_WEIGHTS, *, warm: bool = False
+        cls, rows: Sequence[Sequence[int]], weights: Weights = DEFAULT_WEIGHTS, *, warm: bool = False
     ) -> GuildState:
-        """A state from (user_id, show_id, value) rows, oldest first: the same result as applying them one by one.
+        """A state from (user_id, show_id, value) rows, oldest first: the same result as applying them one by one
+        (a repeated member and show: the later row wins and counts as their latest vote). In numpy but for the
+        per-member dicts, so that a 200,000-vote server loads in well under a second.
         With warm, every neighbour list is built now rather than by the first requests."""
         state = cls(weights=weights)
-        user_votes = state.user_votes
-        for user_id, show_id, value in rows:
-            votes = user_votes.get(user_id)
-            if votes is None:
-                votes = user_votes[user_id] = {}
-            elif show_id in votes:
-                del votes[show_id]  # duplicates in the input: the later one wins, as a live vote change would
-            votes[show_id] = value
-        voted = sorted({show_id for votes in user_votes.values() for show_id in votes})
-        for show_id in voted:
+        count = len(rows)
+        members = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
+        shows = np.fromiter((row[1] for row in rows), dtype=np.int64, count=count)
+        values = np.fromiter((row[2] for row in rows), dtype=np.int8, count=count)
+        voted, show_of_row = np.unique(shows, return_inverse=True)
+        member_ids, member_of_row = np.unique(members, return_inverse=True)
+        # The last row of each member and show, then the rows grouped by member in their order (a stable sort).
+        pair = member_of_row.astype(np.int64) * max(len(voted), 1) + show_of_row
+        _, last_from_end = np.unique(pair[::-1], return_index=True)
+        kept = np.sort(count - 1 - last_from_end)
+        kept = kept[np.argsort(member_of_row[kept], kind="stable")]
+        show_of_slot = show_of_row[kept].astype(np.int32)
+        value_of_slot = values[kept]
+        sizes = np.bincount(member_of_row[kept], minlength=len(member_ids)).astype(np.int64)
+        for show_id in voted.tolist():
             state._index_of(show_id)
-        arrays = state.arrays = VoteArrays.of([(u, list(v.items())) for u, v in user_votes.items()], state.show_index)
-        counts = np.bincount(arrays.show_of_slot, minlength=len(voted))
+        state.arrays = VoteArrays.from_slots(member_ids.tolist(), sizes, show_of_slot, value_of_slot, len(voted))
+        slot_shows, slot_values = voted[show_of_slot].tolist(), value_of_slot.tolist()
+        start = 0
+        for user_id, size in zip(member_ids.tolist(), sizes.tolist(), strict=True):
+            end = start + size
+            state.user_votes[user_id] = dict(zip(slot_shows[start:end], slot_values[start:end], strict=True))
+            start = end
+        counts = np.bincount(show_of_slot, minlength=len(voted))
         state._counts[: len(voted)] = counts
-        state.vote_counts = dict(zip(voted, counts.tolist(), strict=True))
-        net = np.bincount(arrays.show_of_slot, weights=arrays.value_of_slot, minlength=len(voted))
-        state.net_likes = dict(zip(voted, net.astype(np.int64).tolist(), strict=True))
+        state.vote_counts = dict(zip(voted.tolist(), counts.tolist(), strict=True))
+        net = np.bincount(show_of_slot, weights=value_of_slot, minlength=len(voted)).astype(np.int64)
+        state.net_likes = dict(zip(voted.tolist(), net.tolist(), strict=True))
         if warm:
-            for show_id in voted:
+            for show_id in voted.tolist():
                 state.neighbours(show_id)
         return state
 
@@ -746,7 +772,38 @@ class ScoredCandidate:
     catalog: float = 0.0
     new_release: float = 0.0
     cf_source: int | None = None  # the member's show contributing most to the collaborative score
-    cf_source_share: float = 0.0
+
+
+@dataclass(slots=True)
+class Candidates:
+    """A member's candidate shows and each signal's value for them (arrays in the order of show_ids)."""
+
+    show_ids: list[int]
+    collaborative: NDArray[np.float64]
+    content: NDArray[np.float64]
+    popularity: NDArray[np.float64]
+    catalog: NDArray[np.float64]
+    new_release: NDArray[np.float64]
+    known: NDArray[np.bool_]  # still in the catalog
+    cf_sources: dict[int, int]  # show -> the member's vote contributing most to its (positive) collaborative score
+
+    def __contains__(self, show_id: object) -> bool:
+        return show_id in self.show_ids
+
+    def __len__(self) -> int:
+        return len(self.show_ids)
+
+    def candidate(self, position: int) -> ScoredCandidate:
+        show_id = self.show_ids[position]
+        return ScoredCandidate(
+            show_id,
+            collaborative=float(self.collaborative[position]),
+            content=float(self.content[position]),
+            popularity=float(self.popularity[position]),
+            catalog=float(self.catalog[position]),
+            new_release=float(self.new_release[position]),
+            cf_source=self.cf_sources.get(show_id),
+        )
 
 
 def _recency_weights(count: int, half_life: float) -> list[float]:
@@ -802,14 +859,13 @@ class Recommender:
                 "SELECT user_id, show_id, value FROM votes WHERE guild_id = ? ORDER BY updated_at, show_id",
                 (guild_id,),
             )
-            triples = [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
-            state = await asyncio.to_thread(GuildState.build, triples, self.weights)
+            state = await asyncio.to_thread(GuildState.build, rows, self.weights)
             # Votes that arrived while loading may or may not be in the rows read: set_vote is idempotent.
             for user_id, show_id, value in self._pending.pop(guild_id):
                 state.set_vote(user_id, show_id, value)
             self._guilds[guild_id] = state
             future.set_result(state)
-            log.info("recommender: server %s loaded with %s votes", guild_id, len(triples))
+            log.info("recommender: server %s loaded with %s votes", guild_id, len(rows))
             return state
         except BaseException as exc:
             self._pending.pop(guild_id, None)
@@ -911,15 +967,15 @@ class Recommender:
             ]
         return _page(ranked, offset, limit, cold_start=False)
 
-    def score_candidates(
-        self, state: GuildState, votes: dict[int, int], weights: Weights | None = None
-    ) -> dict[int, ScoredCandidate]:
-        """Every candidate show for a member with its signal values (not yet blended)."""
+    def score_candidates(self, state: GuildState, votes: dict[int, int], weights: Weights | None = None) -> Candidates:
+        """Every candidate show for a member with its signal values (not yet blended), as arrays."""
         weights = weights or self.weights
         catalog = self.catalog
         recent = list(votes.items())[-weights.recent_votes :]
         recency = _recency_weights(len(recent), weights.recency_half_life)
-        candidates: dict[int, ScoredCandidate] = {}
+        order: dict[int, None] = {}  # candidate show ids, collaborative ones first
+        collaborative: list[float] = []
+        cf_sources: dict[int, int] = {}
 
         # Collaborative: sum over the member's recent votes of vote * recency * similarity to each neighbour; the
         # reason names the vote that contributed most (the earliest of equals).
@@ -937,20 +993,15 @@ class Recommender:
             voted[[state.show_index.get(show_id, -1) for show_id in votes]] = True
             fresh = ~voted[neighbour]
             neighbour, contribution, source = neighbour[fresh], contribution[fresh], source[fresh]
-            order = np.lexsort((source, -contribution, neighbour))  # per neighbour: largest contribution first
-            first = order[np.concatenate(([True], neighbour[order][1:] != neighbour[order][:-1]))[: len(order)]]
+            ranked = np.lexsort((source, -contribution, neighbour))  # per neighbour: largest contribution first
+            first = ranked[np.concatenate(([True], neighbour[ranked][1:] != neighbour[ranked][:-1]))[: len(ranked)]]
             totals = np.bincount(neighbour, weights=contribution)
-            for show_j, total, best, share in zip(
-                state.show_ids(neighbour[first]).tolist(),
-                totals[neighbour[first]].tolist(),
-                source[first].tolist(),
-                contribution[first].tolist(),
-                strict=True,
-            ):
-                candidates[show_j] = ScoredCandidate(
-                    show_j, collaborative=total, cf_source=recent[best][0] if share > 0 else None,
-                    cf_source_share=max(share, 0.0),
-                )  # fmt: skip
+            show_ids = state.show_ids(neighbour[first]).tolist()
+            order = dict.fromkeys(show_ids)
+            collaborative = totals[neighbour[first]].tolist()
+            for show_j, best, share in zip(show_ids, source[first].tolist(), contribution[first].tolist(), strict=True):
+                if share > 0:
+                    cf_sources[show_j] = recent[best][0]
 
         # Content: a profile of the member's recent votes; rare shared features also bring candidates.
         profile: dict[str, float] = {}
@@ -960,8 +1011,8 @@ class Recommender:
                     profile[feature] = profile.get(feature, 0.0) + value_i * weight_i * value
                 if value_i > 0:
                     for show_j in catalog.rare_feature_neighbours(show_i):
-                        if show_j not in votes and show_j not in candidates:
-                            candidates[show_j] = ScoredCandidate(show_j)
+                        if show_j not in votes:
+                            order.setdefault(show_j)
 
         # Popularity: the server's favourites, the catalog's best known, and this week's releases.
         # At most POPULAR_CANDIDATES of each list that the member has not voted on: a member with thousands of votes
@@ -973,8 +1024,7 @@ class Recommender:
                     break
                 if show_j not in votes and show_j in catalog.shows:
                     added += 1
-                    if show_j not in candidates:
-                        candidates[show_j] = ScoredCandidate(show_j)
+                    order.setdefault(show_j)
         new_shows = self._new_this_week() if weights.new_release > 0 else set()
         liked_genres: set[str] = set()
         if new_shows:
@@ -983,53 +1033,60 @@ class Recommender:
                 if value_i > 0 and info is not None:
                     liked_genres |= info.genres
             for show_j in new_shows:
-                if show_j not in votes and show_j not in candidates and show_j in catalog.shows:
-                    candidates[show_j] = ScoredCandidate(show_j)
+                if show_j not in votes and show_j in catalog.shows:
+                    order.setdefault(show_j)
 
-        profile_norm = math.sqrt(sum(v * v for v in profile.values())) or 1.0
-        max_likes = math.log1p(state.max_net_likes()) or 1.0
-        max_popularity = math.log1p(catalog.max_popularity()) or 1.0
-        max_cf = max((abs(c.collaborative) for c in candidates.values()), default=0.0) or 1.0
+        ids = list(order)
+        count = len(ids)
+        cf = np.zeros(count)
+        cf[: len(collaborative)] = collaborative
+        cf /= float(np.abs(cf).max(initial=0.0)) or 1.0
+        content = np.zeros(count)
         if profile:
-            content = catalog.profile_scores(profile, list(candidates))
-            for candidate, score in zip(candidates.values(), content, strict=True):
-                candidate.content = score / profile_norm
-        for candidate in candidates.values():
-            show_j = candidate.show_id
-            candidate.collaborative /= max_cf
-            candidate.popularity = math.log1p(max(state.net_likes.get(show_j, 0), 0)) / max_likes
-            info = catalog.shows.get(show_j)
-            if info is not None:
-                candidate.catalog = math.log1p(max(info.popularity, 0.0)) / max_popularity
-                if show_j in new_shows and info.genres & liked_genres:
-                    candidate.new_release = 1.0
-        return candidates
+            profile_norm = math.sqrt(sum(v * v for v in profile.values())) or 1.0
+            content = catalog.profile_scores(profile, ids) / profile_norm
+        max_likes = math.log1p(state.max_net_likes()) or 1.0
+        likes = np.fromiter((state.net_likes.get(show_j, 0) for show_j in ids), dtype=np.float64, count=count)
+        infos = [catalog.shows.get(show_j) for show_j in ids]
+        known = np.fromiter((info is not None for info in infos), dtype=np.bool_, count=count)
+        best_known = np.fromiter((info.popularity if info else 0.0 for info in infos), dtype=np.float64, count=count)
+        new_release = np.zeros(count)
+        for position, info in enumerate(infos):
+            if info is not None and info.show_id in new_shows and info.genres & liked_genres:
+                new_release[position] = 1.0
+        return Candidates(
+            show_ids=ids,
+            collaborative=cf,
+            content=content,
+            popularity=np.log1p(np.maximum(likes, 0.0)) / max_likes,
+            catalog=np.log1p(np.maximum(best_known, 0.0)) / (math.log1p(catalog.max_popularity()) or 1.0),
+            new_release=new_release,
+            known=known,
+            cf_sources=cf_sources,
+        )
 
     def _best(
-        self,
-        scored: dict[int, ScoredCandidate],
-        weights: Weights,
-        genre_key: str | None,
-        service_key: str | None,
-        wanted: int,
+        self, scored: Candidates, weights: Weights, genre_key: str | None, service_key: str | None, wanted: int
     ) -> list[tuple[float, ScoredCandidate]]:
         """The `wanted` best candidates that pass the filters, with their blended scores (ties: lower show id)."""
-        blended = [
-            (self._blend(candidate, weights), candidate)
-            for candidate in scored.values()
-            if self.catalog.matches(candidate.show_id, genre_key, service_key)
-        ]
-        return heapq.nlargest(wanted, blended, key=lambda pair: (pair[0], -pair[1].show_id))
-
-    @staticmethod
-    def _blend(candidate: ScoredCandidate, weights: Weights) -> float:
-        return (
-            weights.collaborative * candidate.collaborative
-            + weights.content * candidate.content
-            + weights.popularity * candidate.popularity
-            + weights.catalog * candidate.catalog
-            + weights.new_release * candidate.new_release
+        blended = (
+            weights.collaborative * scored.collaborative
+            + weights.content * scored.content
+            + weights.popularity * scored.popularity
+            + weights.catalog * scored.catalog
+            + weights.new_release * scored.new_release
         )
+        allowed = scored.known.copy()
+        if genre_key is not None or service_key is not None:
+            for position, show_id in enumerate(scored.show_ids):
+                allowed[position] = allowed[position] and self.catalog.matches(show_id, genre_key, service_key)
+        positions = np.flatnonzero(allowed)
+        if len(positions) > wanted:  # only those at least as good as the wanted-th: sorted below, ties and all
+            threshold = np.partition(blended[positions], len(positions) - wanted)[len(positions) - wanted]
+            positions = positions[blended[positions] >= threshold]
+        ids = np.array(scored.show_ids, dtype=np.int64)
+        positions = positions[np.lexsort((ids[positions], -blended[positions]))][:wanted]
+        return [(float(blended[p]), scored.candidate(int(p))) for p in positions]
 
     def _explain(
         self, candidate: ScoredCandidate, score: float, votes: dict[int, int], weights: Weights

@@ -354,12 +354,44 @@ async def test_catalog_change_is_picked_up(db: Database, recommender: Recommende
 
 
 @pytest.mark.slow
-async def test_small_movielens_evaluation_beats_popularity() -> None:
+async def test_small_movielens_evaluation_beats_popularity_and_compares_with_ease() -> None:
     require_shared(MOVIELENS)
     from bot.evaluate import run_evaluation
 
-    result = await run_evaluation(MOVIELENS, max_users=250, peers=False, baselines=False)
+    result = await run_evaluation(MOVIELENS, max_users=250, tune_weights=False, baselines=False, seeds=(7, 8))
     models = result["models"]
     assert result["evaluated_members"] >= 200
     assert models["ours"]["hr@10"] >= 1.5 * models["popularity"]["hr@10"], models
     assert models["ours"]["ndcg@10"] > models["popularity"]["ndcg@10"], models
+    assert 0.5 < models["ours"]["candidate_recall"] <= 1.0
+    # EASE^R needs only numpy, so it always runs; the implicit peers run or are said to be skipped.
+    assert models["ease"]["hr@10"] > models["popularity"]["hr@10"], models
+    assert result["best_peer"] in models and 0.0 <= result["p_value"] <= 1.0
+    assert result["verdict"] in {"better", "worse", "on par"}
+    if "peers_skipped" in result:
+        assert "implicit" in result["peers_skipped"] and "implicit_als" not in models
+    else:
+        assert models["implicit_als"]["seeds"] == 2 and models["implicit_als"]["hr@10_sd"] >= 0.0
+
+
+def test_leave_last_out_keeps_no_training_vote_after_the_held_out_item() -> None:
+    from bot.evaluate import Vote, leave_last_out
+
+    votes = [
+        Vote(1, 10, 1, 100), Vote(1, 11, 1, 200), Vote(1, 12, -1, 250), Vote(1, 13, 1, 300), Vote(1, 14, -1, 400),
+        Vote(1, 15, -1, 300),  # the same second as the test item, after it in movie order
+        Vote(2, 10, 1, 500), Vote(2, 11, -1, 600),  # too few upvotes: not evaluated, every vote trains
+    ]  # fmt: skip
+    test, validation = leave_last_out(votes)
+    assert test.held_out == {1: 13} and validation.held_out == {1: 11}
+    assert {(v.user_id, v.movie_id) for v in test.train} == {(1, 10), (1, 11), (1, 12), (2, 10), (2, 11)}
+    assert {(v.user_id, v.movie_id) for v in validation.train} == {(1, 10), (2, 10), (2, 11)}
+
+
+def test_mcnemar_p_value() -> None:
+    from bot.evaluate import mcnemar_p
+
+    assert mcnemar_p([True, False], [True, False]) == 1.0
+    # 10 members only ours found, 0 only the peer: two-sided exact p = 2 / 2**10
+    assert mcnemar_p([True] * 10 + [False] * 5, [False] * 15) == pytest.approx(2 / 1024)
+    assert mcnemar_p([True] * 6 + [False] * 4, [False] * 6 + [True] * 4) == pytest.approx(0.7539, abs=1e-4)
