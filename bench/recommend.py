@@ -12,8 +12,9 @@ builder's):
 - after_vote: a random member's vote reaches the recommender (on_vote), then that member asks for recommendations;
   repeated, so every request follows a vote that changed co-vote counts.
 
-Each phase reports its median and p99 in ms. Prints one JSON object with --json, whose "path" says what the timers
-span and what they leave out.
+Each phase reports its median and p99 in ms of wall time, and of the process's CPU time (which leaves out waiting
+for a core on a busy machine), and the load average at the end. Prints one JSON object with --json, whose "path"
+says what the timers span and what they leave out.
 
     python bench/recommend.py --json [--requests 2000] [--seed 7] [--shows 20000 --members 10000 --votes 200000]
 """
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import resource
 import statistics
@@ -163,31 +165,35 @@ async def measure(path: Path, requests: int, votes_cast: int, colds: int, seed: 
             "SELECT DISTINCT user_id FROM votes WHERE guild_id = ? ORDER BY user_id", (GUILD_ID,)
         )]  # fmt: skip
 
-        async def ask(user_id: int) -> float:
-            begin = time.perf_counter()
+        cpu: dict[str, list[float]] = {"cold": [], "warm": [], "after_vote": []}
+
+        async def ask(user_id: int, phase: str) -> float:
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=PAGE)
             elapsed = (time.perf_counter() - begin) * 1000
+            cpu[phase].append((time.process_time() - begin_cpu) * 1000)
             assert len(page.items) == PAGE and not page.cold_start, page
             return elapsed
 
         cold = []
         for _ in range(colds):
             recommender._guilds.pop(GUILD_ID, None)  # as after a restart: the server's votes are read again
-            cold.append(await ask(rng.choice(members)))
+            cold.append(await ask(rng.choice(members), "cold"))
         state = await recommender.guild(GUILD_ID)
         vote_count = sum(len(v) for v in state.user_votes.values())
-        warm = [await ask(rng.choice(members)) for _ in range(requests)]
+        warm = [await ask(rng.choice(members), "warm") for _ in range(requests)]
         after_vote, on_vote = [], []
         show_ids = sorted(recommender.catalog.shows, key=lambda s: -recommender.catalog.shows[s].popularity)
         for _ in range(votes_cast):
             user_id, show_id = rng.choice(members), rng.choice(show_ids[: max(1, len(show_ids) // 10)])
             old = state.user_votes.get(user_id, {}).get(show_id)
             new = rng.choice([v for v in (1, -1) if v != old])
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             recommender.on_vote(GUILD_ID, user_id, show_id, old, new)
             voted = time.perf_counter()
             page = await recommender.recommend_for_member(GUILD_ID, user_id, limit=PAGE)
             after_vote.append((time.perf_counter() - begin) * 1000)
+            cpu["after_vote"].append((time.process_time() - begin_cpu) * 1000)
             on_vote.append((voted - begin) * 1000)
             assert len(page.items) == PAGE, page
             assert show_id not in [item.show_id for item in page.items]
@@ -199,6 +205,11 @@ async def measure(path: Path, requests: int, votes_cast: int, colds: int, seed: 
         **{f"after_vote_{key}": value for key, value in _summary(after_vote).items()},
         **{f"on_vote_{key}": value for key, value in _summary(on_vote).items()},
         "after_vote_over_warm": round(statistics.median(after_vote) / statistics.median(warm), 2),
+        # CPU time of the whole process over the same spans (the worker thread included): on a shared machine the
+        # wall times above include waiting for a core, these do not.
+        **{f"{phase}_cpu_median_ms": round(statistics.median(values), 2) for phase, values in cpu.items()},
+        **{f"{phase}_cpu_p99_ms": round(percentile(sorted(values), 0.99), 2) for phase, values in cpu.items()},
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "members": len(members),
         "votes": vote_count,

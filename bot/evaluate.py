@@ -320,7 +320,7 @@ def _rank_peer(name: str, params: dict[str, float], matrix: _Matrix, split: Spli
         model.fit(sparse, show_progress=False)
         depth = CUTOFF + max(len(matrix.voted.get(u, {})) for u in eval_users)
         rankings, _ = model.recommend(
-            indices, sparse[indices], N=min(depth, len(matrix.item_ids)), filter_already_liked_items=True
+            indices, sparse[indices].tocsr(), N=min(depth, len(matrix.item_ids)), filter_already_liked_items=True
         )
     for row, user_id in zip(rankings, eval_users, strict=True):
         seen = matrix.voted.get(user_id, {})

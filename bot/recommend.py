@@ -47,20 +47,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the signals are blended. The defaults were chosen on a validation split of MovieLens
-    (ml-latest-small, leave-last-out, see docs/recommendations.md): a grid over the blend weights and the recency
-    half-life, keeping the combination with the best NDCG@10 on the validation items (never the test items).
-    `python -m bot evaluate --dataset ../shared/data/movielens/ml-latest-small --tune --json` chose: recency half-life
-    5 votes (validation NDCG@10 0.0646 vs 0.0465 without recency), content 0.4, popularity 0.1, alpha 0.5, K 100.
+    """How the signals are blended. The defaults are what `python -m bot evaluate --dataset
+    ../shared/data/movielens/ml-latest-small` chose on its validation split (leave-last-out, each member's upvote
+    before their test item; coordinate search, best NDCG@10; grids and their sources in bot/evaluate.py and
+    docs/recommendations.md): recency half-life 3 votes, content 0.4, popularity 0.05, alpha 0.5, K 100.
     `catalog` and `new_release` cannot be measured on MovieLens (no popularity prior, no releases): set by judgement.
     """
 
     collaborative: float = 1.0
     content: float = 0.4
-    popularity: float = 0.1  # net likes in this server
+    popularity: float = 0.05  # net likes in this server
     catalog: float = 0.05  # the catalog's own "best known" prior
     new_release: float = 0.3  # bonus for shows released this week in a genre the member likes
-    recency_half_life: float = 5.0  # a member's vote this many votes ago counts half as much as their latest
+    recency_half_life: float = 3.0  # a member's vote this many votes ago counts half as much as their latest
     recent_votes: int = 60  # only the member's most recent votes seed the candidates
     neighbours: int = 100  # K: neighbour-list length per show
     alpha: float = 0.5  # similarity = C_ij / (n_i ** alpha * n_j ** (1 - alpha)); 0.5 is the cosine

@@ -19,6 +19,8 @@ def test_recommend_benchmark_runs_small_and_reports_each_phase() -> None:
     assert "cold" in result["path"] and "Left out" in result["path"]
     for phase in ("cold", "warm", "after_vote", "on_vote"):
         assert 0 < result[f"{phase}_median_ms"] <= result[f"{phase}_p99_ms"], (phase, result)
+    for phase in ("cold", "warm", "after_vote"):
+        assert 0 <= result[f"{phase}_cpu_median_ms"] <= result[f"{phase}_cpu_p99_ms"], (phase, result)
     assert (result["cold_requests"], result["warm_requests"], result["after_vote_requests"]) == (2, 20, 20)
     assert result["shows"] == 400 and result["members"] > 100 and result["votes"] > 2000
     assert 0 < result["rss_mb"] < 500
