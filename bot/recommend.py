@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import heapq
 import logging
 import math
 import re
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -72,6 +73,7 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 NEW_RELEASE_DAYS = 7
 POPULAR_CANDIDATES = 50
+MATRIX_STALE_SHOWS = 200  # changed shows scored feature by feature before the content matrix is rebuilt
 LIVE_MEMBERS_BEFORE_SNAPSHOT = 500  # members who voted since a server's snapshot before a new one is taken
 CONTENT_CANDIDATE_MAX_DF = 200  # content candidates come only from rare features (a shared creator, not "Drama")
 
@@ -168,11 +170,15 @@ class Catalog:
         self._neighbours: dict[int, list[tuple[int, float]]] = {}
         self._weights: dict[str, float] = {}
         self._matrix: _ContentMatrix | None = None
+        self.version = 0  # counts changes
+        self._changed_at: dict[int, int] = {}  # show -> the version its last change made
+        self._dirty: set[int] = set()  # shows changed since the content matrix was built
 
     # Maintenance
 
     def put(self, info: ShowInfo) -> None:
         self.remove(info.show_id)
+        self._mark(info.show_id)
         self.shows[info.show_id] = info
         for feature in info.features:
             holders = self.postings.get(feature)
@@ -186,6 +192,7 @@ class Catalog:
         old = self.shows.pop(show_id, None)
         if old is None:
             return
+        self._mark(show_id)
         for feature in old.features:
             holders = self.postings.get(feature)
             if holders is not None and old.show_id in holders:
@@ -194,6 +201,11 @@ class Catalog:
                     del self.postings[feature]
         self._changed()
 
+    def _mark(self, show_id: int) -> None:
+        self.version += 1
+        self._changed_at[show_id] = self.version
+        self._dirty.add(show_id)
+
     def _changed(self) -> None:
         # Document frequencies moved, so cached norms and content neighbour lists may be stale: they are cheap to
         # rebuild lazily, and catalog changes are rare (a sync), unlike requests.
@@ -201,7 +213,6 @@ class Catalog:
         self._weights.clear()
         self._by_popularity = None
         self._neighbours.clear()
-        self._matrix = None
 
     # Features
 
@@ -209,10 +220,7 @@ class Catalog:
         cached = self._weights.get(feature)
         if cached is None:
             holders = self.postings.get(feature)
-            df = len(holders) if holders else 0
-            kind = feature.split(":", 1)[0]
-            cached = _FEATURE_TYPE_WEIGHT.get(kind, 0.5) * math.log((len(self.shows) + 1) / (df + 1) + 1.0)
-            self._weights[feature] = cached
+            cached = self._weights[feature] = _feature_weight(feature, len(holders) if holders else 0, len(self.shows))
         return cached
 
     def norm(self, show_id: int) -> float:
@@ -231,11 +239,34 @@ class Catalog:
         return {feature: self.weight(feature) / norm for feature in info.features}
 
     def profile_scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> NDArray[np.float64]:
-        """profile_score for many shows at once (in C: one gather over the catalog's feature matrix)."""
-        matrix = self._matrix
-        if matrix is None:
-            matrix = self._matrix = _ContentMatrix.of(self)
-        return matrix.scores(profile, show_ids)
+        """Each show's cosine-like score against a (not normalised) profile vector: the profile's dot product with
+        Catalog.vector. In C over the content matrix; shows changed since it was built, feature by feature. The
+        matrix is rebuilt (here, synchronously) once more than a tenth of the catalog has changed: until then the
+        other shows keep the document frequencies of when it was built."""
+        if self._matrix is None or len(self._dirty) > max(MATRIX_STALE_SHOWS, len(self.shows) // 10):
+            self.install(self.content_matrix_job()())
+        assert self._matrix is not None
+        scores = self._matrix.scores(profile, show_ids)
+        if self._dirty:
+            for position, show_id in enumerate(show_ids):
+                if show_id in self._dirty:
+                    info = self.shows.get(show_id)
+                    norm = self.norm(show_id)
+                    total = sum(profile.get(f, 0.0) * self.weight(f) for f in info.features) if info else 0.0
+                    scores[position] = total / norm if norm else 0.0
+        return scores
+
+    def content_matrix_job(self) -> Callable[[], _ContentMatrix]:
+        """A function building the content matrix of the catalog as it is now, safe to run in a worker thread while
+        the catalog changes (it reads a snapshot); `install` its result."""
+        features = [(show_id, info.features) for show_id, info in self.shows.items()]
+        frequencies = {feature: len(holders) for feature, holders in self.postings.items()}
+        return functools.partial(_ContentMatrix.of, self.version, features, frequencies)
+
+    def install(self, matrix: _ContentMatrix) -> None:
+        """Use a content matrix built by content_matrix_job (shows changed since are scored feature by feature)."""
+        self._matrix = matrix
+        self._dirty = {show_id for show_id, version in self._changed_at.items() if version > matrix.version}
 
     def rank_by_profile(self, profile: dict[str, float], exclude: Iterable[int] = (), limit: int = 10) -> list[int]:
         """Every show scored against the profile (a full ranking through the inverted index)."""
@@ -313,12 +344,19 @@ def _shared(names: frozenset[str]) -> frozenset[str]:
     return _SHARED_SETS.setdefault(names, names)
 
 
+def _feature_weight(feature: str, frequency: int, shows: int) -> float:
+    """A feature's TF-IDF weight: its kind's weight times the IDF over the catalog's shows."""
+    return _FEATURE_TYPE_WEIGHT.get(feature.split(":", 1)[0], 0.5) * math.log((shows + 1) / (frequency + 1) + 1.0)
+
+
 @dataclass(slots=True)
 class _ContentMatrix:
     """Every show's normalised TF-IDF vector (Catalog.vector) as one sparse row-major matrix, for scoring the many
-    candidates of a request against a member's profile without a Python loop per feature. Built on first use after
-    a catalog change (about 0.5 s for 20,000 shows; changes are syncs, rare next to requests)."""
+    candidates of a request against a member's profile without a Python loop per feature. Built in a worker thread
+    at start-up and after each catalog change (seconds for the 90,000 shows of the TVmaze index); until it is
+    current, requests score feature by feature."""
 
+    version: int  # Catalog.version it was built at
     features: dict[str, int]
     rows: dict[int, int]  # show id -> row
     starts: NDArray[np.int64]  # row r's entries are starts[r] : starts[r + 1]
@@ -326,18 +364,35 @@ class _ContentMatrix:
     values: NDArray[np.float64]
 
     @classmethod
-    def of(cls, catalog: Catalog) -> _ContentMatrix:
+    def of(
+        cls, version: int, shows: Sequence[tuple[int, Sequence[str]]], frequencies: dict[str, int]
+    ) -> _ContentMatrix:
+        """From each show's features and each feature's document frequency (a snapshot of the catalog)."""
         features: dict[str, int] = {}
         rows: dict[int, int] = {}
-        starts, columns, values = [0], [], []
-        for show_id in catalog.shows:
+        weights: dict[str, float] = {}
+        starts: list[int] = [0]
+        columns: list[int] = []
+        values: list[float] = []
+        for show_id, show_features in shows:
             rows[show_id] = len(rows)
-            for feature, value in catalog.vector(show_id).items():
+            row = []
+            for feature in show_features:
+                weight = weights.get(feature)
+                if weight is None:
+                    weight = weights[feature] = _feature_weight(feature, frequencies.get(feature, 0), len(shows))
+                row.append(weight)
                 columns.append(features.setdefault(feature, len(features)))
-                values.append(value)
+            norm = math.sqrt(sum(weight * weight for weight in row)) or 1.0
+            values.extend(weight / norm for weight in row)
             starts.append(len(columns))
         return cls(
-            features, rows, np.array(starts, np.int64), np.array(columns, np.int32), np.array(values, np.float64)
+            version,
+            features,
+            rows,
+            np.array(starts, np.int64),
+            np.array(columns, np.int32),
+            np.array(values, np.float64),
         )
 
     def scores(self, profile: dict[str, float], show_ids: Sequence[int]) -> NDArray[np.float64]:
@@ -836,7 +891,7 @@ class Recommender:
         catalog = Catalog()
         for info in await load_show_infos(db):
             catalog.put(info)
-        catalog.profile_scores({}, [])  # the content matrix now rather than in the first request
+        catalog.install(await asyncio.to_thread(catalog.content_matrix_job()))
         log.info("recommender: catalog of %s shows loaded", len(catalog.shows))
         return cls(db, catalog, clock=clock, weights=weights)
 

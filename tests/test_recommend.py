@@ -332,6 +332,7 @@ async def test_content_scores_are_the_profile_dot_each_shows_vector(db: Database
     ]
     assert catalog.profile_scores(profile, shows) == pytest.approx(expected, abs=1e-12)
     assert expected[1] > 0 and expected[2] == 0.0
+    assert catalog._dirty == set()  # the matrix built at start-up covers every show
     await db.execute("UPDATE shows SET synopsis = 'A story about nature.' WHERE id = 12")
     await recommender.on_catalog_change([12])  # the matrix follows the catalog
     assert catalog.profile_scores(profile, [12]) == pytest.approx(
