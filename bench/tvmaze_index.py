@@ -12,7 +12,7 @@ The timed path is what the connected bot does on its first start: `bot.sources.s
 `catalog_changed` as the page hook (a ShowBot with no cogs and no Discord connection, seeded with the shipped
 catalog): each page fetched over local HTTP and decoded, mapped to records, imported in one transaction with the
 position, then the title index, the browse facets and the recommender learn that page's shows. Left out: TVmaze's
-rate limit (the token bucket is unlimited here; at 20 calls per 10 s the 360 pages take 3 minutes by themselves),
+rate limit (the limiter is unlimited here; at 20 calls per 10 s the 360 pages take 3 minutes by themselves),
 network latency, Discord. Then, in the same run: the process's RSS after it and at its peak (which includes the
 title index rebuild the bot then makes: two indexes exist while it is swapped in), and autocomplete (the cog's
 handler, the query mix of bench/autocomplete.py), median and p99 of wall and CPU time, on the index learned page by
@@ -42,6 +42,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
+from aiolimiter import AsyncLimiter  # noqa: E402
 from autocomplete import generated_titles, handler, percentile, query_mix  # noqa: E402
 
 from bot.catalog import seed_if_empty  # noqa: E402
@@ -49,7 +50,6 @@ from bot.config import Settings  # noqa: E402
 from bot.core import ShowBot  # noqa: E402
 from bot.db import open_database  # noqa: E402
 from bot.search import SearchIndex  # noqa: E402
-from bot.sources.http import TokenBucket  # noqa: E402
 from bot.sources.sync import tvmaze_index  # noqa: E402
 from bot.sources.tvmaze import TvmazeClient  # noqa: E402
 
@@ -144,8 +144,8 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
                 await bot.catalog_changed(show_ids)
                 hook_ms.append((time.perf_counter_ns() - started_ns) / 1e6)
 
-            unlimited = TokenBucket(1_000_000, 1.0)  # TVmaze's rate limit is left out (see the docstring)
-            async with TvmazeClient(base_url, bucket=unlimited) as client:
+            unlimited = AsyncLimiter(1_000_000, 1.0)  # TVmaze's rate limit is left out (see the docstring)
+            async with TvmazeClient(base_url, limiter=unlimited) as client:
                 started = time.perf_counter()
                 started_cpu = time.process_time()
                 run = await tvmaze_index(base_url, settings.database_path, on_page=timed_hook, client=client)
@@ -179,7 +179,7 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             "process), JSON decode, mapping, import (one transaction per page with the position), title index + "
             "facets + recommender updated per page (fetch, import and hook of consecutive pages overlap). "
             "'seconds' ends when the last page is in; the title index rebuild that follows is 'rebuild_seconds'. "
-            "Leaves out TVmaze's rate limit (unlimited bucket), network latency and Discord. Autocomplete is timed "
+            "Leaves out TVmaze's rate limit (unlimited limiter), network latency and Discord. Autocomplete is timed "
             "on the rebuilt index (autocomplete_*) and on the page-by-page one before it (learned_index_*)."
         ),
         "seconds": round(seconds, 2),

@@ -3,20 +3,24 @@ synthetic fixtures (tests/fixtures, fictional shows) for routes with no recordin
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiolimiter import AsyncLimiter
 from fake_tvmaze import HOUSE, JESSICA_JONES, THE_FLASH, FakeTvmaze, recorded, synthetic
 
 from bot.catalog import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
+from bot.config import Settings
 from bot.db import open_database
 from bot.sources.base import SourceError
-from bot.sources.http import ApiError, JsonApi, TokenBucket
-from bot.sources.sync import tvmaze_schedule, tvmaze_show, tvmaze_updates
-from bot.sources.tvmaze import TvmazeClient, show_to_record, strip_html
+from bot.sources.http import ApiError, JsonApi, use_shared_limiter
+from bot.sources.lookup import lookup_and_add
+from bot.sources.sync import tvmaze_index, tvmaze_schedule, tvmaze_show, tvmaze_updates
+from bot.sources.tvmaze import CALLS_PER_WINDOW, WINDOW_SECONDS, TvmazeClient, show_to_record, strip_html
 
 
 class RecordingSleep:
@@ -113,24 +117,65 @@ async def test_persistent_errors_and_malformed_bodies_raise(tvmaze: FakeTvmaze) 
             await client.show_by_name("broken")
 
 
-async def test_token_bucket_spaces_calls_beyond_the_burst() -> None:
-    now = [0.0]
-    sleep = RecordingSleep()
+class GrantLog(AsyncLimiter):
+    """An aiolimiter limiter noting the loop time of each grant. Nothing awaits between the grant (the bucket's level
+    rising) and the note, so the notes obey the leaky bucket's bound exactly, however busy the machine."""
 
-    async def advancing_sleep(seconds: float) -> None:
-        await sleep(seconds)
-        now[0] += seconds
+    def __init__(self, max_rate: float, time_period: float) -> None:
+        super().__init__(max_rate, time_period)
+        self.granted: list[float] = []
 
-    bucket = TokenBucket(20, 10.0, clock=lambda: now[0], sleep=advancing_sleep)
-    for _ in range(22):
-        await bucket.acquire()
-    assert sleep.delays == pytest.approx([0.5, 0.5])  # 20 at once, then one every 0.5 s
-    assert now[0] == pytest.approx(1.0)
+    async def acquire(self, amount: float = 1) -> None:
+        await super().acquire(amount)
+        self.granted.append(asyncio.get_running_loop().time())
+
+
+async def test_every_tvmaze_job_of_the_process_waits_on_one_limiter(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
+    """The index bootstrap, the schedules, the updates and a lookup running at once make every call through the one
+    limiter, so together they stay within TVmaze's rate (separately limited, they could each use all of it)."""
+    production = TvmazeClient("https://api.tvmaze.com").api.limiter
+    assert production is TvmazeClient("https://api.tvmaze.com/").api.limiter
+    assert (production.max_rate, production.time_period) == (CALLS_PER_WINDOW, WINDOW_SECONDS)
+
+    # TVmaze's limit with time scaled down tenfold (20 calls per second), so the test takes about a second.
+    window = WINDOW_SECONDS / 10
+    limiter = GrantLog(CALLS_PER_WINDOW, window)
+    use_shared_limiter(tvmaze.base_url, limiter)
+    tvmaze.serve_recorded_index(pages=20)  # 19 pages of 13 shows (the last 11) and the 404: 20 calls
+    tvmaze.recordings.use(JESSICA_JONES)
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path) as db:
+        conn = connect_sync(db_path)
+        try:  # a show the updates job re-reads
+            import_records(conn, [ShowRecord(title="The Quiet Lighthouse Test Show", ids={"tvmaze": 990001})])
+        finally:
+            conn.close()
+        settings = Settings(database_path=db_path, tvmaze_base_url=tvmaze.base_url, catalog_sync="tvmaze")
+        index, schedule, updates, looked_up = await asyncio.gather(
+            tvmaze_index(tvmaze.base_url, db_path),
+            tvmaze_schedule(tvmaze.base_url, db_path, date(2031, 5, 1), 7),  # 14 calls
+            tvmaze_updates(tvmaze.base_url, db_path),  # 2 calls
+            lookup_and_add(settings, db, "jessica jones"),  # 1 call
+        )
+    assert index.pages == len(tvmaze.index_pages) == 19 and schedule.total > 0
+    assert updates.updated == 1 and looked_up is not None
+
+    calls = len(tvmaze.requests)
+    assert calls == 37 and len(limiter.granted) == calls  # every call waited on the shared limiter
+    rate = CALLS_PER_WINDOW / window
+    granted = sorted(limiter.granted)
+    # A leaky bucket of 20 draining at 20 a second: over any span of T seconds, at most 20 + 20 T calls (so at most
+    # 40 in any one second, and 20 a second sustained) ...
+    for first in range(calls):
+        for last in range(first, calls):
+            assert last - first + 1 <= CALLS_PER_WINDOW + rate * (granted[last] - granted[first]) + 1e-6
+    # ... and so the 37 calls took at least the time the 17 beyond the burst of 20 needed.
+    assert granted[-1] - granted[0] >= (calls - CALLS_PER_WINDOW) / rate - 1e-6
 
 
 async def test_network_errors_are_retried_then_reported() -> None:
     sleep = RecordingSleep()
-    api = JsonApi("http://127.0.0.1:9", name="Nowhere", bucket=TokenBucket(5, 1.0), sleep=sleep, max_attempts=2)
+    api = JsonApi("http://127.0.0.1:9", name="Nowhere", limiter=AsyncLimiter(5, 1.0), sleep=sleep, max_attempts=2)
     async with api:
         with pytest.raises(ApiError, match="network error"):
             await api.get("/x")
@@ -210,9 +255,6 @@ async def test_updates_refresh_only_known_shows_and_name_failures(tvmaze: FakeTv
 
 
 async def test_lookup_and_add_only_with_a_configured_source(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
-    from bot.config import Settings
-    from bot.sources.lookup import lookup_and_add
-
     tvmaze.recordings.use(JESSICA_JONES, HOUSE)
 
     async with open_database(tmp_path / "t.db") as db:

@@ -1,6 +1,7 @@
 """A small JSON-over-HTTP client for the catalog APIs: rate limited, retrying, with timeouts.
 
-- A token bucket keeps under the API's rate (TVmaze: about 20 calls per 10 s).
+- One limiter per API per process (`shared_limiter`, aiolimiter's leaky bucket) keeps every client of that API (a
+  lookup, the schedules, the index bootstrap, updates) together under its rate (TVmaze: about 20 calls per 10 s).
 - 429: waits Retry-After (seconds; capped) or backs off exponentially, then retries.
 - 5xx, timeouts and connection errors: exponential backoff, then retries; other 4xx fail at once.
 - A body that is not JSON is an ApiError ("malformed"), never a crash further down.
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
+from weakref import WeakKeyDictionary
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 
 from bot.sources.base import SourceError
 
@@ -38,35 +40,26 @@ class NotFoundError(ApiError):
     """HTTP 404: the API has no such thing."""
 
 
-class TokenBucket:
-    """`capacity` calls at once, refilled at `capacity / per_seconds` calls a second."""
+# One limiter per event loop (the bot's process has one) and API base URL. aiolimiter's limiters belong to the loop
+# they were first used on, so a new loop (each test's) gets its own.
+_LIMITERS: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncLimiter]] = WeakKeyDictionary()
 
-    def __init__(
-        self,
-        capacity: int,
-        per_seconds: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep | None = None,
-    ) -> None:
-        self.capacity = capacity
-        self.rate = capacity / per_seconds
-        self.clock = clock
-        self.sleep = sleep or asyncio.sleep
-        self.tokens = float(capacity)
-        self.updated = clock()
-        self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await self.sleep((1 - self.tokens) / self.rate)
+def shared_limiter(base_url: str, calls: int, per_seconds: float) -> AsyncLimiter:
+    """The limiter every client of the API at `base_url` in this process waits on: up to `calls` at once, then
+    `calls / per_seconds` a second (a leaky bucket: over any T seconds, at most calls + T * calls / per_seconds).
+    Made on first use; a test or benchmark may install its own first with `use_shared_limiter`."""
+    by_url = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    key = base_url.rstrip("/")
+    if key not in by_url:
+        by_url[key] = AsyncLimiter(calls, per_seconds)
+    return by_url[key]
+
+
+def use_shared_limiter(base_url: str, limiter: AsyncLimiter) -> None:
+    """Make `limiter` the one every client of `base_url` waits on in this event loop (a benchmark leaves the rate
+    limit out with an unlimited one; a test scales time down)."""
+    _LIMITERS.setdefault(asyncio.get_running_loop(), {})[base_url.rstrip("/")] = limiter
 
 
 class JsonApi:
@@ -77,7 +70,7 @@ class JsonApi:
         base_url: str,
         *,
         name: str,
-        bucket: TokenBucket,
+        limiter: AsyncLimiter,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         timeout_seconds: float = 20.0,
@@ -87,7 +80,7 @@ class JsonApi:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name
-        self.bucket = bucket
+        self.limiter = limiter
         self.headers = {"User-Agent": "Showbot (catalog sync)", "Accept": "application/json", **(headers or {})}
         self.params = dict(params or {})
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -120,7 +113,7 @@ class JsonApi:
         # What the log and errors show: never the query, which may hold an API key.
         shown = f"{self.name} {path}"
         for attempt in range(1, self.max_attempts + 1):
-            await self.bucket.acquire()
+            await self.limiter.acquire()
             self.calls += 1
             delay = self.backoff_seconds * 2 ** (attempt - 1)
             try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.catalog import Availability, Release, ShowRecord, Video
 from bot.sources.base import SourceError
-from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, TokenBucket
+from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, shared_limiter
 from bot.text import normalise
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class TmdbClient(ApiClient):
         self.api = JsonApi(
             base_url,
             name="TMDB",
-            bucket=TokenBucket(CALLS_PER_WINDOW, WINDOW_SECONDS, sleep=sleep),
+            limiter=shared_limiter(base_url, CALLS_PER_WINDOW, WINDOW_SECONDS),
             headers={"Authorization": f"Bearer {api_key}"} if bearer else None,
             params=None if bearer else {"api_key": api_key},
             sleep=sleep,

@@ -1,7 +1,8 @@
 """TVmaze (https://www.tvmaze.com/api): shows with cast and crew, the schedules as release events, updated shows.
 
 No key is needed. TVmaze data is CC BY-SA: every record gets source "tvmaze", which puts TVmaze in the show's
-sources and so in the attribution footer. Rate limit: about 20 calls per 10 s per IP (a token bucket here).
+sources and so in the attribution footer. Rate limit: about 20 calls per 10 s per IP, for every TVmaze call of the
+process together (one shared limiter, bot.sources.http.shared_limiter).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from aiolimiter import AsyncLimiter
+
 from bot.catalog import STATUSES, CastMember, Release, ShowRecord
 from bot.sources.base import SourceError
-from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, TokenBucket
+from bot.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, shared_limiter
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +55,14 @@ class TvmazeClient(ApiClient):
         *,
         sleep: Sleep | None = None,
         backoff_seconds: float = 1.0,
-        bucket: TokenBucket | None = None,
+        limiter: AsyncLimiter | None = None,
     ) -> None:
+        """Every client waits on the process's one TVmaze limiter unless given another `limiter`; `sleep` is for
+        the retries' backoff (a test passes one that does not wait)."""
         self.api = JsonApi(
             base_url,
             name="TVmaze",
-            bucket=bucket or TokenBucket(CALLS_PER_WINDOW, WINDOW_SECONDS, sleep=sleep),
+            limiter=limiter or shared_limiter(base_url, CALLS_PER_WINDOW, WINDOW_SECONDS),
             sleep=sleep,
             backoff_seconds=backoff_seconds,
         )
