@@ -625,6 +625,14 @@ def find_show(conn: sqlite3.Connection, record: ShowRecord) -> int | None:
     return _Importer(conn).find_show(record)
 
 
+def _holds_other_ids(row: sqlite3.Row, record: ShowRecord) -> bool:
+    """Whether the catalog show `row` holds an id of a kind `record` has, with a different value: another show."""
+    return any(
+        record.ids.get(key) is not None and row[f"{key}_id"] is not None and row[f"{key}_id"] != record.ids[key]
+        for key in ID_FIELDS
+    )
+
+
 class _Importer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -635,33 +643,35 @@ class _Importer:
         return self.conn.execute(sql, parameters).rowcount
 
     def find_show(self, record: ShowRecord) -> int | None:
-        for key in ID_FIELDS:
+        # The record's own source's id decides first: a TVmaze record is the show with that TVmaze id. Another id
+        # (an imdb id that two TVmaze shows share) matches only a show that holds no different id of a kind the
+        # record has: two shows are never merged through one shared id.
+        own = record.source if record.source in ID_FIELDS else None
+        columns = [f"{key}_id" for key in ID_FIELDS]
+        for key in sorted(ID_FIELDS, key=lambda key: key != own):
             value = record.ids.get(key)
-            if value is not None:
-                row = self.conn.execute(f"SELECT id FROM shows WHERE {key}_id = ?", (value,)).fetchone()
-                if row:
-                    return int(row[0])
+            if value is None:
+                continue
+            row = self.conn.execute(
+                f"SELECT id, {', '.join(columns)} FROM shows WHERE {key}_id = ?", (value,)
+            ).fetchone()
+            if row and (key == own or not _holds_other_ids(row, record)):
+                return int(row[0])
         # An empty key (a title in a script normalise() drops, like Korean or Arabic) would match every other such
         # title, so it never matches by title.
         keys = {normalise(record.title), *(normalise(t) for t in record.alt_titles)} - {""}
         if not keys:
             return None
-        id_columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
+        of_show = ", ".join(f"s.{column}" for column in columns)
         rows = self.conn.execute(
-            f"""SELECT DISTINCT s.id, s.premiered, {id_columns} FROM show_titles t JOIN shows s ON s.id = t.show_id
+            f"""SELECT DISTINCT s.id, s.premiered, {of_show}
+                FROM show_titles t JOIN shows s ON s.id = t.show_id
                 WHERE t.title_norm IN ({",".join("?" * len(keys))})""",
             sorted(keys),
         ).fetchall()
         # A show that already holds a different id of the same kind is a different show with the same title (two
         # Netflix rows "What If", a remake): never merge into it.
-        candidates = [
-            row
-            for row in rows
-            if not any(
-                record.ids.get(key) is not None and row[f"{key}_id"] is not None and row[f"{key}_id"] != record.ids[key]
-                for key in ID_FIELDS
-            )
-        ]
+        candidates = [row for row in rows if not _holds_other_ids(row, record)]
         years = record.match_years()
         if years is not None:
             dated = [row for row in candidates if row["premiered"]]
@@ -675,13 +685,18 @@ class _Importer:
     def upsert(self, record: ShowRecord) -> str:
         show_id = self.find_show(record)
         values: dict[str, Any] = {name: getattr(record, name) for name in SCALAR_FIELDS}
-        ids = {f"{key}_id": record.ids.get(key) for key in ID_FIELDS}
+        # An id another show already holds stays with it (the columns are unique): the first show keeps it.
+        ids = {
+            f"{key}_id": value
+            for key in ID_FIELDS
+            if (value := record.ids.get(key)) is not None and not self.id_held_by_other(key, value, show_id)
+        }
         if show_id is None:
             columns = {
                 "title": record.title,
                 "title_norm": normalise(record.title),
                 **{k: v for k, v in values.items() if v is not None},
-                **{k: v for k, v in ids.items() if v is not None},
+                **ids,
                 "source": record.source,
                 "updated_at": self.stamp,
             }
@@ -705,7 +720,7 @@ class _Importer:
                 changed[name] = value
                 self.remember_source(show_id, name, record.source, existing["source"])
         for column, value in ids.items():
-            if value is not None and existing[column] is None:
+            if existing[column] is None:
                 changed[column] = value
         detail_changes = self.add_details(show_id, record)
         if changed or detail_changes:
@@ -716,6 +731,10 @@ class _Importer:
             )
             return "updated"
         return "unchanged"
+
+    def id_held_by_other(self, key: str, value: int | str, show_id: int | None) -> bool:
+        row = self.conn.execute(f"SELECT id FROM shows WHERE {key}_id = ?", (value,)).fetchone()
+        return row is not None and int(row[0]) != show_id
 
     @staticmethod
     def takes_over(name: str, source: str, current: str) -> bool:

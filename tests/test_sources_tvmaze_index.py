@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_tvmaze import FakeTvmaze
+from fake_tvmaze import SHOWS_INDEX, FakeTvmaze, recorded
 from test_sources_tvmaze import RecordingSleep
 
-from bot.catalog import seed_if_empty
+from bot.catalog import ShowRecord, connect_sync, find_show, import_records, seed_if_empty
 from bot.db import open_database
 from bot.sources.base import SourceError
 from bot.sources.sync import INDEX_STATE_KEY, IndexPosition, tvmaze_index
-from bot.sources.tvmaze import TvmazeClient
+from bot.sources.tvmaze import TvmazeClient, show_to_record
 
 
 def page_requests(fake: FakeTvmaze) -> list[int]:
@@ -118,3 +118,35 @@ async def test_a_malformed_entry_is_named_and_the_rest_of_its_page_kept(tvmaze: 
         "TVmaze show index page 0, entry 11 (id 'not a number'): TVmaze show: malformed response (no id or name)"
     ]
     assert await tvmaze_ids(db_path) == {show["id"] for show in shows[:20]}
+
+
+async def test_two_tvmaze_shows_sharing_an_imdb_id_stay_two_shows(tmp_path: Path) -> None:
+    """At full size TVmaze's index has shows that share an imdb id (a duplicate entry, a remake given the original's
+    id). A TVmaze record is the show with its own TVmaze id: the other one is not merged into it, and the imdb id
+    stays with the show that had it first."""
+    first, second = (dict(show) for show in recorded(SHOWS_INDEX)[:2])
+    assert first["externals"]["imdb"] and first["id"] != second["id"] and first["name"] != second["name"]
+    second["externals"] = {**second["externals"], "imdb": first["externals"]["imdb"]}
+    db_path = tmp_path / "t.db"
+    async with open_database(db_path):
+        pass
+    conn = connect_sync(db_path)
+    try:
+        assert import_records(conn, [show_to_record(first)]).added == 1
+        assert import_records(conn, [show_to_record(second)]).added == 1
+        # Read again (the hourly updates, the index's last page): each updates its own show, nothing is added.
+        again = import_records(conn, [show_to_record(second), show_to_record(first)])
+        assert again.added == 0 and again.updated == 0 and again.unchanged == 2
+        rows = conn.execute("SELECT title, tvmaze_id, imdb_id FROM shows ORDER BY tvmaze_id").fetchall()
+        # A record without a TVmaze id that names the imdb id is the show that holds it.
+        curated = ShowRecord(title=first["name"], ids={"imdb": first["externals"]["imdb"]})
+        assert (
+            find_show(conn, curated)
+            == conn.execute("SELECT id FROM shows WHERE tvmaze_id = ?", (first["id"],)).fetchone()[0]
+        )
+    finally:
+        conn.close()
+    assert [tuple(row) for row in rows] == [
+        (first["name"], first["id"], first["externals"]["imdb"]),
+        (second["name"], second["id"], None),
+    ]
