@@ -22,6 +22,7 @@ from bot.clock import Clock, SystemClock, utc_iso
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import UserFacingError, permission_sentence
+from bot.ratelimit import global_limit_trace, new_global_limiter
 from bot.recommend import Recommender
 from bot.render import quoted
 from bot.search import SearchIndex
@@ -126,6 +127,9 @@ class ShowBot(commands.Bot):
         extensions: list[str] | None = None,
         **options: Any,
     ) -> None:
+        # Every REST request waits for this process's share of Discord's global limit (bot/ratelimit.py).
+        self.global_limiter = new_global_limiter()
+        options["http_trace"] = global_limit_trace(self.global_limiter, options.get("http_trace"))
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),

@@ -6,7 +6,8 @@
 
 See docs/emulator.md. After every test that used the emulator, the harness fails the test if the bot sent a body
 Discord would reject (validator violations), called a route the emulator does not know, or broke an interaction
-rule (10062 too late / 40060 acknowledged twice / 50027 token expired); a test provoking one on purpose clears it.
+rule (10062 too late / 40060 acknowledged twice / 50027 token expired), or provoked a 429 by exceeding Discord's rate
+limits (the emulator enforces them); a test provoking one on purpose clears it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ async def emulator() -> AsyncIterator[DiscordEmulator]:
     problems = [str(violation) for violation in instance.violations]
     problems += [f"unhandled route {r.method} {r.path}" for r in instance.unhandled]
     problems += [f"interaction rule broken: {r.method} {r.path} -> {r.error_code}" for r in instance.rule_breaks]
+    problems += [
+        f"rate limited (429, Discord counts it towards a ban): {r.method} {r.path}" for r in instance.rate_limited
+    ]
     if problems:
         pytest.fail("The bot broke Discord's rules:\n" + "\n".join(problems), pytrace=False)
 

@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 
 from bot.emulator import limits
 from bot.emulator.limits import Problem
+from bot.emulator.ratelimits import RateLimiter
 from bot.emulator.spec import DEFAULT_SPEC_PATH, SpecValidator
 from bot.emulator.state import (
     ADD_REACTIONS,
@@ -189,8 +190,11 @@ class DiscordEmulator:
         require_spec: bool | None = None,
         heartbeat_interval_ms: int = 41_250,
         bot_name: str = "Showbot",
+        rate_limits: bool = True,
     ) -> None:
         self.token = token
+        # Discord's global and per-route limits (bot/emulator/ratelimits.py); off only for a test that needs it off.
+        self.rate_limiter: RateLimiter | None = RateLimiter() if rate_limits else None
         self.validator = SpecValidator(spec_path, required=require_spec)
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.application_id = snowflake()
@@ -204,6 +208,7 @@ class DiscordEmulator:
         self.violations: list[Violation] = []
         self.unhandled: list[RecordedRequest] = []
         self.rule_breaks: list[RecordedRequest] = []  # 10062 / 40060 / 50027: interaction rules the bot broke
+        self.rate_limited: list[RecordedRequest] = []  # 429s the bot provoked (not injected ones): Discord counts them
         self.interactions: dict[int, InteractionRecord] = {}
         self.sessions: dict[str, GatewaySession] = {}
         self.gateway_connections: list[str] = []  # the path of every websocket connection, in order
@@ -632,6 +637,21 @@ class DiscordEmulator:
             else:
                 record.status = fault.status
                 return _json({"message": "Server Error", "code": 0}, fault.status)
+        limit_headers: dict[str, str] = {}
+        if self.rate_limiter is not None:
+            verdict = self.rate_limiter.check(record.method, record.route, dict(request.match_info))
+            if not verdict.allowed:
+                record.status = 429
+                self.rate_limited.append(record)
+                log.warning("Rate limited (%s): %s %s", "global" if verdict.is_global else "route", record.method,
+                            record.path)  # fmt: skip
+                return _json(verdict.body, 429, verdict.headers)
+            limit_headers = verdict.headers
+        response = await self._handle(request, record, handler)
+        response.headers.update(limit_headers)
+        return response
+
+    async def _handle(self, request: web.Request, record: RecordedRequest, handler: Handler) -> web.Response:
         try:
             self._check_auth(request, record)
             problems = self._validate(request, record)
