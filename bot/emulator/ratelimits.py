@@ -118,9 +118,7 @@ class RateLimiter:
         }
         if allowed:
             return Verdict(True, headers)
-        headers.update(
-            {"X-RateLimit-Scope": "user", "Retry-After": str(math.ceil(reset_after)), "Via": "1.1 google"}
-        )
+        headers.update({"X-RateLimit-Scope": "user", "Retry-After": str(math.ceil(reset_after)), "Via": "1.1 google"})
         body = {"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False}
         return Verdict(False, headers, body)
 
