@@ -22,8 +22,9 @@ carrying `weekly_marker(week)` (the embed footer) and return that message instea
 out is therefore never repeated, as long as the poster honours `recovering` (and `attempt > 1`: a timeout or a 5xx may
 come back for a message Discord did create); a poster that cannot look (no Read Message History) raises
 CannotCheckEarlierPost (or returns `PostResult(None)`) and the week is marked failed rather than risk a duplicate.
-Whatever is slow or can fail after sending (the reactions) is the poster's `PostResult.after_recorded`, run only once
-the message id is in the ledger.
+Whatever is slow or can fail after sending is the poster's to hand back, run only once the message id is in the
+ledger: `PostResult.recorded` at once (tracking the message for votes), `PostResult.after_recorded` (the reactions)
+once every server's post of the tick is out, so that no server's post waits behind another server's reactions.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 CATCH_UP_WINDOW = timedelta(hours=24)  # a missed post is made if less late than this, otherwise skipped
 STALE_CLAIM = timedelta(minutes=10)  # a claim this old without a message id: the process died while posting
 CLAIM_BATCH = 50  # weeks claimed per transaction in a tick
+# Posts finished (reactions added) at once after a tick's posts: each channel takes one reaction per 0.25 s, so about
+# a dozen channels at a time fill the bot's global rate; more would only queue at the global limiter.
+FINISH_CONCURRENCY = 32
 TRANSIENT_RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
 MAX_ITEMS = 10  # one keycap per show: 1️⃣ … 🔟
 COMING_UP_RESERVED = 3  # slots kept for "Coming up" when "Out this week" alone could fill the post
@@ -473,16 +477,24 @@ class DuePost:
 # What a poster leaves for after the message id is recorded: making the post votable (its reactions take seconds under
 # rate limits, and can fail). Returns a problem for the admins (e.g. the post went out without Add Reactions) or None.
 AfterRecorded = Callable[[], Awaitable[str | None]]
+# Quick work right after the record (tracking the message for votes: a database write, no request).
+Recorded = Callable[[], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
 class PostResult:
     """What the poster returns right after sending, before anything slow or fallible. message_id None: nothing was
-    sent (e.g. a recovery that could not check the channel), and the week is marked failed without retry."""
+    sent (e.g. a recovery that could not check the channel), and the week is marked failed without retry.
+
+    run_tick records the message id first, then runs `recorded` at once, and `after_recorded` only once every due
+    server's post of the tick is out: under Discord's limit of one reaction per 0.25 s per channel, ten keycaps take
+    2.5 s, and they must never hold back another server's post.
+    """
 
     message_id: int | None
     channel_id: int | None = None  # when it differs from DuePost.channel_id (e.g. a thread)
-    after_recorded: AfterRecorded | None = None  # run once the message id is in the ledger
+    after_recorded: AfterRecorded | None = None  # once the tick's posts are all out
+    recorded: Recorded | None = None  # right after the message id is in the ledger
 
 
 class PostFailure(Exception):
@@ -583,9 +595,9 @@ async def mark_posted(
 ) -> None:
     """Record the sent message (the week is never taken again) and clear the setting's problem: the channel works.
 
-    Registering the message for votes is the poster's job, right after sending: bot.ui.make_votable(bot, message,
-    "weekly", list_emoji_map([show_id for _, show_id in content.numbering])) tracks it in the bot's one vote store
-    (bot.votes), so that the store's cache stays right, before it adds the reactions.
+    Registering the message for votes comes after this, through the poster's PostResult.recorded (the cog tracks it
+    in the bot's one vote store, bot.votes, so that the store's cache stays right), and its reactions through
+    PostResult.after_recorded once the tick's posts are all out.
     """
     stamp = utc_iso(now)
     async with db.transaction() as conn:
@@ -738,13 +750,19 @@ def retry_delay(attempt: int) -> timedelta:
     return TRANSIENT_RETRY_DELAYS[min(attempt, len(TRANSIENT_RETRY_DELAYS)) - 1]
 
 
-async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: int = 4) -> TickReport:
+async def run_tick(
+    db: Database, now: datetime, poster: Poster, *, concurrency: int = 4, finish_concurrency: int = FINISH_CONCURRENCY
+) -> TickReport:
     """One pass of the weekly loop: post every due week through `poster`. Never raises (except cancellation).
 
-    Per post: claim -> build the content -> poster -> mark_posted / mark_failed. A PostFailure is recorded as the
-    poster said (needs attention and/or retryable); any other exception is logged with its traceback and the week
-    marked failed WITHOUT retry: the poster may have sent the message before raising, and a duplicate is worse than
-    a missed week. Posts of different guilds run up to `concurrency` at a time.
+    Per post: claim -> build the content -> poster -> mark_posted (then the result's `recorded`) / mark_failed. A
+    PostFailure is recorded as the poster said (needs attention and/or retryable); any other exception is logged with
+    its traceback and the week marked failed WITHOUT retry: the poster may have sent the message before raising, and
+    a duplicate is worse than a missed week. Posts of different guilds run up to `concurrency` at a time.
+
+    Every server's post goes out before any post's `after_recorded` (its reactions) starts: a server's post never
+    waits behind another server's reactions. Those then run `finish_concurrency` at a time (each is one channel's
+    reactions, paced by that channel's bucket, so several run at once to use the global rate).
     """
     report = TickReport()
     try:
@@ -757,10 +775,12 @@ async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: 
     gate = asyncio.Semaphore(max(1, concurrency))
     cache = ContentCache()
 
+    finishing: list[tuple[DuePost, AfterRecorded]] = []
+
     async def post_one(item: DuePost) -> None:
         async with gate:
             try:
-                await _post_one(db, now, item, poster, report, cache=cache)
+                await _post_one(db, now, item, poster, report, cache=cache, finishing=finishing)
             except Exception as exc:  # the ledger itself failed (database locked, disk full): next tick retries
                 log.exception("Weekly post of guild %s for %s could not be recorded", item.guild_id, item.week)
                 report.errors.append(f"guild {item.guild_id}: {type(exc).__name__}: {exc}")
@@ -778,6 +798,18 @@ async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: 
             continue
         report.lost_claims += len(batch) - len(claimed)
         await asyncio.gather(*(post_one(item) for item in batch if (item.guild_id, item.week) in claimed))
+    finish_gate = asyncio.Semaphore(max(1, finish_concurrency))
+
+    async def finish_one(item: DuePost, work: AfterRecorded) -> None:
+        async with finish_gate:
+            try:
+                await _after_recorded(db, now, item, work, report)
+            except Exception as exc:  # recording the problem failed (database locked): the post itself is recorded
+                log.exception("Weekly post of guild %s for %s: its problem could not be recorded", item.guild_id,
+                              item.week)  # fmt: skip
+                report.errors.append(f"guild {item.guild_id}: {type(exc).__name__}: {exc}")
+
+    await asyncio.gather(*(finish_one(item, work) for item, work in finishing))
     if report.due:
         log.info(
             "Weekly tick: %s due, %s posted, %s failed, %s to retry, %s taken by another tick",
@@ -791,7 +823,14 @@ async def run_tick(db: Database, now: datetime, poster: Poster, *, concurrency: 
 
 
 async def _post_one(
-    db: Database, now: datetime, item: DuePost, poster: Poster, report: TickReport, *, cache: ContentCache
+    db: Database,
+    now: datetime,
+    item: DuePost,
+    poster: Poster,
+    report: TickReport,
+    *,
+    cache: ContentCache,
+    finishing: list[tuple[DuePost, AfterRecorded]],
 ) -> None:
     try:
         content = await weekly_content(
@@ -836,11 +875,22 @@ async def _post_one(
         clear_problem=item.problem is not None,
     )
     report.posted += 1
-    if result.after_recorded is None:
-        return
     # Only now, with the message recorded (a crash or a cancellation from here on cannot lead to a second post).
+    if result.recorded is not None:
+        try:
+            await result.recorded()
+        except Exception as exc:
+            log.exception("Weekly post of guild %s for %s could not be tracked for votes", item.guild_id, item.week)
+            report.errors.append(f"guild {item.guild_id}: after posting: {type(exc).__name__}: {exc}")
+    if result.after_recorded is not None:
+        finishing.append((item, result.after_recorded))
+
+
+async def _after_recorded(db: Database, now: datetime, item: DuePost, work: AfterRecorded, report: TickReport) -> None:
+    """A recorded post's slow follow-up (its reactions); a failure is logged or recorded as a problem, never turned
+    into a failed week."""
     try:
-        problem = await result.after_recorded()
+        problem = await work()
     except Exception as exc:
         log.exception("Weekly post of guild %s for %s: the follow-up after posting failed", item.guild_id, item.week)
         report.errors.append(f"guild {item.guild_id}: after posting: {type(exc).__name__}: {exc}")

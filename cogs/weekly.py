@@ -1,8 +1,8 @@
 """The weekly post: /weekly set|preview|off|status, and the one loop that posts for every server.
 
 The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
-post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's, through
-bot.ui.make_votable. Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
+post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's (the post is tracked
+in the bot's vote store, its keycaps added by bot.ui.add_vote_reactions). Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot import render
 from bot.core import ShowBot
 from bot.countries import country_choices, country_from_locale, resolve_country
 from bot.errors import permission_label
-from bot.ui import ANSWERS_PRIVATELY, make_votable, send_response
+from bot.ui import ANSWERS_PRIVATELY, add_vote_reactions, send_response
 from bot.votes import list_emoji_map
 from bot.weekly import (
     WEEKDAYS,
@@ -232,7 +232,7 @@ class Weekly(commands.Cog):
             earlier = await self._find_post(channel, guild.me, due)
             if earlier is not None:
                 log.info("Weekly post of guild %s for %s was already made: %s", guild.id, due.week, earlier.id)
-                return PostResult(earlier.id, channel.id, self._votable_later(earlier, emoji_map))
+                return self._posted(earlier, emoji_map)
         text, embed = render_weekly(content)
         try:
             message = await channel.send(text, embed=embed, allowed_mentions=render.NO_MENTIONS)
@@ -247,7 +247,19 @@ class Weekly(commands.Cog):
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
         # Nothing slow or fallible before the message id is recorded: the reactions come after (run_tick).
-        return PostResult(message.id, channel.id, self._votable_later(message, emoji_map))
+        return self._posted(message, emoji_map)
+
+    def _posted(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> PostResult:
+        """The post is out: run_tick records its id, then has it tracked for votes at once, and adds its keycaps
+        once every server's post of the tick is out (bot/weekly.py, PostResult)."""
+        guild = message.guild
+        if not emoji_map or guild is None:
+            return PostResult(message.id, message.channel.id)
+
+        async def track() -> None:
+            await self.bot.votes.track_message(message.id, guild.id, message.channel.id, "weekly", emoji_map)
+
+        return PostResult(message.id, message.channel.id, self._keycaps_later(message, emoji_map), recorded=track)
 
     async def _channel(self, guild: discord.Guild, channel_id: int, *, may_fetch: bool) -> discord.TextChannel:
         channel: object = guild.get_channel_or_thread(channel_id)
@@ -286,14 +298,12 @@ class Weekly(commands.Cog):
             raise MissingPermissions(f"I could not read the history of {channel.mention} ({error.text}).") from error
         return None
 
-    def _votable_later(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> AfterRecorded:
-        """Track the post for votes and add the keycaps, once run_tick has recorded it; a problem for the admins (the
-        post went out without its keycaps) is returned, not raised: the post is out and the week is done."""
+    def _keycaps_later(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> AfterRecorded:
+        """Add the keycaps to the tracked post, once run_tick has recorded it and sent every server's post; a problem
+        for the admins (the post went out without its keycaps) is returned, not raised: the week is done."""
 
         async def make_post_votable() -> str | None:
-            if not emoji_map:
-                return None
-            if await make_votable(self.bot, message, "weekly", emoji_map):
+            if await add_vote_reactions(message, emoji_map):
                 return None
             where = getattr(message.channel, "mention", "the channel")
             guild = message.guild

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import time
 from typing import Any
 
 import aiohttp
 import discord
 import pytest
 
+from bot.clock import FakeClock
+from bot.db import Database
 from bot.emulator import DiscordEmulator
 from bot.emulator.demo import DemoServer
 from bot.emulator.harness import FAKE_TOKEN
 from bot.emulator.ratelimits import GLOBAL_LIMIT_PER_SECOND, RateLimiter
+from bot.weekly import KEYCAPS, set_weekly
 
 pytestmark = pytest.mark.e2e
 SAMPLE = ["e2e_sample_cog"]
@@ -104,3 +108,40 @@ async def test_the_bot_stays_under_the_global_limit_on_its_own(
     await asyncio.gather(*(target.send("hello") for target in targets))  # type: ignore[union-attr]
     assert len(emulator.requests) - sent_from == 120
     assert emulator.rate_limited == []  # without bot/ratelimit.py's limiter, dozens of them are a global 429
+
+
+async def test_a_weekly_tick_posts_in_every_server_before_adding_any_reaction(
+    emulator: DiscordEmulator, demo: DemoServer, make_bot: Any, db: Database, clock: FakeClock
+) -> None:
+    """Reactions take 0.25 s each per channel: one server's keycaps must never hold back another server's post."""
+    channels = [demo.channels["watch-party"]]
+    for index in range(5):  # more servers than run_tick posts at once
+        guild = emulator.create_guild(f"Server {index}", emulator.owner_user)
+        channels.append(emulator.create_channel(guild, "weekly"))
+    friday_noon = clock.now()
+    for channel in channels:
+        assert channel.guild_id is not None
+        await set_weekly(
+            db,
+            channel.guild_id,
+            channel_id=channel.id,
+            weekday=friday_noon.weekday(),
+            local_time=time(19, 0),
+            tz_name="Europe/Paris",  # 18:00 UTC in January
+            now=friday_noon,
+        )
+    bot = await make_bot()
+    weekly = bot.get_cog("Weekly")
+    assert weekly is not None
+    await asyncio.wait_for(weekly.first_pass_done.wait(), 10)  # type: ignore[attr-defined]
+    clock.set(friday_noon.replace(hour=18))
+    report = await weekly.tick()  # type: ignore[attr-defined]
+    assert (report.due, report.posted, report.errors) == (6, 6, [])
+    sent = [(r.method, r.route) for r in emulator.requests]
+    posted_at = [index for index, route in enumerate(sent) if route == ("POST", "/channels/{channel_id}/messages")]
+    reacted_at = [index for index, route in enumerate(sent) if route[1].endswith("/reactions/{emoji_name}/@me")]
+    assert len(posted_at) == 6 and reacted_at and max(posted_at) < min(reacted_at)
+    for channel in channels:
+        (post,) = channel.visible_messages()
+        keycaps = post.reaction_counts()
+        assert keycaps and set(keycaps) == set(KEYCAPS[: len(keycaps)])

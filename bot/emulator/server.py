@@ -647,11 +647,13 @@ class DiscordEmulator:
                             record.path)  # fmt: skip
                 return _json(verdict.body, 429, verdict.headers)
             limit_headers = verdict.headers
-        response = await self._handle(request, record, handler)
+        response = await self._handle(request, record, handler, lost_reply)
         response.headers.update(limit_headers)
         return response
 
-    async def _handle(self, request: web.Request, record: RecordedRequest, handler: Handler) -> web.Response:
+    async def _handle(
+        self, request: web.Request, record: RecordedRequest, handler: Handler, lost_reply: Fault | None
+    ) -> web.Response:
         try:
             self._check_auth(request, record)
             problems = self._validate(request, record)
