@@ -3,36 +3,51 @@
     python bench/autocomplete.py --titles 100000 --json
 
 Builds a temporary database (migrations, the shipped catalog from data/catalog/*.json, then N generated titles:
-word combinations, invented names, some accents and punctuation, 5% with an alternative title), loads the search
-index, and times `autocomplete_choices` plus building the `app_commands.Choice` objects (what the cog does with an
-interaction's option text) over a mixed query set: prefixes of 1-12 characters, whole titles, and misspelt titles
-(missing, extra, swapped and wrong letters). In the same run it times one plain FTS5 trigram MATCH query per query on
-the same database (the baseline), and reports the process's peak RSS.
+word combinations, invented names, some accents and punctuation, 5% with an alternative title, and --server-votes
+votes in one server), loads the bot's TitleResolver (the search index and the per-server vote boosts), and times what
+the cog does with an interaction's option text: `TitleResolver.choices(guild, text)` (the server's boosts, from
+their cache or recomputed from the votes table, then the ranked search) plus building the `app_commands.Choice`
+objects, over a mixed query set: prefixes of 1-12 characters, whole titles, and misspelt titles. Every
+--miss-every'th query comes right after a vote in that server (written untimed, then the boosts' cache dropped),
+so the boost query runs inside its timing, as after a vote or when the 30 s cache expires. The baseline answers
+the same queries with the same limit (25) in plain SQL through the same aiosqlite connection: an FTS5 trigram
+MATCH, or a prefix range on the title index for queries under three characters (a trigram needs three). Also
+reported: the process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import random
-import resource
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import emit, misspell, percentile, rss_mb
 from discord import app_commands
 
 from bot.catalog import connect_sync, seed_if_empty
-from bot.db import open_database
-from bot.search import SearchIndex, autocomplete_choices
+from bot.db import Database, open_database
+from bot.search import AUTOCOMPLETE_LIMIT
 from bot.text import normalise
+from bot.titles import TitleResolver
+
+GUILD = 42
+FIRST_MEMBER = 1_000_000
+PATH = (
+    "each query: TitleResolver.choices(guild, text) as the cog calls it (the server's vote boosts from their cache, "
+    "or recomputed from the votes table on every --miss-every'th query, right after a vote) and the Choice objects; "
+    "in-process, through the bot's aiosqlite connection. Leaves out: the interaction's round trip through Discord "
+    "(bench/show_latency.py measures it through the emulator). Baseline: the same queries, same limit, one plain "
+    "SQL query each (FTS5 trigram MATCH, or an indexed prefix range under three characters), unranked, through "
+    "the same connection."
+)
 
 WORDS = [
     "affair",
@@ -500,24 +515,6 @@ def generated_titles(count: int, rng: random.Random) -> list[str]:
     return [rng.choice(patterns)() for _ in range(count)]
 
 
-def misspell(text: str, rng: random.Random, edits: int) -> str:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    for _ in range(edits):
-        if len(text) < 3:
-            break
-        position = rng.randrange(1, len(text) - 1)
-        kind = rng.choice(("delete", "insert", "swap", "replace"))
-        if kind == "delete":
-            text = text[:position] + text[position + 1 :]
-        elif kind == "insert":
-            text = text[:position] + rng.choice(letters) + text[position:]
-        elif kind == "swap":
-            text = text[: position - 1] + text[position] + text[position - 1] + text[position + 1 :]
-        else:
-            text = text[:position] + rng.choice(letters) + text[position + 1 :]
-    return text
-
-
 def query_mix(titles: list[str], count: int, rng: random.Random) -> list[str]:
     """Prefixes of 1-12 characters (40%), whole titles (30%), misspelt titles (30%), typed in varied case."""
     queries = []
@@ -564,106 +561,146 @@ async def build_database(path: Path, count: int, rng: random.Random) -> list[str
     return shipped + titles
 
 
-async def load_index(path: Path) -> tuple[SearchIndex, float, list[int]]:
-    async with open_database(path) as db:
-        started = time.perf_counter()
-        index = await SearchIndex.load(db)
-        load_ms = (time.perf_counter() - started) * 1000
-        show_ids = [row[0] for row in await db.fetchall("SELECT id FROM shows")]
-    return index, load_ms, show_ids
+async def add_votes(path: Path, count: int, rng: random.Random) -> None:
+    """`count` votes in one server: members voting on shows, mostly the popular ones, mostly up."""
+    conn = connect_sync(path)
+    try:
+        ids = [row[0] for row in conn.execute("SELECT id FROM shows ORDER BY popularity DESC")]
+        favoured = ids[: max(1, len(ids) // 20)]
+        rows = {}
+        while len(rows) < count:
+            member = FIRST_MEMBER + rng.randrange(max(1, count // 10))
+            show_id = rng.choice(favoured) if rng.random() < 0.7 else rng.choice(ids)
+            rows[member, show_id] = rng.choice((1, 1, 1, -1))
+        conn.execute("BEGIN")
+        conn.executemany(
+            """INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at)
+               VALUES (?, ?, ?, ?, 'command', '2024-01-01T00:00:00+00:00')""",
+            ((GUILD, member, show_id, value) for (member, show_id), value in rows.items()),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
-def handler(index: SearchIndex, text: str, boosts: dict[int, float]) -> list[app_commands.Choice[str]]:
-    """What the cog's autocomplete callback does with the option text."""
-    return [app_commands.Choice(name=name, value=value) for name, value in autocomplete_choices(index, text, boosts)]
+async def cast_vote(db: Database, rng: random.Random, show_ids: list[int]) -> None:
+    await db.execute(
+        """INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at)
+           VALUES (?, ?, ?, ?, 'command', '2024-01-01T00:00:00+00:00')
+           ON CONFLICT (guild_id, user_id, show_id) DO UPDATE SET value = excluded.value""",
+        (GUILD, FIRST_MEMBER + rng.randrange(1000), rng.choice(show_ids), rng.choice((1, -1))),
+    )
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+async def handler(titles: TitleResolver, text: str) -> list[app_commands.Choice[str]]:
+    """What the cog's autocomplete callback does with the option text (bot.ui.title_autocomplete)."""
+    return [Choice(name=name, value=value) for name, value in await titles.choices(GUILD, text)]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--titles", type=int, default=100_000, help="generated titles besides the shipped catalog")
-    parser.add_argument("--queries", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--slowest", type=int, default=0, metavar="N", help="list the N slowest queries on stderr")
-    args = parser.parse_args()
+Choice = app_commands.Choice
+
+
+async def baseline(db: Database, text: str) -> list[Any]:
+    """One plain SQL query with the same limit, unranked (the cheapest plain answer): FTS5 trigram MATCH, or under
+    three characters a range scan of the title index (a prefix)."""
+    norm = normalise(text)
+    if len(norm) >= 3:
+        phrase = '"' + norm.replace('"', '""') + '"'
+        sql = "SELECT rowid FROM title_fts WHERE title_fts MATCH ? LIMIT ?"
+        return await db.fetchall(sql, (phrase, AUTOCOMPLETE_LIMIT))
+    sql = "SELECT id FROM shows WHERE title_norm >= ? AND title_norm < ? LIMIT ?"
+    return await db.fetchall(sql, (norm, norm + "\U0010ffff", AUTOCOMPLETE_LIMIT))
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
-
     with tempfile.TemporaryDirectory(prefix="showbot-bench-") as directory:
         path = Path(directory) / "bench.sqlite3"
         started = time.perf_counter()
-        titles = asyncio.run(build_database(path, args.titles, rng))
+        titles_text = await build_database(path, args.titles, rng)
+        await add_votes(path, args.server_votes, rng)
         build_s = time.perf_counter() - started
-        index, load_ms, show_ids = asyncio.run(load_index(path))
-        queries = query_mix(titles, args.queries, rng)
-        del titles
-        boosts = {show_id: float(rng.randint(-3, 12)) for show_id in rng.sample(show_ids, min(200, len(show_ids)))}
-
-        for query in queries[:200]:  # warm-up: caches, lazy imports
-            handler(index, query, boosts)
-        timings = []
-        cpu_timings = []  # the same calls in CPU time: excludes time the OS gave other processes (a busy machine)
-        sizes = []
-        for query in queries:
-            started_ns = time.perf_counter_ns()
-            started_cpu_ns = time.thread_time_ns()
-            choices = handler(index, query, boosts)
-            cpu_timings.append((time.thread_time_ns() - started_cpu_ns) / 1e6)
-            timings.append((time.perf_counter_ns() - started_ns) / 1e6)
-            sizes.append(len(choices))
-        empty_ms = []
-        for _ in range(50):
-            started_ns = time.perf_counter_ns()
-            handler(index, "", boosts)
-            empty_ms.append((time.perf_counter_ns() - started_ns) / 1e6)
-
-        conn = connect_sync(path)
-        fts_ms = []
-        try:
-            for query in queries:
-                norm = normalise(query)
-                if len(norm) < 3:
-                    continue  # a trigram index cannot match fewer than three characters
-                phrase = '"' + norm.replace('"', '""') + '"'
+        queries = query_mix(titles_text, args.queries, rng)
+        del titles_text
+        async with open_database(path) as db:
+            started = time.perf_counter()
+            titles = await TitleResolver.load(db)
+            load_ms = (time.perf_counter() - started) * 1000
+            show_ids = [row[0] for row in await db.fetchall("SELECT id FROM shows")]
+            for query in queries[:200]:  # warm-up: caches, lazy imports
+                await handler(titles, query)
+            timings: list[float] = []
+            cpu_timings: list[float] = []  # process CPU time: excludes time the OS gave other processes
+            miss_timings: list[float] = []
+            sizes = []
+            for number, query in enumerate(queries):
+                miss = number % args.miss_every == 0
+                if miss:
+                    await cast_vote(db, rng, show_ids)
+                    titles.forget_boosts(GUILD)
                 started_ns = time.perf_counter_ns()
-                conn.execute("SELECT rowid FROM title_fts WHERE title_fts MATCH ? LIMIT 25", (phrase,)).fetchall()
-                fts_ms.append((time.perf_counter_ns() - started_ns) / 1e6)
-        finally:
-            conn.close()
+                started_cpu_ns = time.process_time_ns()
+                choices = await handler(titles, query)
+                cpu_timings.append((time.process_time_ns() - started_cpu_ns) / 1e6)
+                timings.append((time.perf_counter_ns() - started_ns) / 1e6)
+                if miss:
+                    miss_timings.append(timings[-1])
+                sizes.append(len(choices))
+            empty_ms = []
+            for _ in range(50):
+                started_ns = time.perf_counter_ns()
+                await handler(titles, "")
+                empty_ms.append((time.perf_counter_ns() - started_ns) / 1e6)
+            baseline_ms = []
+            for query in queries:
+                started_ns = time.perf_counter_ns()
+                await baseline(db, query)
+                baseline_ms.append((time.perf_counter_ns() - started_ns) / 1e6)
+            boosted = len(await titles.boosts(GUILD) or {})
+            index_size = len(titles.index)
 
     if args.slowest:
         ranked = sorted(zip(cpu_timings, queries, strict=True), reverse=True)[: args.slowest]
         for cpu_ms, query in ranked:
             print(f"{cpu_ms:8.3f} ms  {query!r}", file=sys.stderr)
     median = statistics.median(timings)
-    fts_median = statistics.median(fts_ms)
-    result = {
+    baseline_median = statistics.median(baseline_ms)
+    return {
+        "path": PATH,
         "median_ms": round(median, 4),
         "p99_ms": round(percentile(timings, 0.99), 4),
-        "fts_baseline_median_ms": round(fts_median, 4),
-        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "ratio_to_fts": round(median / fts_median, 3) if fts_median else None,
+        "rss_mb": rss_mb(),
+        "baseline_median_ms": round(baseline_median, 4),
+        "baseline_p99_ms": round(percentile(baseline_ms, 0.99), 4),
+        "ratio_to_baseline": round(median / baseline_median, 3) if baseline_median else None,
+        "after_vote_median_ms": round(statistics.median(miss_timings), 4),
+        "after_vote_p99_ms": round(percentile(miss_timings, 0.99), 4),
         "max_ms": round(max(timings), 3),
         "cpu_median_ms": round(statistics.median(cpu_timings), 4),
         "cpu_p99_ms": round(percentile(cpu_timings, 0.99), 4),
-        "load_average": round(os.getloadavg()[0], 2),
         "empty_query_median_ms": round(statistics.median(empty_ms), 4),
         "queries": len(queries),
+        "after_vote_queries": len(miss_timings),
         "mean_choices": round(statistics.fmean(sizes), 1),
-        "titles": len(index),
+        "titles": index_size,
+        "server_votes": args.server_votes,
+        "boosted_shows": boosted,
         "index_load_ms": round(load_ms, 1),
         "build_s": round(build_s, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--titles", type=int, default=100_000, help="generated titles besides the shipped catalog")
+    parser.add_argument("--queries", type=int, default=3000)
+    parser.add_argument("--server-votes", type=int, default=20_000, help="votes in the server the queries come from")
+    parser.add_argument("--miss-every", type=int, default=10, help="every Nth query follows a vote (boosts recomputed)")
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on one line")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N", help="list the N slowest queries on stderr")
+    args = parser.parse_args()
+    emit(asyncio.run(measure(args)), args.json)
     return 0
 
 

@@ -21,15 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import logging
 import os
-import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import emit, misspell, percentile, summary
 
 from bot.catalog import seed_if_empty
 from bot.config import Settings
@@ -58,25 +56,6 @@ class ShowRequest:
     intended: str  # the title of the show meant
 
 
-def misspell(text: str, rng: random.Random) -> str:
-    """One or two edits (delete, insert, swap, replace) away from `text`, never on the first letter."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    for _ in range(rng.choice((1, 1, 2))):
-        if len(text) < 4:
-            break
-        kind = rng.choice(("delete", "insert", "swap", "replace"))
-        position = rng.randrange(2 if kind == "swap" else 1, len(text) - 1)
-        if kind == "delete":
-            text = text[:position] + text[position + 1 :]
-        elif kind == "insert":
-            text = text[:position] + rng.choice(letters) + text[position:]
-        elif kind == "swap":
-            text = text[: position - 1] + text[position] + text[position - 1] + text[position + 1 :]
-        else:
-            text = text[:position] + rng.choice(letters) + text[position + 1 :]
-    return text
-
-
 def varied_case(text: str, rng: random.Random) -> str:
     return rng.choice((text, text.lower(), text.upper(), text.title()))
 
@@ -94,7 +73,7 @@ def show_requests(shows: list[tuple[int, str]], count: int, rng: random.Random) 
             elif kind == "title":
                 value = varied_case(title, rng)
             else:
-                value = misspell(varied_case(title, rng), rng)
+                value = misspell(varied_case(title, rng), rng, rng.choice((1, 1, 2)))
             requests.append(ShowRequest(kind, value, title))
     return requests
 
@@ -110,39 +89,10 @@ def autocomplete_inputs(titles: list[str], count: int, rng: random.Random) -> li
         elif roll < 0.65:
             inputs.append(varied_case(title, rng))
         elif roll < 0.9:
-            inputs.append(misspell(title.lower(), rng))
+            inputs.append(misspell(title.lower(), rng, rng.choice((1, 1, 2))))
         else:
             inputs.append("")
     return inputs
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def summary(timings_ms: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": round(statistics.median(timings_ms), 3),
-        "p90_ms": round(percentile(timings_ms, 0.90), 3),
-        "p99_ms": round(percentile(timings_ms, 0.99), 3),
-        "max_ms": round(max(timings_ms), 3),
-    }
-
-
-def cpu_model() -> str:
-    """The CPU model as lscpu names it (falls back to /proc/cpuinfo, then to the platform)."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=False, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        listing = ""
-    with contextlib.suppress(OSError):
-        listing += Path("/proc/cpuinfo").read_text()
-    for line in listing.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "model name" and value.strip():
-            return value.strip()
-    return platform.processor() or platform.machine()
 
 
 async def finish_bot_work(bot: ShowBot, emulator: DiscordEmulator, timeout: float = 30.0) -> None:  # noqa: ASYNC109
@@ -310,6 +260,11 @@ def main() -> int:
 
     headline = results.get("on") or results["off"]
     result = {
+        "path": (
+            "each /show: from the emulator dispatching INTERACTION_CREATE to it receiving the interaction's callback, "
+            "the real bot in the same process. Leaves out: network latency, and the vote reactions the bot adds "
+            "after answering (until_reactions_median_ms includes them: Discord's reaction bucket paces them)."
+        ),
         "median_ms": headline["median_ms"],
         "p99_ms": headline["p99_ms"],
         "p90_ms": headline["p90_ms"],
@@ -321,17 +276,8 @@ def main() -> int:
         "warmup": args.warmup,
         "modes": results,
         "seed_s": round(seed_s, 1),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "cpu_model": cpu_model(),
-            "python": platform.python_version(),
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        },
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(json.dumps(result, indent=2))
+    emit(result, args.json)
     return 0
 
 

@@ -1,0 +1,85 @@
+"""Every benchmark in bench/ runs at a small size and prints the fields the README's performance table quotes, so none
+of them can rot. (bench/recommend.py has its own test.) Sizes are the smallest that still exercise each path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shared_data import SHARED_DATA, require_shared
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MACHINE_FIELDS = {"cpu", "cores", "load_1m", "load_5m", "python", "sqlite"}
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(script: str, *args: str, expect_status: int = 0) -> dict[str, Any]:
+    """Run bench/`script` with --json in a fresh interpreter; its one line of output, parsed."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / script), *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == expect_status, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, f"{script} must print exactly one JSON line, printed:\n{done.stdout}"
+    result: dict[str, Any] = json.loads(lines[0])
+    assert isinstance(result.get("path"), str) and "Leaves out" in result["path"], "the path names what it leaves out"
+    assert MACHINE_FIELDS <= set(result["machine"])
+    return result
+
+
+def test_votes_through_the_gateway_and_store_only() -> None:
+    result = run_bench("votes.py", "--events", "400", "--members", "40", "--messages", "6")
+    assert result["events"] == 400 and result["events_per_s"] == result["gateway"]["events_per_s"] > 0
+    for part in ("gateway", "store_only"):
+        assert (result[part]["lost"], result[part]["double_counted"]) == (0, 0), part
+    assert result["gateway"]["events_processed"] == 400
+    assert result["gateway"]["rate_limited_429"] == 0
+    assert result["store_only"]["integrity_check"] == "ok"
+
+
+def test_weekly_tick_through_the_emulator_with_rate_limits() -> None:
+    result = run_bench("weekly.py", "--servers", "4", "--votes-per-server", "5")
+    assert (result["due"], result["posted"], result["ledger_posted"], result["tracked_for_votes"]) == (4, 4, 4, 4)
+    assert result["posts_sent"] == 4 and result["reactions_sent"] > 0
+    assert result["posts_before_reactions"] is True and result["rate_limited_429"] == 0
+    assert result["keycaps_on_posts"] == result["keycaps_requested"] == result["reactions_sent"]
+    assert result["floor_s"] == pytest.approx(result["requests_global"] / 50, abs=0.01)
+    assert result["ratio_to_floor"] == pytest.approx(result["tick_s"] / result["floor_s"], rel=0.01)
+    assert result["offline_posts"] == 4 and result["idle_due"] == 0
+
+
+def test_autocomplete_with_vote_boosts_against_the_same_queries_in_sql() -> None:
+    result = run_bench(
+        "autocomplete.py", "--titles", "500", "--queries", "100", "--server-votes", "300", "--miss-every", "5"
+    )
+    assert result["queries"] == 100 and result["after_vote_queries"] == 20
+    assert result["boosted_shows"] > 0 and result["titles"] >= 500
+    assert result["median_ms"] > 0 and result["baseline_median_ms"] > 0
+    assert result["ratio_to_baseline"] == pytest.approx(result["median_ms"] / result["baseline_median_ms"], rel=0.01)
+    assert result["rss_mb"] > 0 and result["p99_ms"] >= result["median_ms"]
+
+
+def test_netflix_import_twice_changes_nothing_the_second_time() -> None:
+    csv_path = require_shared(SHARED_DATA / "netflix_titles.csv")
+    result = run_bench("import_netflix.py", "--csv", str(csv_path), "--rows", "150")
+    assert result["added"] > 0 and result["seconds"] > 0
+    assert result["second_import_changed"] == 0 and result["second_import_changed_content"] is False
+
+
+def test_show_latency_through_the_emulator() -> None:
+    result = run_bench("show_latency.py", "--requests", "3", "--warmup", "1", "--validation", "off")
+    assert result["requests"] == 3 and result["median_ms"] > 0
+    assert result["modes"]["off"]["violations"] == 0 and result["modes"]["off"]["rule_breaks"] == 0
