@@ -45,6 +45,7 @@ from bot.emulator import DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.driver import BOT_WORK_PREFIXES
 from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.emulator.spec import DEFAULT_SPEC_PATH
+from bot.search import choice_value
 
 MEMBERS = ("alice", "bob", "carol")
 
@@ -69,7 +70,7 @@ def show_requests(shows: list[tuple[int, str]], count: int, rng: random.Random) 
         for show_id, title in order[: count - len(requests)]:
             kind = ("id", "title", "misspelt")[len(requests) % 3]
             if kind == "id":
-                value = str(show_id)
+                value = choice_value(show_id)  # what a picked autocomplete choice sends
             elif kind == "title":
                 value = varied_case(title, rng)
             else:
