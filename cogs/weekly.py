@@ -2,7 +2,8 @@
 
 The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
 post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's (the post is tracked
-in the bot's vote store, its keycaps added by bot.ui.add_vote_reactions). Time comes from bot.clock, so tests move a FakeClock and call `tick()`.
+in the bot's vote store, its keycaps added by bot.ui.add_vote_reactions). Time comes from bot.clock, so tests move a
+FakeClock and call `tick()`.
 """
 
 from __future__ import annotations
