@@ -3,6 +3,7 @@ of them can rot. (bench/recommend.py has its own test.) Sizes are the smallest t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,6 +18,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MACHINE_FIELDS = {"cpu", "cores", "load_1m", "load_5m", "python", "sqlite"}
 
 pytestmark = pytest.mark.slow
+
+
+def readme_row(name: str, result: dict[str, Any]) -> str:
+    """The README table's row that bench/readme_table.py makes of `result` (so the generator cannot rot either)."""
+    spec = importlib.util.spec_from_file_location("readme_table", REPO_ROOT / "bench" / "readme_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cells = module.ROWS[name](result)
+    assert len(cells) == 4 and all(cells)
+    return " | ".join(cells)
 
 
 def run_bench(script: str, *args: str, expect_status: int = 0) -> dict[str, Any]:
@@ -48,6 +60,7 @@ def test_votes_through_the_gateway_and_store_only() -> None:
     assert result["gateway"]["events_processed"] == 400
     assert result["gateway"]["rate_limited_429"] == 0
     assert result["store_only"]["integrity_check"] == "ok"
+    assert "0 lost, 0 double-counted" in readme_row("votes", result)
 
 
 def test_weekly_tick_through_the_emulator_with_rate_limits() -> None:
@@ -59,6 +72,7 @@ def test_weekly_tick_through_the_emulator_with_rate_limits() -> None:
     assert result["floor_s"] == pytest.approx(result["requests_global"] / 50, abs=0.01)
     assert result["ratio_to_floor"] == pytest.approx(result["tick_s"] / result["floor_s"], rel=0.01)
     assert result["offline_posts"] == 4 and result["idle_due"] == 0
+    assert "every post before any keycap, 0 429s" in readme_row("weekly", result)
 
 
 def test_autocomplete_with_vote_boosts_against_the_same_queries_in_sql() -> None:
@@ -70,6 +84,7 @@ def test_autocomplete_with_vote_boosts_against_the_same_queries_in_sql() -> None
     assert result["median_ms"] > 0 and result["baseline_median_ms"] > 0
     assert result["ratio_to_baseline"] == pytest.approx(result["median_ms"] / result["baseline_median_ms"], rel=0.01)
     assert result["rss_mb"] > 0 and result["p99_ms"] >= result["median_ms"]
+    assert f"ratio {result['ratio_to_baseline']:.2f}" in readme_row("autocomplete", result)
 
 
 def test_netflix_import_twice_changes_nothing_the_second_time() -> None:
@@ -77,9 +92,11 @@ def test_netflix_import_twice_changes_nothing_the_second_time() -> None:
     result = run_bench("import_netflix.py", "--csv", str(csv_path), "--rows", "150")
     assert result["added"] > 0 and result["seconds"] > 0
     assert result["second_import_changed"] == 0 and result["second_import_changed_content"] is False
+    assert "a second import changes nothing" in readme_row("import_netflix", result)
 
 
 def test_show_latency_through_the_emulator() -> None:
     result = run_bench("show_latency.py", "--requests", "3", "--warmup", "1", "--validation", "off")
     assert result["requests"] == 3 and result["median_ms"] > 0
     assert result["modes"]["off"]["violations"] == 0 and result["modes"]["off"]["rule_breaks"] == 0
+    assert readme_row("show_latency", result).startswith("`/show`")
