@@ -84,8 +84,10 @@ def import_netflix(r: dict[str, Any]) -> Row:
     return (
         f"Netflix dataset import ({r['shows']:,} shows) into the seeded catalog",
         "`python bench/import_netflix.py --json`",
-        f"{r['seconds']:.1f} s, {r['rss_mb']:.0f} MB; a second import {changed} ({_load(r)})",
-        "< 20 s, < 200 MB",
+        f"{r['seconds']:.1f} s, {r['rss_mb']:.0f} MB, write lock held {r['write_lock_seconds']:.2f} s (the former "
+        f"one-transaction import held it {r['direct_import_seconds']:.1f} s in the same run); a second import "
+        f"{changed} ({_load(r)})",
+        "< 20 s, < 200 MB, lock well under 1 s",
     )
 
 
