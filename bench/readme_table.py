@@ -39,11 +39,16 @@ def autocomplete(r: dict[str, Any]) -> Row:
     )
 
 
+def _validation_flag(r: dict[str, Any]) -> str:
+    modes = sorted(r["modes"])
+    return "" if modes == ["off", "on"] else f" --validation {modes[0]}"
+
+
 def show_latency(r: dict[str, Any]) -> Row:
     return (
         f"`/show` from INTERACTION_CREATE to the callback, through the emulator, real bot, {r['requests']} mixed "
         "requests",
-        f"`python bench/show_latency.py --requests {r['requests']} --json`",
+        f"`python bench/show_latency.py --requests {r['requests']}{_validation_flag(r)} --json`",
         f"median {r['median_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; autocomplete round trip "
         f"{r['autocomplete_median_ms']:.1f} ms ({r['validation']}; {_load(r)})",
         "median < 20 ms",
