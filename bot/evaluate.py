@@ -273,9 +273,9 @@ PEER_DEFAULTS: dict[str, dict[str, float]] = {
 }
 # How far each grid may grow when its best value sits on an edge (low, high); a parameter absent here is not widened.
 # ours: half-life down to "the last vote alone", content and popularity up to twice the grid's top (3.2x and 1.6x
-# the co-vote signal), alpha within Aiolli's (2013) 0.1-0.9, K 25-800. ALS and BPR factors up to 512 (published
-# MovieLens tunings stop at 200-512, e.g. Rendle et al. 2022 use up to 512; beyond that a 2-core run cannot afford
-# them), iterations up to twice the grid's top; item-item K from 5 (Dacrema et al. 2019 tune K from 5);
+# the co-vote signal), alpha within Aiolli's (2013) 0.1-0.9, K 25-800. ALS and BPR factors up to 4x the grid's top,
+# 512 (one ALS fit at 512 factors takes about 90 s of CPU here: more is not affordable on 2 cores), iterations up to
+# twice the grid's top; item-item K from 5 (Dacrema et al. 2019 tune K from 5);
 # EASE^R's lambda over a further decade either way. Regularisation, learning rate and ALS's alpha a decade either way.
 GRID_CAPS: dict[str, dict[str, tuple[float, float]]] = {
     "ours": {

@@ -396,3 +396,33 @@ def test_mcnemar_p_value() -> None:
     # 10 members only ours found, 0 only the peer: two-sided exact p = 2 / 2**10
     assert mcnemar_p([True] * 10 + [False] * 5, [False] * 15) == pytest.approx(2 / 1024)
     assert mcnemar_p([True] * 6 + [False] * 4, [False] * 6 + [True] * 4) == pytest.approx(0.7539, abs=1e-4)
+
+
+def test_coordinate_search_widens_an_edge_and_stops_at_the_budget() -> None:
+    from bot.evaluate import _coordinate_search
+
+    calls: list[dict[str, float]] = []
+
+    def score(values: dict[str, float]) -> float:
+        calls.append(values)
+        return -((values["factors"] - 300) ** 2) - 1000 * (values["reg"] - 0.1) ** 2
+
+    search = _coordinate_search(
+        {"factors": (16, 32, 64, 128), "reg": (0.01, 0.1, 1.0)}, {"factors": 64, "reg": 0.01}, score,
+        {"factors": (8, 512)}, budget=12,
+    )  # fmt: skip
+    # 128 is the grid's top and the best of it: the grid grows to 256 then 512 (the cap), and 256 wins.
+    assert search.extended == {"factors": [256, 512]}
+    assert search.chosen["factors"] == 256 and search.chosen["reg"] == 0.1
+    # Distinct settings only, exactly the budget, and the search says it stopped there.
+    assert search.trials == len(calls) == len({tuple(sorted(c.items())) for c in calls}) == 12
+    assert search.stopped == "budget"
+
+
+def test_coordinate_search_converges_before_the_budget_on_a_single_integer() -> None:
+    from bot.evaluate import _coordinate_search
+
+    search = _coordinate_search({"K": (20, 50, 100)}, {"K": 50}, lambda v: -abs(v["K"] - 60), {"K": (5, 2000)}, 24)
+    # Midpoints around the best (71, then 60 between 50 and 71, ...) until no new integer is left between.
+    assert search.stopped == "converged" and search.trials < 24
+    assert search.chosen == {"K": 60} and search.extended == {}
