@@ -171,7 +171,10 @@ class ShowBot(commands.Bot):
     def votes_changed(self, changes: Sequence[VoteChange]) -> None:
         """Every committed vote change (the bot's vote store calls this): what is derived from votes follows, vote
         by vote, before anyone can read the new votes. Never a rebuild."""
-        recommender = getattr(self, "recommender", None)  # None until load_extensions has run
+        titles = getattr(self, "titles", None)  # None until load_extensions has run
+        if titles is not None:
+            titles.votes_changed(changes)  # the servers' title search boosts
+        recommender = getattr(self, "recommender", None)  # likewise
         if recommender is not None:
             for change in changes:
                 recommender.on_vote(*change)

@@ -38,7 +38,7 @@ import sqlite3
 import string
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice, product
 from pathlib import Path
@@ -182,6 +182,8 @@ class SearchIndex:
         # The most popular entries under each very common prefix ("t", "th"), computed on first use and dropped
         # when a title under that prefix changes.
         self._prefix_top: dict[str, list[int]] = {}
+        # Bumped whenever a show's entries change: what a `Boosts` derived from this index is valid for.
+        self.generation = 0
 
     # ----------------------------------------------------------------------------------------------------------
     # Building and updating
@@ -245,6 +247,7 @@ class SearchIndex:
         """Append the show's entries to the columns and posting lists; sorted structures are the caller's job."""
         if show_id in self._primary:
             self.remove_show(show_id)
+        self.generation += 1
         added: list[int] = []
         seen: set[str] = set()
         for title in titles:
@@ -346,6 +349,7 @@ class SearchIndex:
     def remove_show(self, show_id: int) -> None:
         """Forget a show; unknown ids are ignored."""
         entries = self._show_entries(show_id)
+        self.generation += 1
         self._primary.pop(show_id, None)
         self._alternatives.pop(show_id, None)
         for entry in entries:
@@ -418,11 +422,7 @@ class SearchIndex:
         limit = max(0, limit)
         chosen: list[int] = []
         if boosts:
-            favourites = sorted(
-                (show_id for show_id, boost in boosts.items() if boost > 0 and show_id in self._primary),
-                key=lambda show_id: (-boosts[show_id], self._popularity_key(self._primary[show_id])),
-            )
-            chosen = favourites[:limit]
+            chosen = list(Boosts.of(boosts).top(self, limit))
         seen = set(chosen)
         for entry in self._by_popularity:
             if len(chosen) >= limit:
@@ -472,17 +472,17 @@ class SearchIndex:
             return [], ""
         text = query[:MAX_QUERY_CHARS]
         norm = normalise(text)
-        boosts = boosts or {}
-        favoured = _Favoured(self, boosts)
+        favoured = Boosts.of(boosts)
+        scores = favoured.scores
         keys: dict[int, _RankKey] = {}
         if not norm:
             raw = " ".join(text.casefold().split())
             for entry in self._raw_exact.get(raw, ()) if raw else ():
-                keys[entry] = self._key(entry, TIER_EXACT, boosts)
+                keys[entry] = self._key(entry, TIER_EXACT, scores)
         else:
-            self._prefix_candidates(norm, limit, boosts, favoured, keys)
+            self._prefix_candidates(norm, limit, scores, favoured, keys)
             if len({self._entry_show[e] for e in keys}) < limit:
-                self._word_candidates(norm, boosts, favoured, keys)
+                self._word_candidates(norm, scores, favoured, keys)
         best: dict[int, tuple[_RankKey, int]] = {}
         for entry, key in keys.items():
             show_id = self._entry_show[entry]
@@ -533,7 +533,7 @@ class SearchIndex:
         return (tier, unmatched, 0.0, cost, extra, -boost, -popularity, 0.0, len(norm), not_primary, norm, show_id)
 
     def _prefix_candidates(
-        self, norm: str, limit: int, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
+        self, norm: str, limit: int, boosts: Mapping[int, float], favoured: Boosts, keys: dict[int, _RankKey]
     ) -> None:
         """Exact titles and titles that start with the query."""
         low = bisect_left(self._sorted_keys, norm)
@@ -551,8 +551,8 @@ class SearchIndex:
         while position < high and self._sorted_keys[position] == norm:
             keys[self._sorted_entries[position]] = self._key(self._sorted_entries[position], TIER_EXACT, boosts)
             position += 1
-        for entry in favoured.entries():
-            if entry not in keys and self._entry_norm[entry].startswith(norm):
+        for entry in favoured.entries_under_prefix(self, norm):
+            if entry not in keys:
                 keys[entry] = self._key(entry, TIER_PREFIX, boosts)
         wanted = limit * 2
         top = self._prefix_top.get(norm) if wanted <= PREFIX_TOP else None
@@ -697,7 +697,7 @@ class SearchIndex:
         return found
 
     def _word_candidates(
-        self, norm: str, boosts: Mapping[int, float], favoured: _Favoured, keys: dict[int, _RankKey]
+        self, norm: str, boosts: Mapping[int, float], favoured: Boosts, keys: dict[int, _RankKey]
     ) -> None:
         """Titles containing the query's words anywhere, exactly, as prefixes or misspelt."""
         memo: dict[str, tuple[dict[str, int], tuple[str, str] | None]] = {}
@@ -730,7 +730,7 @@ class SearchIndex:
         self,
         norm: str,
         boosts: Mapping[int, float],
-        favoured: _Favoured,
+        favoured: Boosts,
         keys: dict[int, _RankKey],
         memo: dict[str, tuple[dict[str, int], tuple[str, str] | None]],
         *,
@@ -755,10 +755,11 @@ class SearchIndex:
             # Titles with all of the (up to three) rarest words first; if they are too few, titles with either of
             # the two rarest: a title with one word misspelt beyond recognition is still found by the other.
             every = set(anchors[0]).intersection(*anchors[1:3])
-            candidates = _capped(every, favoured)
+            favoured_entries = favoured.entries(self)
+            candidates = _capped(every, favoured_entries)
             if len(anchors) > 1 and len(every) < AUTOCOMPLETE_LIMIT:
                 either = set(anchors[0]).union(anchors[1])
-                candidates += _capped(either - every, favoured, UNION_SCORED)
+                candidates += _capped(either - every, favoured_entries, UNION_SCORED)
         else:
             candidates = self._common_word_candidates(words)
         candidates += self._corrected_titles(words)
@@ -839,38 +840,144 @@ class SearchIndex:
         return Match(show_id, title, year, score, matched)
 
 
-class _Favoured:
-    """The entries of the shows a server likes (positive boost), worked out once per query and only if needed:
-    they join any candidate list that had to be capped, so that a server's favourites are never cut off.
+class Boosts(Mapping[int, float]):
+    """A server's vote boosts (show id -> net votes) and what search derives from them, worked out once per snapshot
+    rather than on every keystroke: the entries of the shows it likes (positive boost), which join any candidate
+    list that had to be capped so that a server's favourites are never cut off, and its top favourites for the empty
+    query. Boosts read with their vote counts (`from_tallies`) follow votes one change at a time (`apply`), keeping
+    the derived parts in step; a plain mapping passed to a search is wrapped for that one query (`of`).
     """
 
-    __slots__ = ("_boosts", "_entries", "_index")
+    __slots__ = ("_by_norm", "_counts", "_entries", "_entries_of", "_favoured", "_top", "_top_of", "scores")
 
-    def __init__(self, index: SearchIndex, boosts: Mapping[int, float]) -> None:
-        self._index = index
-        self._boosts = boosts
-        self._entries: list[int] | None = None
+    def __init__(self, scores: Mapping[int, float] | None = None) -> None:
+        self.scores: dict[int, float] = dict(scores or {})
+        self._counts: dict[int, int] | None = None  # show id -> votes behind its score; None: read-only
+        self._favoured: set[int] = {show_id for show_id, boost in self.scores.items() if boost > 0}
+        # Derived from an index (valid for one `generation` of it), on first use:
+        self._entries_of: tuple[SearchIndex, int] | None = None
+        self._entries: set[int] = set()  # the favourites' entries
+        self._by_norm: list[tuple[str, int]] = []  # (normalised title, entry) of those, sorted: prefix look-ups
+        self._top_of: tuple[SearchIndex, int, int] | None = None  # (index, generation, limit)
+        self._top: list[int] = []  # show ids, best first
 
-    def entries(self) -> list[int]:
-        if self._entries is None:
-            primary, alternatives = self._index._primary, self._index._alternatives
-            found: list[int] = []
-            for show_id, boost in self._boosts.items():
-                entry = primary.get(show_id) if boost > 0 else None
-                if entry is not None:
-                    found.append(entry)
-                    found += alternatives.get(show_id, ())
-            self._entries = found
+    @classmethod
+    def of(cls, boosts: Mapping[int, float] | None) -> Boosts:
+        return boosts if isinstance(boosts, Boosts) else cls(boosts)
+
+    @classmethod
+    def from_tallies(cls, tallies: Mapping[int, tuple[int, int]]) -> Boosts:
+        """From show id -> (net votes, number of votes), for the shows with votes (`bot.votes.vote_tallies`)."""
+        boosts = cls({show_id: float(net) for show_id, (net, _) in tallies.items()})
+        boosts._counts = {show_id: count for show_id, (_, count) in tallies.items()}
+        return boosts
+
+    def __getitem__(self, show_id: int) -> float:
+        return self.scores[show_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.scores)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def apply(self, show_id: int, old_value: int | None, new_value: int | None) -> None:
+        """One member's vote on a show changed from `old_value` to `new_value` (None: no vote)."""
+        if self._counts is None:
+            raise ValueError("only boosts read with their vote counts can follow votes")
+        count = self._counts.get(show_id, 0) + (new_value is not None) - (old_value is not None)
+        was = self.scores.get(show_id, 0.0)
+        if count > 0:
+            now = was + (new_value or 0) - (old_value or 0)
+            self._counts[show_id] = count
+            self.scores[show_id] = now
+        else:  # its last vote went: a fresh read would not list it
+            now = 0.0
+            self._counts.pop(show_id, None)
+            self.scores.pop(show_id, None)
+        if (was > 0) != (now > 0):
+            self._favour(show_id, now > 0)
+        if self._top_of is not None and now != was:
+            index, generation, limit = self._top_of
+            top = self._top
+            if (
+                generation != index.generation
+                or show_id in top
+                or (
+                    now > 0
+                    and show_id in index._primary
+                    and (len(top) < limit or self._top_key(index, show_id) < self._top_key(index, top[-1]))
+                )
+            ):
+                self._top_of = None  # it moved within, into or out of the top: worked out again when next asked
+
+    def forget(self, show_id: int) -> None:
+        """A show left the catalog, and its votes with it (they cascade; no vote change is announced)."""
+        if self.scores.pop(show_id, 0.0) > 0:
+            self._favour(show_id, False)
+        if self._counts is not None:
+            self._counts.pop(show_id, None)
+        if show_id in self._top:
+            self._top_of = None
+
+    def _favour(self, show_id: int, favoured: bool) -> None:
+        if favoured:
+            self._favoured.add(show_id)
+        else:
+            self._favoured.discard(show_id)
+        if self._entries_of is None:
+            return
+        index, generation = self._entries_of
+        if generation != index.generation:
+            self._entries_of = None
+            return
+        for entry in index._show_entries(show_id):
+            if favoured:
+                self._entries.add(entry)
+                insort(self._by_norm, (index._entry_norm[entry], entry))
+            else:
+                self._entries.discard(entry)
+                self._by_norm.remove((index._entry_norm[entry], entry))
+
+    def _derive_entries(self, index: SearchIndex) -> None:
+        if self._entries_of != (index, index.generation):
+            entries = {entry for show_id in self._favoured for entry in index._show_entries(show_id)}
+            self._entries = entries
+            self._by_norm = sorted((index._entry_norm[entry], entry) for entry in entries)
+            self._entries_of = (index, index.generation)
+
+    def entries(self, index: SearchIndex) -> set[int]:
+        """The entries (every title) of the shows the server likes."""
+        self._derive_entries(index)
         return self._entries
 
+    def entries_under_prefix(self, index: SearchIndex, norm: str) -> list[int]:
+        """The favourites' entries whose normalised title starts with `norm` (not empty)."""
+        self._derive_entries(index)
+        low = bisect_left(self._by_norm, (norm,))
+        high = bisect_left(self._by_norm, (norm + "\uffff",), low)
+        return [entry for _, entry in self._by_norm[low:high]]
 
-def _capped(entries: set[int], favoured: _Favoured, cap: int = MAX_SCORED) -> list[int]:
+    def _top_key(self, index: SearchIndex, show_id: int) -> tuple[float, tuple[float, int, int]]:
+        return (-self.scores[show_id], index._popularity_key(index._primary[show_id]))
+
+    def top(self, index: SearchIndex, limit: int) -> list[int]:
+        """The server's `limit` favourite shows in the index: highest boost first, then the most popular."""
+        if self._top_of != (index, index.generation, limit):
+            primary = index._primary
+            in_index = (show_id for show_id in self._favoured if show_id in primary)
+            self._top = heapq.nsmallest(limit, in_index, key=lambda show_id: self._top_key(index, show_id))
+            self._top_of = (index, index.generation, limit)
+        return self._top
+
+
+def _capped(entries: set[int], favoured: set[int], cap: int = MAX_SCORED) -> list[int]:
     """At most `cap` of `entries` (plus the favoured ones): the most popular, whose entry numbers are smallest."""
     if len(entries) <= cap:
         return list(entries)
     chosen = heapq.nsmallest(cap, entries)
     last = chosen[-1]
-    chosen += [entry for entry in favoured.entries() if entry > last and entry in entries]
+    chosen += sorted(entry for entry in entries & favoured if entry > last)
     return chosen
 
 

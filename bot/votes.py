@@ -1001,6 +1001,15 @@ async def net_votes(db: Database, guild_id: int) -> dict[int, int]:
     return {int(show_id): int(net) for show_id, net in rows}
 
 
+async def vote_tallies(db: Database, guild_id: int) -> dict[int, tuple[int, int]]:
+    """show_id -> (up minus down votes, number of votes) in the server, for shows with votes (title search boosts,
+    which then follow each vote change and need the count to know when a show's last vote goes)."""
+    rows = await db.fetchall(
+        "SELECT show_id, sum(value), count(*) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
+    )
+    return {int(show_id): (int(net), int(count)) for show_id, net, count in rows}
+
+
 def wilson_lower_bound(up: int, down: int, z: float = 1.96) -> float:
     """The lower bound of the Wilson score interval for the share of upvotes (0 with no votes).
 

@@ -262,7 +262,6 @@ class Votes(commands.Cog):
         value = {"up": 1, "down": -1, "clear": None}[choice]
         event = CommandVote(interaction.guild_id, interaction.user.id, show_id, value)
         await self.processor.submit_and_wait(event)
-        titles.forget_boosts(interaction.guild_id)  # the server's favourites changed
         name = f"**{plain_line(show_title, 150)}**"
         if value is None:
             message = f"Your vote for {name} is cleared."
