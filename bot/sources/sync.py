@@ -36,6 +36,13 @@ async def import_in_thread(db_path: Path, records: list[ShowRecord], progress: P
     return await asyncio.to_thread(import_each, db_path, records, progress=progress)
 
 
+async def import_fetched(db_path: Path, records: list[ShowRecord], skipped: list[str]) -> ImportSummary:
+    """Import what an API sync fetched; the shows it could not fetch are reported first among the skipped."""
+    summary = await import_in_thread(db_path, records, None)
+    summary.skipped = skipped + summary.skipped
+    return summary
+
+
 def known_tvmaze_ids(db_path: Path) -> set[int]:
     conn = connect_sync(db_path)
     try:
@@ -108,9 +115,7 @@ async def tvmaze_updates(
                     records.append(record)
             if progress is not None:
                 progress(count)
-    summary = await import_in_thread(db_path, records, None)
-    summary.skipped = skipped + summary.skipped
-    return summary
+    return await import_fetched(db_path, records, skipped)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -371,9 +376,7 @@ async def tmdb_enrich(
             finally:
                 if progress is not None:
                     progress(count)
-    summary = await import_in_thread(db_path, records, None)
-    summary.skipped = skipped + summary.skipped
-    return summary
+    return await import_fetched(db_path, records, skipped)
 
 
 def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecord]:
@@ -418,9 +421,7 @@ async def tmdb_on_the_air(
                     records.append(record)
             if progress is not None:
                 progress(count)
-    summary = await import_in_thread(db_path, records, None)
-    summary.skipped = skipped + summary.skipped
-    return summary
+    return await import_fetched(db_path, records, skipped)
 
 
 # --------------------------------------------------------------------------------------------------------------------
