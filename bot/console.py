@@ -24,10 +24,17 @@ from bot.catalog import seed_if_empty
 from bot.config import Settings
 from bot.core import COMMAND_HASH_KEY, ShowBot
 from bot.db import open_database
-from bot.emulator import ActionError, DiscordDriver, DiscordEmulator, NoResponse, Reply, build_demo_server
+from bot.emulator import (
+    ActionError,
+    ApiError,
+    DiscordDriver,
+    DiscordEmulator,
+    NoResponse,
+    Reply,
+    build_demo_server,
+)
 from bot.emulator.driver import iter_components
 from bot.emulator.harness import running_bot
-from bot.emulator.server import ApiError
 from bot.emulator.state import Message
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.emulator import ActionError, DiscordDriver, DiscordEmulator, limits
-from bot.emulator.server import APPLICATION_COMMAND
+from bot.emulator import APPLICATION_COMMAND, ActionError, DiscordDriver, DiscordEmulator, limits
 from bot.emulator.spec import SpecMissingError, SpecValidator
 from bot.emulator.state import ADD_REACTIONS, EMBED_LINKS, SEND_MESSAGES, snowflake
 
