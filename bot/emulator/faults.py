@@ -30,7 +30,7 @@ class Fault:
 
 class FaultInjection(EmulatorCore):
     def __init__(self, **shared: Any) -> None:
-        super().__init__(**shared)
+        super().__init__(**shared)  # cooperative: the options belong to the classes after this one in the MRO
         self.faults: list[Fault] = []
 
     def _routes(self) -> list[Route]:

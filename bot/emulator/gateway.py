@@ -29,7 +29,7 @@ class GatewaySession:
 
 class Gateway(EmulatorCore):
     def __init__(self, *, heartbeat_interval_ms: int, **shared: Any) -> None:
-        super().__init__(**shared)
+        super().__init__(**shared)  # cooperative: the other options belong to the classes after this one in the MRO
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.sessions: dict[str, GatewaySession] = {}
         self.gateway_connections: list[str] = []  # the path of every websocket connection, in order

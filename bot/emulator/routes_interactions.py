@@ -43,7 +43,7 @@ class InteractionRoutes(Gateway):
             ("DELETE", webhook_message, self._delete_webhook_message),
         ]
 
-    # ------------------------------------------------------------------------------------ what users do (events)
+    # ------------------------------------------------------------------------------- the interactions users start
     def new_interaction(
         self, type: int, user: User, channel: Channel, data: dict[str, Any], *, message: Message | None = None
     ) -> tuple[InteractionRecord, dict[str, Any]]:
