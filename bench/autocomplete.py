@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import emit, misspell, percentile, rss_mb
 from discord import app_commands
 
-from bot.catalog import connect_sync, seed_if_empty
-from bot.db import Database, open_database
-from bot.search import AUTOCOMPLETE_LIMIT
-from bot.text import normalise
-from bot.titles import TitleResolver
+from bot.catalog import TitleResolver
+from bot.catalog.records import connect_sync, seed_if_empty
+from bot.catalog.search import AUTOCOMPLETE_LIMIT
+from bot.common.text import normalise
+from bot.storage import Database, open_database
 from bot.votes import VoteStore
 
 GUILD = 42
@@ -599,7 +599,7 @@ async def cast_vote(store: VoteStore, rng: random.Random, show_ids: list[int]) -
 
 
 async def handler(titles: TitleResolver, text: str) -> list[app_commands.Choice[str]]:
-    """What the cog's autocomplete callback does with the option text (bot.ui.title_autocomplete)."""
+    """What the cog's autocomplete callback does with the option text (bot.app.ui.title_autocomplete)."""
     return [Choice(name=name, value=value) for name, value in await titles.choices(GUILD, text)]
 
 

@@ -38,8 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.db import open_database
 from bot.recommend import Recommender
+from bot.storage import open_database
 
 GUILD_ID = 42
 GENRES = [
@@ -54,7 +54,8 @@ PATH = (
     "worker thread, then the ranking); warm: recommend_for_member on a loaded server; after_vote: "
     "Recommender.on_vote for a random member's changed vote, then recommend_for_member for that member (both in "
     "the timer; on_vote alone is reported too). Left out: loading the catalog at start-up (setup_catalog_load_s), "
-    "storing the vote in SQLite, Discord and the emulator, and rendering the embed (bot/picks.py, bot/render.py)."
+    "storing the vote in SQLite, Discord and the emulator, and rendering the embed "
+    "(bot/recommend/picks.py, bot/common/render.py)."
 )
 
 

@@ -37,15 +37,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import emit, misspell, percentile, summary
 
+from bot.app.core import ShowBot
+from bot.app.harness import FAKE_TOKEN, running_bot
 from bot.catalog import seed_if_empty
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import open_database
+from bot.catalog.search import choice_value
+from bot.common.config import Settings
 from bot.emulator import DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.driver import BOT_WORK_PREFIXES
-from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.emulator.spec import DEFAULT_SPEC_PATH
-from bot.search import choice_value
+from bot.storage import open_database
 
 MEMBERS = ("alice", "bob", "carol")
 

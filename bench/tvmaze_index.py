@@ -8,7 +8,7 @@ templates: its genres, networks, summaries, images, statuses), each with a new i
 bench/autocomplete.py), a premiere year and a TVmaze weight. The pages are serialised before the clock starts, and
 served from another process, so neither the fake's work nor its memory is counted here.
 
-The timed path is what the connected bot does on its first start: `bot.sources.sync.tvmaze_index` with the bot's
+The timed path is what the connected bot does on its first start: `bot.catalog.sources.sync.tvmaze_index` with the bot's
 `catalog_changed` as the page hook (a ShowBot with no cogs and no Discord connection, seeded with the shipped
 catalog): each page fetched over local HTTP and decoded, mapped to records, imported in one transaction with the
 position, then the title index, the browse facets and the recommender learn that page's shows. Left out: TVmaze's
@@ -45,13 +45,12 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 from aiolimiter import AsyncLimiter  # noqa: E402
 from autocomplete import generated_titles, handler, percentile, query_mix  # noqa: E402
 
-from bot.catalog import seed_if_empty  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.core import ShowBot  # noqa: E402
-from bot.db import open_database  # noqa: E402
-from bot.search import SearchIndex  # noqa: E402
-from bot.sources.sync import tvmaze_index  # noqa: E402
-from bot.sources.tvmaze import TvmazeClient  # noqa: E402
+from bot.app.core import ShowBot  # noqa: E402
+from bot.catalog import SearchIndex, seed_if_empty  # noqa: E402
+from bot.catalog.sources.sync import tvmaze_index  # noqa: E402
+from bot.catalog.sources.tvmaze import TvmazeClient  # noqa: E402
+from bot.common.config import Settings  # noqa: E402
+from bot.storage import open_database  # noqa: E402
 
 TEMPLATES = ROOT.parent / "shared" / "data" / "tvmaze" / "shows_index_page1_2016.json"
 PAGE_SIZE = 250

@@ -28,19 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import emit
 
-from bot.clock import SystemClock, utc_iso
-from bot.config import Settings
-from bot.db import Database, open_database
+from bot.app.harness import FAKE_TOKEN, running_bot
+from bot.common.clock import SystemClock, utc_iso
+from bot.common.config import Settings
 from bot.emulator import DiscordDriver, DiscordEmulator, build_demo_server
-from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.emulator.state import Message, User, parse_emoji
-from bot.votes import (
-    ReactionEvent,
-    VoteProcessor,
-    VoteStore,
-    list_emoji_map,
-    show_emoji_map,
-)
+from bot.storage import Database, open_database
+from bot.votes import ReactionEvent, VoteProcessor, VoteStore, list_emoji_map, show_emoji_map
 
 PATH = (
     "gateway (headline): from the emulator sending the first reaction event on the gateway websocket until the last "

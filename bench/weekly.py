@@ -31,20 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import emit
 
+from bot.app.harness import FAKE_TOKEN, running_bot
 from bot.catalog import seed_if_empty
-from bot.clock import FakeClock, utc_iso
-from bot.config import Settings
-from bot.db import open_database
+from bot.common.clock import FakeClock, utc_iso
+from bot.common.config import Settings
 from bot.emulator import DiscordEmulator
-from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.emulator.ratelimits import GLOBAL_LIMIT_PER_SECOND, counts_towards_global
+from bot.storage import open_database
 from bot.weekly import DuePost, PostResult, WeeklyContent, format_local_time, render_weekly, run_tick
 
 PATH = (
     "headline tick_s: from the tick's start (every server due) until its last request is answered: due list, claims, "
     "content, rendering, POST of each server's message, its ledger record and vote tracking, then its keycap "
-    "reactions; every request through the real discord.py client, the bot's global limiter (bot/ratelimit.py) and "
-    "the Discord emulator enforcing Discord's rate limits. Leaves out: network latency (the emulator is on "
+    "reactions; every request through the real discord.py client, the bot's global limiter (bot/common/ratelimit.py) "
+    "and the Discord emulator enforcing Discord's rate limits. Leaves out: network latency (the emulator is on "
     "127.0.0.1, in the same process, sharing its CPU) and Discord's own processing time. offline_tick_ms: the same "
     "tick with a poster that renders and returns a made-up id (no REST at all)."
 )

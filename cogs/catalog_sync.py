@@ -2,7 +2,8 @@
 start (resumed where it stopped, then its last page for new shows), changed shows hourly, the schedules daily; with
 TMDB_API_KEY, TMDB's trailers and posters daily.
 
-The work and its error containment live in bot.sources.sync.run_background_job; this cog only schedules it. Every
+The work and its error containment live in bot.catalog.sources.sync.run_background_job; this cog only schedules it.
+Every
 job runs in a background task, and imports run in a worker thread: commands are served meanwhile.
 """
 
@@ -13,10 +14,9 @@ import logging
 
 from discord.ext import commands, tasks
 
-from bot.catalog import now_iso
-from bot.core import ShowBot
-from bot.sources import sync
-from bot.sources.sync import run_background_job, shows_to_refresh
+from bot import catalog
+from bot.app.core import ShowBot
+from bot.catalog import now_iso, run_background_job, shows_to_refresh
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class CatalogSync(commands.Cog):
             await run_background_job(
                 self.bot.settings, self.bot.db, "index", self.bot.clock.now(), on_page=self.page_landed
             )
-            if self._learned_since_rebuild >= sync.REBUILD_INDEX_AFTER_SHOWS:
+            if self._learned_since_rebuild >= catalog.REBUILD_INDEX_AFTER_SHOWS:  # read here: a test lowers it
                 self._learned_since_rebuild = 0
                 try:
                     await self.bot.rebuild_title_index()

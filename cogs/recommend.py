@@ -1,7 +1,7 @@
 """Recommendations: /recommend (for the member, or for:server) with a "More" button, and /similar.
 
 The recommender is the bot's (`bot.recommender`, kept up to date vote by vote through `bot.votes_changed`); paging
-and wording are in bot/picks.py. Every list is votable: each keycap upvotes the show at that position.
+and wording are in bot/recommend/picks.py. Every list is votable: each keycap upvotes the show at that position.
 """
 
 from __future__ import annotations
@@ -14,22 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import ShowBot
-from bot.errors import UserFacingError
-from bot.picks import (
-    PickPage,
-    PickRequest,
-    known_name,
-    list_items,
-    next_picks,
-    no_picks_message,
-    picks_embed,
-    picks_heading,
-    similar_embed,
-)
-from bot.recommend import GuildState
-from bot.render import plain_line
-from bot.ui import (
+from bot.app.core import ShowBot
+from bot.app.ui import (
     ANSWERS_PUBLICLY,
     FACET_MAX_CHARS,
     OwnerOnlyView,
@@ -40,6 +26,20 @@ from bot.ui import (
     send_response,
     service_autocomplete,
     title_autocomplete,
+)
+from bot.common.errors import UserFacingError
+from bot.common.render import plain_line
+from bot.recommend import (
+    GuildState,
+    PickPage,
+    PickRequest,
+    known_name,
+    list_items,
+    next_picks,
+    no_picks_message,
+    picks_embed,
+    picks_heading,
+    similar_embed,
 )
 from bot.votes import list_emoji_map
 

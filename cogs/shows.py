@@ -9,14 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.browse import Filters, ShowSummary, find_shows
-from bot.catalog import STATUSES, show_json
-from bot.core import ShowBot
-from bot.errors import UserFacingError
-from bot.render import ListItem, cast_pages, plain_line, quoted, show_card, show_list, trailer_link, trailer_message
-from bot.search import show_id_of_choice
-from bot.sources.lookup import lookup_and_add
-from bot.ui import (
+from bot.app.core import ShowBot
+from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
     FACET_MAX_CHARS,
@@ -27,6 +21,18 @@ from bot.ui import (
     send_response,
     service_autocomplete,
     title_autocomplete,
+)
+from bot.catalog import STATUSES, Filters, ShowSummary, find_shows, lookup_and_add, show_id_of_choice, show_json
+from bot.common.errors import UserFacingError
+from bot.common.render import (
+    ListItem,
+    cast_pages,
+    plain_line,
+    quoted,
+    show_card,
+    show_list,
+    trailer_link,
+    trailer_message,
 )
 from bot.votes import show_emoji_map
 

@@ -1,7 +1,7 @@
 """Votes: reactions on the bot's messages, /vote, /myvotes, /forgetme and /top.
 
-The cog only translates between Discord and `bot.votes`. Reaction events are handed to the VoteProcessor before the
-listener's first await, so they are applied in the gateway's order however discord.py schedules the listener tasks.
+The cog only translates between Discord and `bot.votes`. Reaction events are handed to the VoteProcessor before
+the listener's first await, so they are applied in the gateway's order however discord.py schedules the listener tasks.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import ShowBot
-from bot.errors import UserFacingError
-from bot.render import ListItem, plain_line, show_list
-from bot.ui import (
+from bot.app.core import ShowBot
+from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
     OwnerOnlyView,
@@ -29,6 +27,8 @@ from bot.ui import (
     service_autocomplete,
     title_autocomplete,
 )
+from bot.common.errors import UserFacingError
+from bot.common.render import ListItem, plain_line, show_list
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -42,7 +42,7 @@ from bot.votes import (
     Untrack,
     VoteProcessor,
     list_emoji_map,
-    reconcile,
+    reconcile_tracked_messages,
     top_shows,
 )
 
@@ -157,7 +157,7 @@ class Votes(commands.Cog):
 
     async def reconcile_now(self) -> None:
         try:
-            counts = await reconcile(
+            counts = await reconcile_tracked_messages(
                 self.store, self.fetch_reactors, now=self.bot.clock.now(), processor=self.processor
             )
         except asyncio.CancelledError:

@@ -1,9 +1,9 @@
 """The weekly post: /weekly set|preview|off|status, and the one loop that posts for every server.
 
-The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot/weekly.py's; the
-post's layout is render_weekly's (bot/render.py enforces the limits); votes are bot/votes.py's (the post is tracked
-in the bot's vote store, its keycaps added by bot.ui.add_vote_reactions). Time comes from bot.clock, so tests move a
-FakeClock and call `tick()`.
+The cog only translates: schedules, the (server, week) ledger, catch-up and fault handling are bot.weekly's; the
+post's layout is render_weekly's (bot.common.render enforces the limits); votes are bot.votes's (the post is tracked in
+the bot's vote store, its keycaps added by bot.app.ui.add_vote_reactions). Time comes from bot.common.clock, so tests
+move a FakeClock and call `tick()`.
 """
 
 from __future__ import annotations
@@ -17,26 +17,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot import render
-from bot.core import ShowBot
-from bot.countries import country_choices, country_from_locale, resolve_country
-from bot.errors import permission_label
-from bot.ui import ANSWERS_PRIVATELY, add_vote_reactions, send_response
+from bot.app.core import ShowBot
+from bot.app.ui import ANSWERS_PRIVATELY, add_vote_reactions, send_response
+from bot.common import render
+from bot.common.errors import permission_label
 from bot.votes import list_emoji_map
 from bot.weekly import (
     WEEKDAYS,
     AfterRecorded,
     CannotCheckEarlierPost,
-    ChannelGone,
     DuePost,
     GuildGone,
     MissingPermissions,
+    PostChannelGone,
     PostFailure,
     PostResult,
     TickReport,
     TransientPostFailure,
     WeeklyContent,
     WeeklyStatus,
+    country_choices,
+    country_from_locale,
     describe_schedule,
     disable_weekly,
     format_local_time,
@@ -45,6 +46,7 @@ from bot.weekly import (
     parse_local_time,
     preview_content,
     render_weekly,
+    resolve_country,
     resolve_timezone,
     run_tick,
     set_weekly,
@@ -200,7 +202,7 @@ class Weekly(commands.Cog):
         log.error("The weekly loop stopped", exc_info=error)
 
     async def tick(self) -> TickReport:
-        """One pass: every server whose post is due now (bot.clock) gets it, through `post`."""
+        """One pass: every server whose post is due now (bot.common.clock) gets it, through `post`."""
         async with self._tick_lock:
             self.last_report = await run_tick(self.bot.db, self.bot.clock.now(), self.post)
             return self.last_report
@@ -208,7 +210,7 @@ class Weekly(commands.Cog):
     # The poster ----------------------------------------------------------------------------------------------------
 
     async def post(self, due: DuePost, content: WeeklyContent) -> PostResult:
-        """Send one server's post. Raises a PostFailure run_tick understands; see bot/weekly.py on `recovering`."""
+        """Send one server's post. Raises a PostFailure run_tick understands; see bot.weekly on `recovering`."""
         guild = self.bot.get_guild(due.guild_id)
         if guild is None:
             raise GuildGone("I am no longer in this server.")
@@ -238,7 +240,7 @@ class Weekly(commands.Cog):
         try:
             message = await channel.send(text, embed=embed, allowed_mentions=render.NO_MENTIONS)
         except discord.NotFound as error:
-            raise ChannelGone(gone_message(channel.id)) from error
+            raise PostChannelGone(gone_message(channel.id)) from error
         except discord.Forbidden as error:
             raise MissingPermissions(f"Discord refused my post in {channel.mention} ({error.text}).") from error
         except discord.HTTPException as error:
@@ -252,7 +254,7 @@ class Weekly(commands.Cog):
 
     def _posted(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> PostResult:
         """The post is out: run_tick records its id, then has it tracked for votes at once, and adds its keycaps
-        once every server's post of the tick is out (bot/weekly.py, PostResult)."""
+        once every server's post of the tick is out (bot/weekly/posts.py, PostResult)."""
         guild = message.guild
         if not emoji_map or guild is None:
             return PostResult(message.id, message.channel.id)
@@ -266,11 +268,11 @@ class Weekly(commands.Cog):
         channel: object = guild.get_channel_or_thread(channel_id)
         if channel is None:
             if not may_fetch:
-                raise ChannelGone(gone_message(channel_id))
+                raise PostChannelGone(gone_message(channel_id))
             try:
                 channel = await self.bot.fetch_channel(channel_id)
             except discord.NotFound as error:
-                raise ChannelGone(gone_message(channel_id)) from error
+                raise PostChannelGone(gone_message(channel_id)) from error
             except discord.Forbidden as error:
                 raise MissingPermissions(f"I cannot see the channel <#{channel_id}> any more.") from error
             except discord.HTTPException as error:
@@ -282,7 +284,7 @@ class Weekly(commands.Cog):
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
         if not isinstance(channel, discord.TextChannel) or channel.guild.id != guild.id:
-            raise ChannelGone(f"<#{channel_id}> is not a text channel of this server: choose one with /weekly set.")
+            raise PostChannelGone(f"<#{channel_id}> is not a text channel of this server: choose one with /weekly set.")
         return channel
 
     async def _find_post(

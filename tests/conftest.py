@@ -27,14 +27,14 @@ import pytest
 from fake_tvmaze import FakeTvmaze
 from shared_data import serving
 
+from bot.app.core import ShowBot
+from bot.app.harness import FAKE_TOKEN, running_bot
 from bot.catalog import seed_if_empty
-from bot.clock import FakeClock
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database, open_database
+from bot.common.clock import FakeClock
+from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
-from bot.emulator.harness import FAKE_TOKEN, running_bot
 from bot.emulator.state import User
+from bot.storage import Database, open_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A Friday noon in UTC: scheduled work is driven by this clock, never by waiting.

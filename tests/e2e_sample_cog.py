@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import ShowBot
-from bot.errors import UserFacingError
+from bot.app.core import ShowBot
+from bot.common.errors import UserFacingError
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "Asia/Tokyo"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.browse import Facets
-from bot.catalog import Release, ShowRecord, connect_sync, import_records
-from bot.db import Database
+from bot.catalog import Facets
+from bot.catalog.records import Release, ShowRecord, connect_sync, import_records
+from bot.storage import Database
 
 
 def add(db: Database, record: ShowRecord) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.catalog import (
+from bot.catalog.records import (
     CatalogFormatError,
     connect_sync,
     import_path,
@@ -23,8 +23,8 @@ from bot.catalog import (
     shipped_catalog_files,
     show_json,
 )
-from bot.db import Database, open_database
-from bot.text import normalise
+from bot.common.text import normalise
+from bot.storage import Database, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "data" / "catalog.schema.json").read_text())

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fake_tvmaze import FakeTvmaze
 
-from bot.catalog import CastMember, ShowRecord, connect_sync, import_records, show_json
-from bot.db import open_database
-from bot.sources.sync import tvmaze_updates
+from bot.catalog.records import CastMember, ShowRecord, connect_sync, import_records, show_json
+from bot.catalog.sources.sync import tvmaze_updates
+from bot.storage import open_database
 
 
 def curated() -> ShowRecord:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
-from bot.core import ShowBot, discover_extensions
-from bot.db import open_database
+from bot.app.core import ShowBot, discover_extensions
+from bot.common.config import Settings
+from bot.storage import open_database
 
 
 async def test_every_cog_loads_and_command_names_are_unique(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ async def test_a_failing_cog_is_logged_and_the_others_still_load(
     async with open_database(tmp_path / "t.db") as db:
         bot = ShowBot(Settings(database_path=tmp_path / "t.db"), db, extensions=["cogs.no_such_cog", "cogs.shows"])
         async with bot:
-            with caplog.at_level(logging.ERROR, logger="bot.core"):
+            with caplog.at_level(logging.ERROR, logger="bot.app.core"):
                 await bot.load_extensions()
             assert "cogs.shows" in bot.extensions
             assert list(bot.failed_extensions) == ["cogs.no_such_cog"]

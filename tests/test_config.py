@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings
+from bot.common.config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -121,7 +121,7 @@ def test_no_token_explains_how_to_get_one(tmp_path: Path) -> None:
 
 def test_dotenv_of_the_working_directory_is_read_and_environment_wins(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LOG_LEVEL=WARNING\nDEV_GUILD_ID=not-a-number\n")
-    script = "from bot.config import Settings; print(Settings.from_env().log_level)"
+    script = "from bot.common.config import Settings; print(Settings.from_env().log_level)"
     env = {k: v for k, v in os.environ.items() if k not in ("LOG_LEVEL", "DEV_GUILD_ID")}
     env["PYTHONPATH"] = str(ROOT)
     read = subprocess.run(

@@ -120,7 +120,7 @@ def test_reacting_to_a_message_that_does_not_exist_is_one_line(tmp_path: Path, t
 
 
 def test_discord_timestamps_read_as_dates_in_the_terminal() -> None:
-    from bot.console import humanise_timestamps
+    from bot.app.console import humanise_timestamps
 
     text = humanise_timestamps("Premiered: <t:1519387200:D>, next <t:1519387200:d>")
     assert text == "Premiered: 23 February 2018, next 2018-02-23"  # noon UTC: the same day in every zone near UTC

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.countries import country_choices, country_from_locale, resolve_country
-from bot.errors import UserFacingError
+from bot.common.errors import UserFacingError
+from bot.weekly import country_choices, country_from_locale, resolve_country
 
 
 @pytest.mark.parametrize(

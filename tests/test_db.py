@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import MIGRATIONS_DIR, DatabaseError, discover_migrations, open_database, split_sql
+from bot.storage.database import MIGRATIONS_DIR, DatabaseError, discover_migrations, open_database, split_sql
 
 
 async def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from conftest import REPO_ROOT, bot_environment
 
-from bot.core import COMMAND_HASH_KEY
-from bot.db import open_database
+from bot.app.core import COMMAND_HASH_KEY
+from bot.app.harness import FAKE_TOKEN, running_bot
+from bot.app.runner import NO_TOKEN_HELP
 from bot.emulator import DiscordEmulator
-from bot.emulator.harness import FAKE_TOKEN, running_bot
-from bot.runner import NO_TOKEN_HELP
+from bot.storage import open_database
 
 pytestmark = pytest.mark.e2e
 

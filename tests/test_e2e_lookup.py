@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from fake_tvmaze import FakeTvmaze
 
-from bot.config import Settings
-from bot.db import Database
+from bot.common.config import Settings
 from bot.emulator import DiscordDriver
 from bot.emulator.state import User
+from bot.storage import Database
 
 pytestmark = pytest.mark.e2e
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.core import ShowBot
-from bot.db import Database
+from bot.app.core import ShowBot
+from bot.common.clock import FakeClock
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, Reply, build_demo_server
 from bot.emulator.state import Message, User
-from bot.picks import COLD_START_HINT, SERVER_COLD_START_HINT
-from bot.votes import KEYCAPS, VoteStore
+from bot.recommend.picks import COLD_START_HINT, SERVER_COLD_START_HINT
+from bot.storage import Database
+from bot.votes.store import KEYCAPS, VoteStore
 
 pytestmark = pytest.mark.e2e
 

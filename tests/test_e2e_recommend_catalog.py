@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 from fake_tvmaze import FakeTvmaze
 
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database
+from bot.app.core import ShowBot
+from bot.catalog import shows_to_refresh
+from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver
-from bot.sources.sync import shows_to_refresh
+from bot.storage import Database
 
 pytestmark = pytest.mark.e2e
 

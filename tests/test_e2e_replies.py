@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.core import ShowBot
-from bot.db import Database
+from bot.app.core import ShowBot
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
 from bot.emulator.driver import Reply
+from bot.storage import Database
 from bot.votes import THUMBS_UP, VoteStore
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ async def test_the_forgetme_confirmation_and_weekly_off_defer_while_the_vote_que
 
 
 def test_every_command_declares_how_it_answers(bot: ShowBot) -> None:
-    from bot.ui import ANSWER  # here: the stall tests above run (and fail) on a bot without it
+    from bot.app.ui import ANSWER  # here: the stall tests above run (and fail) on a bot without it
 
     undeclared = [
         command.qualified_name

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-import bot.ui
-from bot.catalog import connect_sync, import_records, parse_document
-from bot.db import Database
+import bot.app.ui
+from bot.catalog.records import connect_sync, import_records, parse_document
 from bot.emulator import ActionError, DiscordDriver, DiscordEmulator
 from bot.emulator.state import User
+from bot.storage import Database
 
 pytestmark = pytest.mark.e2e
 
@@ -157,7 +157,7 @@ async def test_cast_pages_belong_to_the_asker_and_expire(
 
     # Expiry, on a second answer nobody clicks: its buttons go after a short inactivity. (Shortening the timeout of the
     # answer clicked above made the clicks race it on a busy machine.)
-    monkeypatch.setattr(bot.ui, "VIEW_TIMEOUT", 0.3)
+    monkeypatch.setattr(bot.app.ui, "VIEW_TIMEOUT", 0.3)
     unclicked = await driver.slash("cast", title="A Very Large Ensemble", page=3, user=alice)
     message = unclicked.message
     assert message is not None and message.components

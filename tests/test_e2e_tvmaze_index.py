@@ -11,13 +11,13 @@ from dataclasses import replace
 import pytest
 from fake_tvmaze import FakeTvmaze
 
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database
+from bot import catalog
+from bot.app.core import ShowBot
+from bot.catalog.sources.sync import INDEX_STATE_KEY
+from bot.common.config import Settings
 from bot.emulator import DiscordDriver
 from bot.emulator.state import User
-from bot.sources import sync
-from bot.sources.sync import INDEX_STATE_KEY
+from bot.storage import Database
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +26,10 @@ pytestmark = pytest.mark.e2e
 def settings(
     settings: Settings, tvmaze: FakeTvmaze, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> Settings:
-    caplog.set_level(logging.INFO, logger="bot.search")
+    caplog.set_level(logging.INFO, logger="bot.catalog.search")
     tvmaze.serve_recorded_index(pages=3)
     # The title index is rebuilt whole after a bootstrap of this many shows (5,000 in the bot; 245 here).
-    monkeypatch.setattr(sync, "REBUILD_INDEX_AFTER_SHOWS", 200)
+    monkeypatch.setattr(catalog, "REBUILD_INDEX_AFTER_SHOWS", 200)
     return replace(settings, catalog_sync="tvmaze", tvmaze_base_url=tvmaze.base_url)
 
 

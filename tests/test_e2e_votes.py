@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database, open_database
+from bot.app.core import ShowBot
+from bot.app.harness import FAKE_TOKEN
+from bot.app.ui import make_votable
+from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
-from bot.emulator.harness import FAKE_TOKEN
 from bot.emulator.state import ADD_REACTIONS, MANAGE_MESSAGES, Channel, Message, User, parse_emoji, snowflake
-from bot.ui import make_votable
-from bot.votes import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
+from bot.storage import Database, open_database
+from bot.votes.store import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
 from cogs.votes import Votes
 
 pytestmark = pytest.mark.e2e

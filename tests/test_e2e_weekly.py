@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database
+from bot.app.core import ShowBot
+from bot.app.harness import running_bot
+from bot.common.clock import FakeClock
+from bot.common.config import Settings
 from bot.emulator import ActionError, DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
-from bot.emulator.harness import running_bot
 from bot.emulator.state import ADD_REACTIONS, READ_MESSAGE_HISTORY, SEND_MESSAGES, Channel, Message, Overwrite
-from bot.weekly import KEYCAPS, message_link, weekly_marker
+from bot.storage import Database
+from bot.weekly.posts import KEYCAPS, message_link, weekly_marker
 
 pytestmark = pytest.mark.e2e
 

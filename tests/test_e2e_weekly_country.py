@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from fake_tvmaze import FakeTvmaze
 
-from bot.config import Settings
-from bot.core import ShowBot
-from bot.db import Database
+from bot.app.core import ShowBot
+from bot.common.config import Settings
 from bot.emulator import DiscordDriver
+from bot.storage import Database
 
 pytestmark = pytest.mark.e2e
 

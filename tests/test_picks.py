@@ -1,4 +1,4 @@
-"""bot/picks.py: pages of picks without repeats, names of filters, and the list embed within Discord's limits."""
+"""Picks: pages of picks without repeats, names of filters, and the list embed within Discord's limits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.db import Database
-from bot.errors import UserFacingError
-from bot.picks import (
+from bot.common.errors import UserFacingError
+from bot.common.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS, ListItem
+from bot.recommend.model import ReasonKind, Recommendation, Recommender
+from bot.recommend.picks import (
     COLD_START_HINT,
     MAX_PICKS,
     SERVER_COLD_START_HINT,
@@ -22,8 +23,7 @@ from bot.picks import (
     picks_heading,
     similar_embed,
 )
-from bot.recommend import ReasonKind, Recommendation, Recommender
-from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS, ListItem
+from bot.storage import Database
 
 GUILD, ALICE = 1, 10
 

@@ -10,13 +10,13 @@ import aiohttp
 import discord
 import pytest
 
-from bot.clock import FakeClock
-from bot.db import Database
+from bot.app.harness import FAKE_TOKEN
+from bot.common.clock import FakeClock
 from bot.emulator import DiscordEmulator
 from bot.emulator.demo import DemoServer
-from bot.emulator.harness import FAKE_TOKEN
 from bot.emulator.ratelimits import GLOBAL_LIMIT_PER_SECOND, RateLimiter
-from bot.weekly import KEYCAPS, set_weekly
+from bot.storage import Database
+from bot.weekly.posts import KEYCAPS, set_weekly
 
 pytestmark = pytest.mark.e2e
 SAMPLE = ["e2e_sample_cog"]
@@ -107,7 +107,7 @@ async def test_the_bot_stays_under_the_global_limit_on_its_own(
     sent_from = len(emulator.requests)
     await asyncio.gather(*(target.send("hello") for target in targets))  # type: ignore[union-attr]
     assert len(emulator.requests) - sent_from == 120
-    assert emulator.rate_limited == []  # without bot/ratelimit.py's limiter, dozens of them are a global 429
+    assert emulator.rate_limited == []  # without bot/common/ratelimit.py's limiter, dozens of them are a global 429
 
 
 async def test_a_weekly_tick_posts_in_every_server_before_adding_any_reaction(

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import SHARED_DATA, require_shared
 
-from bot.clock import FakeClock
-from bot.db import Database, open_database
-from bot.recommend import GuildState, ReasonKind, Recommender, VoteArrays, Weights
+from bot.common.clock import FakeClock
+from bot.recommend.model import GuildState, ReasonKind, Recommender, VoteArrays, Weights
+from bot.storage import Database, open_database
 
 MOVIELENS = SHARED_DATA / "movielens" / "ml-latest-small"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -304,10 +304,10 @@ def test_windowed_co_votes_match_a_rebuild_property(
     live = GuildState.build(loaded, weights)
     live.popular()  # from here on kept sorted vote by vote
     for step, (user, show, value) in enumerate(events):
-        live.set_vote(user, show, value)
+        live.observe_vote(user, show, value)
         if step == snapshot_after:
             votes = live.snapshot()
-            live.set_vote(user, show, None)  # cast between the snapshot and its installation
+            live.observe_vote(user, show, None)  # cast between the snapshot and its installation
             live.install(VoteArrays.of(votes, live.show_index))
     rows = [(user, show, value) for user, shows in live.user_votes.items() for show, value in shows.items()]
     rebuilt = GuildState.build(rows, weights)
@@ -357,7 +357,7 @@ async def test_catalog_change_is_picked_up(db: Database, recommender: Recommende
 @pytest.mark.slow
 async def test_small_movielens_evaluation_beats_popularity_and_compares_with_ease() -> None:
     require_shared(MOVIELENS)
-    from bot.evaluate import run_evaluation
+    from bot.recommend.evaluate import run_evaluation
 
     result = await run_evaluation(MOVIELENS, max_users=250, tune_weights=False, baselines=False, seeds=(7, 8))
     models = result["models"]
@@ -376,12 +376,13 @@ async def test_small_movielens_evaluation_beats_popularity_and_compares_with_eas
 
 
 def test_leave_last_out_keeps_no_training_vote_after_the_held_out_item() -> None:
-    from bot.evaluate import Vote, leave_last_out
+    from bot.recommend.evaluate import RatingEvent, leave_last_out
 
     votes = [
-        Vote(1, 10, 1, 100), Vote(1, 11, 1, 200), Vote(1, 12, -1, 250), Vote(1, 13, 1, 300), Vote(1, 14, -1, 400),
-        Vote(1, 15, -1, 300),  # the same second as the test item, after it in movie order
-        Vote(2, 10, 1, 500), Vote(2, 11, -1, 600),  # too few upvotes: not evaluated, every vote trains
+        RatingEvent(1, 10, 1, 100), RatingEvent(1, 11, 1, 200), RatingEvent(1, 12, -1, 250),
+        RatingEvent(1, 13, 1, 300), RatingEvent(1, 14, -1, 400),
+        RatingEvent(1, 15, -1, 300),  # the same second as the test item, after it in movie order
+        RatingEvent(2, 10, 1, 500), RatingEvent(2, 11, -1, 600),  # too few upvotes: not evaluated, every vote trains
     ]  # fmt: skip
     test, validation = leave_last_out(votes)
     assert test.held_out == {1: 13} and validation.held_out == {1: 11}
@@ -390,7 +391,7 @@ def test_leave_last_out_keeps_no_training_vote_after_the_held_out_item() -> None
 
 
 def test_mcnemar_p_value() -> None:
-    from bot.evaluate import mcnemar_p
+    from bot.recommend.evaluate import mcnemar_p
 
     assert mcnemar_p([True, False], [True, False]) == 1.0
     # 10 members only ours found, 0 only the peer: two-sided exact p = 2 / 2**10
@@ -399,7 +400,7 @@ def test_mcnemar_p_value() -> None:
 
 
 def test_coordinate_search_widens_an_edge_and_stops_at_the_budget() -> None:
-    from bot.evaluate import _coordinate_search
+    from bot.recommend.evaluate import _coordinate_search
 
     calls: list[dict[str, float]] = []
 
@@ -420,7 +421,7 @@ def test_coordinate_search_widens_an_edge_and_stops_at_the_budget() -> None:
 
 
 def test_coordinate_search_converges_before_the_budget_on_a_single_integer() -> None:
-    from bot.evaluate import _coordinate_search
+    from bot.recommend.evaluate import _coordinate_search
 
     search = _coordinate_search({"K": (20, 50, 100)}, {"K": 50}, lambda v: -abs(v["K"] - 60), {"K": (5, 2000)}, 24)
     # Midpoints around the best (71, then 60 between 50 and 71, ...) until no new integer is left between.

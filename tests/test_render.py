@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.catalog import seed_if_empty, show_json
-from bot.db import open_database
-from bot.render import (
+from bot.common.render import (
     ATTRIBUTIONS,
     CONTENT_LIMIT,
     ELLIPSIS,
@@ -33,6 +32,7 @@ from bot.render import (
     trailer_link,
     trailer_message,
 )
+from bot.storage import open_database
 
 # Huge generated records are the point of these tests: a busy machine must not turn that into a failure.
 SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]

@@ -9,9 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import ShowRecord, connect_sync, import_records, load_records, seed_if_empty, shipped_catalog_files
-from bot.db import open_database
-from bot.search import (
+from bot.catalog.records import (
+    ShowRecord,
+    connect_sync,
+    import_records,
+    load_records,
+    seed_if_empty,
+    shipped_catalog_files,
+)
+from bot.catalog.search import (
     AUTOCOMPLETE_LIMIT,
     CHOICE_MAX_CHARS,
     Match,
@@ -24,7 +30,8 @@ from bot.search import (
     show_id_of_choice,
     year_of,
 )
-from bot.text import normalise
+from bot.common.text import normalise
+from bot.storage import open_database
 
 # --------------------------------------------------------------------------------------------------------------------
 # The shipped catalog, indexed once per module (from the files: the database path is tested separately below)

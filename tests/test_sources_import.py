@@ -1,12 +1,12 @@
-"""The importer's matching and merging rules that the catalog sources rely on (bot/catalog.py)."""
+"""The importer's matching and merging rules that the catalog sources rely on (bot/catalog/records.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bot.catalog import CastMember, ShowRecord, connect_sync, import_records, show_json
-from bot.db import open_database
+from bot.catalog.records import CastMember, ShowRecord, connect_sync, import_records, show_json
+from bot.storage import open_database
 
 
 async def import_and_export(tmp_path: Path, *batches: list[ShowRecord]) -> list[dict[str, Any]]:

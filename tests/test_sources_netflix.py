@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from shared_data import SHARED_DATA, require_shared
 
-from bot.catalog import (
+from bot.app.cli import main
+from bot.catalog.records import (
     ShowRecord,
     connect_sync,
     import_records,
@@ -22,10 +23,8 @@ from bot.catalog import (
     shipped_catalog_files,
     show_json,
 )
-from bot.cli import main
-from bot.db import Database, open_database
-from bot.sources.base import SourceError
-from bot.sources.netflix import (
+from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.netflix import (
     COLUMNS,
     PREMIERE_WINDOW_YEARS,
     SYNOPSIS_SOURCE,
@@ -33,6 +32,7 @@ from bot.sources.netflix import (
     parse_rows,
     read_netflix_csv,
 )
+from bot.storage import Database, open_database
 
 NETFLIX_CSV = SHARED_DATA / "netflix_titles.csv"
 HEADER = ",".join(COLUMNS)

@@ -13,14 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from shared_data import SHARED_DATA, Recordings, require_shared, serving
 
-from bot.catalog import Release, ShowRecord, connect_sync, import_records, show_json
-from bot.cli import main
-from bot.db import open_database
-from bot.sources.base import SourceError
-from bot.sources.http import ApiError
-from bot.sources.sync import tmdb_enrich, tmdb_on_the_air
-from bot.sources.tmdb import TmdbClient, providers_from, trailers_from
-from bot.weekly import release_label, render_weekly, returns_from_break, weekly_content
+from bot.app.cli import main
+from bot.catalog.records import Release, ShowRecord, connect_sync, import_records, show_json
+from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.http import ApiError
+from bot.catalog.sources.sync import tmdb_enrich, tmdb_on_the_air
+from bot.catalog.sources.tmdb import TmdbClient, providers_from, trailers_from
+from bot.storage import open_database
+from bot.weekly.posts import release_label, render_weekly, returns_from_break, weekly_content
 
 RECORDED = SHARED_DATA / "tmdb"
 API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent
@@ -230,7 +230,7 @@ def test_cli_without_a_key_says_so_in_one_line(
 ) -> None:
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.db"))
     monkeypatch.delenv("TMDB_API_KEY", raising=False)
-    monkeypatch.setattr("bot.config.load_dotenv", lambda *_, **__: False)
+    monkeypatch.setattr("bot.common.config.load_dotenv", lambda *_, **__: False)
     assert main(["catalog", "sync", "tmdb", "--trailers"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "TMDB_API_KEY" in err

@@ -13,14 +13,14 @@ import pytest
 from aiolimiter import AsyncLimiter
 from fake_tvmaze import HOUSE, JESSICA_JONES, THE_FLASH, FakeTvmaze, recorded, synthetic
 
-from bot.catalog import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
-from bot.config import Settings
-from bot.db import open_database
-from bot.sources.base import SourceError
-from bot.sources.http import ApiError, JsonApi, use_shared_limiter
-from bot.sources.lookup import lookup_and_add
-from bot.sources.sync import tvmaze_index, tvmaze_schedule, tvmaze_show, tvmaze_updates
-from bot.sources.tvmaze import CALLS_PER_WINDOW, WINDOW_SECONDS, TvmazeClient, show_to_record, strip_html
+from bot.catalog import lookup_and_add
+from bot.catalog.records import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
+from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.http import ApiError, JsonApi, use_shared_limiter
+from bot.catalog.sources.sync import tvmaze_index, tvmaze_schedule, tvmaze_show, tvmaze_updates
+from bot.catalog.sources.tvmaze import CALLS_PER_WINDOW, WINDOW_SECONDS, TvmazeClient, show_to_record, strip_html
+from bot.common.config import Settings
+from bot.storage import open_database
 
 
 class RecordingSleep:
@@ -273,7 +273,7 @@ async def test_lookup_and_add_only_with_a_configured_source(tvmaze: FakeTvmaze, 
 
 
 def test_a_search_guess_unlike_the_asked_title_is_refused() -> None:
-    from bot.sources.lookup import resembles
+    from bot.catalog.sources.lookup import resembles
 
     assert resembles("Breaking Bda", ShowRecord(title="Breaking Bad"))
     assert resembles("jessica jones", ShowRecord(title="Marvel's Jessica Jones"))
@@ -288,8 +288,8 @@ def test_a_search_guess_unlike_the_asked_title_is_refused() -> None:
 async def test_background_jobs_record_outcomes_and_contain_failures(tvmaze: FakeTvmaze, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bot.config import Settings
-    from bot.sources.sync import run_background_job
+    from bot.catalog import run_background_job
+    from bot.common.config import Settings
 
     now = datetime(2031, 5, 1, 6, 0, tzinfo=UTC)
     async with open_database(tmp_path / "t.db") as db:
@@ -323,8 +323,8 @@ async def test_background_jobs_record_outcomes_and_contain_failures(tvmaze: Fake
 
 
 async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) -> None:
-    from bot.config import Settings
-    from bot.core import ShowBot
+    from bot.app.core import ShowBot
+    from bot.common.config import Settings
 
     async with open_database(tmp_path / "t.db") as db:
         for catalog_sync, tmdb_key, running in ((None, "k", False), ("tvmaze", None, True), ("tvmaze", "k", True)):

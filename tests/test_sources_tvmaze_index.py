@@ -12,11 +12,11 @@ import pytest
 from fake_tvmaze import SHOWS_INDEX, FakeTvmaze, recorded
 from test_sources_tvmaze import RecordingSleep
 
-from bot.catalog import ShowRecord, connect_sync, find_show, import_records, seed_if_empty
-from bot.db import open_database
-from bot.sources.base import SourceError
-from bot.sources.sync import INDEX_STATE_KEY, IndexPosition, tvmaze_index
-from bot.sources.tvmaze import TvmazeClient, show_to_record
+from bot.catalog.records import ShowRecord, connect_sync, find_show, import_records, seed_if_empty
+from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.sync import INDEX_STATE_KEY, IndexPosition, tvmaze_index
+from bot.catalog.sources.tvmaze import TvmazeClient, show_to_record
+from bot.storage import open_database
 
 
 def page_requests(fake: FakeTvmaze) -> list[int]:

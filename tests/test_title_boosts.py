@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from bot.db import Database
-from bot.search import AUTOCOMPLETE_LIMIT, Boosts, SearchIndex
-from bot.titles import TitleResolver
+from bot.catalog import TitleResolver
+from bot.catalog.search import AUTOCOMPLETE_LIMIT, Boosts, SearchIndex
+from bot.storage import Database
 from bot.votes import VoteStore, vote_tallies
 
 GUILD, OTHER_GUILD = 1000, 2000

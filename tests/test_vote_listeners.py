@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import FakeClock, utc_iso
-from bot.db import Database, open_database
-from bot.votes import (
+from bot.common.clock import FakeClock, utc_iso
+from bot.storage import Database, open_database
+from bot.votes.store import (
     KEYCAPS,
     THUMBS_DOWN,
     THUMBS_UP,

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import FakeClock, utc_iso
-from bot.db import Database, open_database
-from bot.votes import (
+from bot.common.clock import FakeClock, utc_iso
+from bot.storage import Database, open_database
+from bot.votes.store import (
     KEYCAPS,
     THUMBS_DOWN,
     THUMBS_UP,
@@ -32,7 +32,7 @@ from bot.votes import (
     VoteStore,
     list_emoji_map,
     net_votes,
-    reconcile,
+    reconcile_tracked_messages,
     show_emoji_map,
     top_shows,
     wilson_lower_bound,
@@ -399,7 +399,7 @@ async def test_reconcile_applies_what_changed_while_offline(store: VoteStore, db
     discord.set(MSG_B, THUMBS_UP, {5})
     discord.set(MSG_B, THUMBS_DOWN, {6})
     discord.set(MSG_LIST, KEYCAPS[2], {8})  # 8: new offline
-    counts = await reconcile(store, discord.fetch, now=START)
+    counts = await reconcile_tracked_messages(store, discord.fetch, now=START)
     assert counts == ReconcileCounts(added=2, removed=1, changed=2)
     assert await stored(db) == {
         (GUILD, 2, SHOW_A): (-1, MSG_A, THUMBS_DOWN),
@@ -410,7 +410,7 @@ async def test_reconcile_applies_what_changed_while_offline(store: VoteStore, db
         (GUILD, 8, SHOW_C): (1, MSG_LIST, KEYCAPS[2]),
     }
     assert await db.fetchval("SELECT count(*) FROM votes WHERE source = 'reconcile'") == 4
-    assert await reconcile(store, discord.fetch, now=START) == ReconcileCounts()  # idempotent
+    assert await reconcile_tracked_messages(store, discord.fetch, now=START) == ReconcileCounts()  # idempotent
 
 
 async def test_reconcile_after_a_crash_matches_the_full_replay(store: VoteStore, db: Database) -> None:
@@ -432,7 +432,7 @@ async def test_reconcile_after_a_crash_matches_the_full_replay(store: VoteStore,
     discord = FakeReactions()
     for user, message, emoji in holding:
         discord.present.setdefault((message, emoji), set()).add(user)
-    counts = await reconcile(store, discord.fetch, now=START)
+    counts = await reconcile_tracked_messages(store, discord.fetch, now=START)
     model = standard_model()
     for event in events:
         model.apply(event)
@@ -448,7 +448,7 @@ async def test_reconcile_untracks_gone_messages_and_channels_and_skips_failures(
     await store.track_message(602, GUILD, 77, "show", show_emoji_map(4))
     await run(store, [add(1, MSG_A, THUMBS_UP), add(1, MSG_B, THUMBS_UP), add(1, 601, THUMBS_UP)])
     discord = FakeReactions(gone_messages={MSG_A}, gone_channels={77}, broken={MSG_B})
-    counts = await reconcile(store, discord.fetch, now=START)
+    counts = await reconcile_tracked_messages(store, discord.fetch, now=START)
     assert counts == ReconcileCounts()
     active = {row[0] for row in await db.fetchall("SELECT message_id FROM vote_messages WHERE active = 1")}
     assert active == {MSG_B, MSG_LIST}  # the broken fetch is retried next time
@@ -462,7 +462,7 @@ async def test_reconcile_only_reads_messages_of_the_last_14_days(store: VoteStor
     discord = FakeReactions()
     discord.set(700, THUMBS_UP, {5})
     discord.set(MSG_A, THUMBS_UP, {5})
-    counts = await reconcile(store, discord.fetch, now=clock.now())
+    counts = await reconcile_tracked_messages(store, discord.fetch, now=clock.now())
     assert counts == ReconcileCounts(added=1)
     assert {call[1] for call in discord.calls} == {700}
 
@@ -487,11 +487,11 @@ async def test_reconcile_in_line_with_live_events_leaves_members_acting_during_t
             discord.set(MSG_A, THUMBS_DOWN, {2})
         return users
 
-    counts = await reconcile(store, fetch_during_live_events, now=START, processor=processor)
+    counts = await reconcile_tracked_messages(store, fetch_during_live_events, now=START, processor=processor)
     assert counts == ReconcileCounts()  # both members are settled by their own live events
     assert await stored(db) == {(GUILD, 2, SHOW_A): (-1, MSG_A, THUMBS_DOWN)}
     # Member 2's offline 👍 was recorded without overriding his newer 👎: the next start changes nothing.
-    assert await reconcile(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
+    assert await reconcile_tracked_messages(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
     await processor.stop()
     assert await stored(db) == {(GUILD, 2, SHOW_A): (-1, MSG_A, THUMBS_DOWN)}
 
@@ -516,10 +516,10 @@ async def test_a_clear_during_the_fetch_is_not_undone_by_the_reactions_read_befo
             discord.set(MSG_A, THUMBS_UP, set())
         return users
 
-    counts = await reconcile(store, fetch_then_clear, now=START, processor=processor)
+    counts = await reconcile_tracked_messages(store, fetch_then_clear, now=START, processor=processor)
     assert counts == ReconcileCounts(added=1)  # member 3's 👎 only
     assert await stored(db) == {(GUILD, 3, SHOW_A): (-1, MSG_A, THUMBS_DOWN)}
-    assert await reconcile(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
+    assert await reconcile_tracked_messages(store, discord.fetch, now=START, processor=processor) == ReconcileCounts()
     await processor.stop()
 
 
@@ -601,7 +601,7 @@ async def test_cli_votes_export_json_jsonl_and_table(
 ) -> None:
     import json
 
-    from bot.cli import main
+    from bot.app.cli import main
 
     await store.set_vote(GUILD, 7, SHOW_A, 1, "command")
     await store.set_vote(OTHER_GUILD, 8, SHOW_B, -1, "reaction", message_id=MSG_B, emoji=THUMBS_DOWN)
@@ -624,7 +624,7 @@ async def test_cli_votes_export_json_jsonl_and_table(
 
 
 def test_vote_reconcile_delay_setting() -> None:
-    from bot.config import ConfigError, Settings
+    from bot.common.config import ConfigError, Settings
 
     assert Settings.from_env({}).vote_reconcile_delay == 0.2
     assert Settings.from_env({"VOTE_RECONCILE_DELAY": "0"}).vote_reconcile_delay == 0.0

@@ -15,19 +15,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.weekly as weekly_module
-from bot.clock import FakeClock, utc_iso
-from bot.db import Database, open_database
-from bot.errors import UserFacingError
-from bot.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
-from bot.weekly import (
+import bot.weekly.posts as weekly_module
+from bot.common.clock import FakeClock, utc_iso
+from bot.common.errors import UserFacingError
+from bot.common.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
+from bot.storage import Database, open_database
+from bot.weekly.posts import (
     CATCH_UP_WINDOW,
     KEYCAPS,
     STALE_CLAIM,
-    ChannelGone,
     DuePost,
     GuildGone,
     MissingPermissions,
+    PostChannelGone,
     PostResult,
     TransientPostFailure,
     WeeklyContent,
@@ -448,7 +448,7 @@ async def test_each_fault_is_contained_and_recorded(db: Database, caplog: pytest
         await schedule(db, guild)
     poster = Poster(
         {
-            1: ChannelGone("The channel #news was deleted."),
+            1: PostChannelGone("The channel #news was deleted."),
             2: MissingPermissions("I need Send Messages in #news."),
             3: TransientPostFailure("Discord answered 503 three times."),
             4: RuntimeError("a bug"),
@@ -456,7 +456,7 @@ async def test_each_fault_is_contained_and_recorded(db: Database, caplog: pytest
         }
     )
     now = utc(2024, 6, 3, 18, 0)
-    with caplog.at_level(logging.WARNING, logger="bot.weekly"):
+    with caplog.at_level(logging.WARNING, logger="bot.weekly.posts"):
         report = await run_tick(db, now, poster)
     assert (report.due, report.posted, report.failed, report.retrying) == (6, 1, 4, 1)
     week = "2024-06-03T18:00:00+00:00"

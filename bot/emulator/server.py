@@ -1,6 +1,6 @@
 """A protocol-level stand-in for Discord's API v10: REST routes and the gateway websocket, on 127.0.0.1.
 
-The real, unmodified discord.py client connects to it (see bot.core.use_discord_endpoints). Every REST request is
+The real, unmodified discord.py client connects to it (see bot.app.core.use_discord_endpoints). Every REST request is
 recorded and its body validated (OpenAPI spec + documented limits); violations answer 400/50035 and are kept in
 `violations` so a test harness can fail the test that caused them. See docs/emulator.md.
 

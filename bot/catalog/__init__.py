@@ -1,0 +1,52 @@
+"""The catalog: the record format, import and export, the in-memory title index and its typo-tolerant search,
+title resolution for every command, browsing by genre and service, and `sources/` (TVmaze, TMDB, Netflix).
+
+May import: `bot.votes` (the votes that boost titles and order browsing), `bot.storage` and `bot.common`. Other
+packages use only the names exported here.
+"""
+
+from __future__ import annotations
+
+from bot.catalog.browse import Facets, Filters, ShowSummary, find_shows, matching_names
+from bot.catalog.records import (
+    STATUSES,
+    CatalogFormatError,
+    catalog_stats,
+    import_path,
+    now_iso,
+    seed_if_empty,
+    show_json,
+)
+from bot.catalog.search import MAX_QUERY_CHARS, SearchIndex, not_found_message, show_id_of_choice, year_of
+from bot.catalog.sources.commands import add_sync_parser, import_netflix, run_sync
+from bot.catalog.sources.lookup import lookup_and_add
+from bot.catalog.sources.sync import REBUILD_INDEX_AFTER_SHOWS, run_background_job, shows_to_refresh
+from bot.catalog.titles import TitleResolver
+
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "REBUILD_INDEX_AFTER_SHOWS",
+    "STATUSES",
+    "CatalogFormatError",
+    "Facets",
+    "Filters",
+    "SearchIndex",
+    "ShowSummary",
+    "TitleResolver",
+    "add_sync_parser",
+    "catalog_stats",
+    "find_shows",
+    "import_netflix",
+    "import_path",
+    "lookup_and_add",
+    "matching_names",
+    "not_found_message",
+    "now_iso",
+    "run_background_job",
+    "run_sync",
+    "seed_if_empty",
+    "show_id_of_choice",
+    "show_json",
+    "shows_to_refresh",
+    "year_of",
+]

@@ -1,0 +1,53 @@
+"""What every source shares: its report (skipped records, quirks handled) and the per-show import."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.catalog.records import ImportSummary, ShowRecord, connect_sync, import_records
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """A source could not be read or reached at all (wrong file, API down); the message is one sentence."""
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What a source read, what it skipped (each named, with the reason), and quirks it handled on the way."""
+
+    records: list[ShowRecord] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def import_each(
+    db_path: Path,
+    records: Iterable[ShowRecord],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import every record in its own transaction; a record that fails is rolled back and named in `skipped`."""
+    summary = ImportSummary()
+    conn = connect_sync(db_path)
+    try:
+        for count, record in enumerate(records, start=1):
+            try:
+                outcome = import_records(conn, [record])
+            except sqlite3.Error as exc:
+                log.warning("Import of %r failed: %s", record.title, exc)
+                summary.skipped.append(f"{record.title}: {exc}")
+            else:
+                summary.added += outcome.added
+                summary.updated += outcome.updated
+                summary.unchanged += outcome.unchanged
+            if progress is not None:
+                progress(count)
+    finally:
+        conn.close()
+    return summary
