@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.database import MIGRATIONS_DIR, DatabaseError, discover_migrations, open_database, split_sql
+from bot.common.paths import MIGRATIONS_DIR
+from bot.storage import DatabaseError, open_database
+from bot.storage.migrations import discover_migrations, split_sql
 
 
 async def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ async def test_a_vote_between_pages_neither_repeats_nor_skips(recommender: Recom
     request = PickRequest(GUILD, ALICE)
     first = await next_picks(recommender, request)
     recommender_state = await recommender.guild(GUILD)
-    recommender_state.set_vote(ALICE, first.show_ids[0], 1)  # she votes on the first pick, then asks for more
+    recommender_state.observe_vote(ALICE, first.show_ids[0], 1)  # she votes on the first pick, then asks for more
     second = await next_picks(recommender, request, first.show_ids)
     assert not set(second.show_ids) & set(first.show_ids)
     assert not second.cold_start and len(second.items) == 5

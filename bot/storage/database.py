@@ -1,110 +1,42 @@
-"""The SQLite database: connection settings, numbered migrations, and short serialised write transactions."""
+"""The SQLite database: connection settings, a connection for writes and one for reads, short serialised write
+transactions, and the row and connection types the features name."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
-from bot.common.paths import MIGRATIONS_DIR
+from bot.storage.errors import BUSY_TIMEOUT_MS, DatabaseError
+from bot.storage.migrations import Migration, migrate
 
-log = logging.getLogger(__name__)
+Row = sqlite3.Row  # what every read returns: indexable by position and by column name
+Connection = aiosqlite.Connection  # what `Database.transaction()` yields
+SyncConnection = sqlite3.Connection  # a blocking connection, for work in a worker thread
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-BUSY_TIMEOUT_MS = 5000
+
+def connect_sync(path: Path, *, read_only: bool = False) -> SyncConnection:
+    """A blocking connection for a worker thread, in autocommit mode with the bot's busy timeout; rows are `Row`s."""
+    if read_only:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not read_only:
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
 # Keep (key, value) in bot_state, replacing what was there.
 SET_STATE_SQL = (
     "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-
-
-class DatabaseError(Exception):
-    """The database cannot be used as it is (for example: made by a newer Showbot). The message says what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    path: Path
-
-    def sql(self) -> str:
-        return self.path.read_text(encoding="utf-8")
-
-
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """The migration files in order; their numbers must run 1, 2, 3, ... without gaps."""
-    found = []
-    for path in directory.iterdir():
-        match = _MIGRATION_NAME.match(path.name)
-        if match:
-            found.append(Migration(int(match.group(1)), path))
-    found.sort(key=lambda migration: migration.version)
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise DatabaseError(f"migration {migration.path.name} is out of sequence: expected number {expected:04d}")
-    return found
-
-
-def is_busy(exc: BaseException) -> bool:
-    """Whether `exc` is SQLite's "database is locked/busy": another connection holds the lock; worth retrying."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in BUSY_CODES
-
-
-BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-LOCK_RETRY_FIRST, LOCK_RETRY_MAX = 0.05, 2.0  # seconds between tries while the database is locked (doubling)
-STALL_WARNING_EVERY = 30.0  # seconds between warnings while something waits for the lock
-T = TypeVar("T")
-
-
-async def retry_while_locked(
-    attempt: Callable[[], Awaitable[T]],
-    what: str,
-    waiting: Callable[[], str] = lambda: "",
-    on_stall: Callable[[], object] | None = None,
-) -> T:
-    """`await attempt()`, tried again with backoff for as long as it fails because another connection holds the
-    database's write lock (each try already waits `BUSY_TIMEOUT_MS` inside SQLite); any other error is raised.
-    While it stalls, a warning names `what` and `waiting()` (when it starts, then every STALL_WARNING_EVERY s);
-    `on_stall()` is called once when it starts."""
-    tries = 0
-    stalled_at: float | None = None
-    warned_at = 0.0
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            result = await attempt()
-        except Exception as exc:
-            if not is_busy(exc):
-                raise
-            now = loop.time()
-            if stalled_at is None:
-                stalled_at = now
-                if on_stall is not None:
-                    on_stall()
-            if now - warned_at >= STALL_WARNING_EVERY:
-                warned_at = now
-                log.warning(
-                    "%s stalled for %.0f s: the database is locked by another connection (%s)%s",
-                    what,
-                    now - stalled_at + BUSY_TIMEOUT_MS / 1000,
-                    exc,
-                    waiting(),
-                )
-            await asyncio.sleep(min(LOCK_RETRY_FIRST * 2**tries, LOCK_RETRY_MAX))
-            tries += 1
-            continue
-        if stalled_at is not None:
-            log.warning("%s went through after a stall of %.1f s", what, loop.time() - stalled_at)
-        return result
 
 
 class Database:
@@ -172,41 +104,8 @@ class Database:
         return int(await self.fetchval("PRAGMA user_version"))
 
     async def migrate(self, migrations: Sequence[Migration] | None = None) -> int:
-        """Apply every migration newer than the database, each in its own transaction. Returns the new version."""
-        migrations = discover_migrations() if migrations is None else migrations
-        latest = migrations[-1].version if migrations else 0
-        current = await self.schema_version()
-        if current > latest:
-            raise DatabaseError(
-                f"the database {self.path} has schema version {current}, newer than this Showbot knows "
-                f"({latest}): upgrade Showbot, or point DATABASE_PATH at another file."
-            )
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            log.info("Applying database migration %s", migration.path.name)
-            async with self.transaction() as conn:
-                # executescript would COMMIT first; run statement by statement inside our transaction instead.
-                for statement in split_sql(migration.sql()):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {migration.version:d}")
-        return max(current, latest)
-
-
-def split_sql(script: str) -> list[str]:
-    """Split a migration script into complete statements (trigger bodies contain semicolons of their own)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        raise DatabaseError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:60]!r}")
-    return statements
+        """Apply every migration newer than the database (bot.storage.migrations). Returns the new version."""
+        return await migrate(self, migrations)
 
 
 @asynccontextmanager

@@ -226,7 +226,7 @@ def import_report(
 ) -> ImportSummary:
     """Import what was read in one transaction (all or nothing, like a catalog file); skipped rows join the summary.
 
-    The database must exist and be migrated (`bot.storage.database.open_database` does that).
+    The database must exist and be migrated (`bot.storage.open_database` does that).
     """
     conn = connect_sync(db_path)
     try:
