@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 
 from bot.emulator import APPLICATION_COMMAND, ActionError, DiscordDriver, DiscordEmulator, limits
+from bot.emulator.permissions import ADD_REACTIONS, EMBED_LINKS, SEND_MESSAGES
 from bot.emulator.spec import SpecMissingError, SpecValidator
-from bot.emulator.state import ADD_REACTIONS, EMBED_LINKS, SEND_MESSAGES, snowflake
+from bot.emulator.state import snowflake
 
 pytestmark = pytest.mark.e2e
 SAMPLE = ["e2e_sample_cog"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.emulator.state import ADMINISTRATOR, Channel, Guild, Role, User, permission_names
+from bot.emulator.permissions import ADMINISTRATOR, permission_names
+from bot.emulator.state import Channel, Guild, Role, User
 
 SUBCOMMAND, SUBCOMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER = 3, 4, 5, 6, 7, 8, 9, 10

@@ -11,19 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator.permissions import READ_MESSAGE_HISTORY, VIEW_CHANNEL
 from bot.emulator.protocol import ApiError, InteractionRecord, RecordedRequest
-from bot.emulator.state import (
-    DEFAULT_EVERYONE,
-    READ_MESSAGE_HISTORY,
-    VIEW_CHANNEL,
-    Channel,
-    Guild,
-    Member,
-    Message,
-    Role,
-    User,
-    snowflake,
-)
+from bot.emulator.state import DEFAULT_EVERYONE, Channel, Guild, Member, Message, Role, User, snowflake
 
 
 class EmulatorCore:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.emulator.server import DiscordEmulator
-from bot.emulator.state import (
+from bot.emulator.permissions import (
     ADD_REACTIONS,
     EMBED_LINKS,
-    GUILD_ANNOUNCEMENT,
     MANAGE_GUILD,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
     USE_APPLICATION_COMMANDS,
     VIEW_CHANNEL,
-    Channel,
-    Guild,
-    Role,
-    User,
 )
+from bot.emulator.server import DiscordEmulator
+from bot.emulator.state import GUILD_ANNOUNCEMENT, Channel, Guild, Role, User
 
 # What the README asks server owners to grant the bot.
 BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ADD_REACTIONS | READ_MESSAGE_HISTORY

@@ -51,6 +51,11 @@ EMBED_KEYS = frozenset(
 )
 FOOTER_KEYS = frozenset({"text", "icon_url", "proxy_icon_url"})
 AUTHOR_KEYS = frozenset({"name", "url", "icon_url", "proxy_icon_url"})
+# The embed's parts with one limited text each: (part, its keys, the text's key, the text's limit, Discord's message).
+EMBED_PARTS = (
+    ("footer", FOOTER_KEYS, "text", FOOTER_TEXT_MAX, "Footer text too long."),
+    ("author", AUTHOR_KEYS, "name", AUTHOR_NAME_MAX, "Author name too long."),
+)
 FIELD_KEYS = frozenset({"name", "value", "inline"})
 MEDIA_KEYS = frozenset({"url", "proxy_url", "height", "width", "placeholder", "placeholder_version", "flags"})
 ROW_KEYS = frozenset({"type", "components", "id"})
@@ -132,20 +137,15 @@ def check_embeds(embeds: Sequence[Any], path: tuple[str | int, ...]) -> list[Pro
             if _length(embed.get(key)) > limit:
                 problems.append(Problem((*where, key), "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length."))
             total += _length(embed.get(key))
-        footer = embed.get("footer")
-        if footer is not None:
-            problems += _unknown_keys(footer, FOOTER_KEYS, (*where, "footer"))
-            text = footer.get("text") if isinstance(footer, dict) else None
-            if _length(text) > FOOTER_TEXT_MAX:
-                problems.append(Problem((*where, "footer", "text"), "BASE_TYPE_MAX_LENGTH", "Footer text too long."))
+        for part, keys, text_key, limit, message in EMBED_PARTS:
+            value = embed.get(part)
+            if value is None:
+                continue
+            problems += _unknown_keys(value, keys, (*where, part))
+            text = value.get(text_key) if isinstance(value, dict) else None
+            if _length(text) > limit:
+                problems.append(Problem((*where, part, text_key), "BASE_TYPE_MAX_LENGTH", message))
             total += _length(text)
-        author = embed.get("author")
-        if author is not None:
-            problems += _unknown_keys(author, AUTHOR_KEYS, (*where, "author"))
-            name = author.get("name") if isinstance(author, dict) else None
-            if _length(name) > AUTHOR_NAME_MAX:
-                problems.append(Problem((*where, "author", "name"), "BASE_TYPE_MAX_LENGTH", "Author name too long."))
-            total += _length(name)
         for media in ("image", "thumbnail", "video", "provider"):
             if embed.get(media) is not None:
                 problems += _unknown_keys(embed[media], MEDIA_KEYS | {"name"}, (*where, media))

@@ -9,20 +9,9 @@ from aiohttp import web
 
 from bot.emulator.core import page_limit
 from bot.emulator.gateway import Gateway
+from bot.emulator.permissions import EMBED_LINKS, MANAGE_MESSAGES, READ_MESSAGE_HISTORY, SEND_MESSAGES
 from bot.emulator.protocol import INTENT_GUILD_MESSAGES, ApiError, Route
-from bot.emulator.state import (
-    EMBED_LINKS,
-    EPHEMERAL,
-    LOADING,
-    MANAGE_MESSAGES,
-    READ_MESSAGE_HISTORY,
-    SEND_MESSAGES,
-    Channel,
-    Guild,
-    Message,
-    iso_now,
-    snowflake,
-)
+from bot.emulator.state import EPHEMERAL, LOADING, Channel, Guild, Message, iso_now, snowflake
 
 
 class MessageRoutes(Gateway):

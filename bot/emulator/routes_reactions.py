@@ -10,17 +10,9 @@ from aiohttp import web
 
 from bot.emulator.core import page_limit
 from bot.emulator.gateway import Gateway
+from bot.emulator.permissions import ADD_REACTIONS, MANAGE_MESSAGES, READ_MESSAGE_HISTORY
 from bot.emulator.protocol import INTENT_GUILD_MESSAGE_REACTIONS, ApiError, Route
-from bot.emulator.state import (
-    ADD_REACTIONS,
-    MANAGE_MESSAGES,
-    READ_MESSAGE_HISTORY,
-    Message,
-    Reaction,
-    User,
-    emoji_key,
-    parse_emoji,
-)
+from bot.emulator.state import Message, Reaction, User, emoji_key, parse_emoji
 
 REACTIONS_PER_MESSAGE_MAX = 20
 

@@ -8,49 +8,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.emulator.permissions import (
+    ADD_REACTIONS,
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    ATTACH_FILES,
+    CREATE_INSTANT_INVITE,
+    EMBED_LINKS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    USE_APPLICATION_COMMANDS,
+    USE_EXTERNAL_EMOJIS,
+    VIEW_CHANNEL,
+)
+
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
-# Permission bits (https://discord.com/developers/docs/topics/permissions).
-CREATE_INSTANT_INVITE = 1 << 0
-ADMINISTRATOR = 1 << 3
-MANAGE_CHANNELS = 1 << 4
-MANAGE_GUILD = 1 << 5
-ADD_REACTIONS = 1 << 6
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-MANAGE_MESSAGES = 1 << 13
-EMBED_LINKS = 1 << 14
-ATTACH_FILES = 1 << 15
-READ_MESSAGE_HISTORY = 1 << 16
-USE_EXTERNAL_EMOJIS = 1 << 18
-USE_APPLICATION_COMMANDS = 1 << 31
-ALL_PERMISSIONS = (1 << 53) - 1
-# Discord's names for the permission bits, as its apps show them (for messages, never a number).
-PERMISSION_NAMES = {
-    CREATE_INSTANT_INVITE: "Create Invite",
-    ADMINISTRATOR: "Administrator",
-    MANAGE_CHANNELS: "Manage Channels",
-    MANAGE_GUILD: "Manage Server",
-    ADD_REACTIONS: "Add Reactions",
-    VIEW_CHANNEL: "View Channel",
-    SEND_MESSAGES: "Send Messages",
-    MANAGE_MESSAGES: "Manage Messages",
-    EMBED_LINKS: "Embed Links",
-    ATTACH_FILES: "Attach Files",
-    READ_MESSAGE_HISTORY: "Read Message History",
-    USE_EXTERNAL_EMOJIS: "Use External Emoji",
-    USE_APPLICATION_COMMANDS: "Use Application Commands",
-}
-
-
-def permission_names(bits: int) -> list[str]:
-    """The names of the permissions set in `bits`, lowest bit first (`permission bit N` for one not named above)."""
-    return [
-        PERMISSION_NAMES.get(1 << bit, f"permission bit {bit}") for bit in range(bits.bit_length()) if bits >> bit & 1
-    ]
-
-
-# What @everyone may do in a fresh server, near enough for the bot's purposes.
 DEFAULT_EVERYONE = (
     CREATE_INSTANT_INVITE
     | ADD_REACTIONS
