@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -24,9 +25,10 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def percentile(values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile (`fraction` 0.99 for p99) of a non-empty list."""
+    """The nearest-rank percentile (`fraction` 0.99 for p99) of a non-empty list: the smallest value that at least
+    that fraction of the values do not exceed."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def summary(timings_ms: list[float], digits: int = 3) -> dict[str, float]:

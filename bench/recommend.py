@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import resource
@@ -37,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import percentile, summary
 
 from bot.recommend import Recommender
 from bot.storage import open_database
@@ -57,12 +58,6 @@ PATH = (
     "storing the vote in SQLite, Discord and the emulator, and rendering the embed "
     "(bot/recommend/picks.py, bot/common/render.py)."
 )
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of an ascending list."""
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def _weighted_choice(rng: random.Random, cumulative: list[float], items: list[int]) -> int:
@@ -209,7 +204,7 @@ async def measure(path: Path, requests: int, votes_cast: int, colds: int, seed: 
         # CPU time of the whole process over the same spans (the worker thread included): on a shared machine the
         # wall times above include waiting for a core, these do not.
         **{f"{phase}_cpu_median_ms": round(statistics.median(values), 2) for phase, values in cpu.items()},
-        **{f"{phase}_cpu_p99_ms": round(percentile(sorted(values), 0.99), 2) for phase, values in cpu.items()},
+        **{f"{phase}_cpu_p99_ms": round(percentile(values, 0.99), 2) for phase, values in cpu.items()},
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "members": len(members),
@@ -223,8 +218,8 @@ async def measure(path: Path, requests: int, votes_cast: int, colds: int, seed: 
 
 
 def _summary(timings: list[float]) -> dict[str, float]:
-    ordered = sorted(timings)
-    return {"median_ms": round(statistics.median(ordered), 2), "p99_ms": round(percentile(ordered, 0.99), 2)}
+    full = summary(timings, digits=2)
+    return {key: full[key] for key in ("median_ms", "p99_ms")}
 
 
 def main() -> None:
