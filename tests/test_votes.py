@@ -31,12 +31,10 @@ from bot.votes.store import (
     VoteProcessor,
     VoteStore,
     list_emoji_map,
-    net_votes,
     reconcile_tracked_messages,
     show_emoji_map,
-    top_shows,
-    wilson_lower_bound,
 )
+from bot.votes.tallies import net_votes, top_shows, wilson_lower_bound
 
 GUILD = 1000
 OTHER_GUILD = 2000

@@ -10,6 +10,7 @@ from typing import Any
 from bot.catalog.search import SearchIndex, year_of
 from bot.common.render import quoted
 from bot.storage import Database
+from bot.votes import NET_VOTES_SQL
 
 SEARCH_CANDIDATES = 200  # title matches considered before the filters narrow them down
 LEARN_MAX_SHOWS = 5000  # more changed shows than this: the facets are read again whole (and within SQLite's limits)
@@ -96,10 +97,9 @@ async def find_shows(
         by_id = {row["id"]: _summary(row) for row in rows}
         return [by_id[show_id] for show_id in ranked if show_id in by_id][:limit]
     rows = await db.fetchall(
-        f"""SELECT s.id, s.title, s.premiered, s.network, s.synopsis,
-                   (SELECT SUM(v.value) FROM votes v WHERE v.guild_id = ? AND v.show_id = s.id) AS net
-            FROM shows s WHERE {where}
-            ORDER BY COALESCE(net, 0) DESC, s.popularity DESC, s.title COLLATE NOCASE LIMIT ?""",
+        f"""SELECT s.id, s.title, s.premiered, s.network, s.synopsis
+            FROM shows s LEFT JOIN ({NET_VOTES_SQL}) AS n ON n.show_id = s.id WHERE {where}
+            ORDER BY COALESCE(n.net, 0) DESC, s.popularity DESC, s.title COLLATE NOCASE LIMIT ?""",
         [guild_id or 0, *parameters, limit],
     )
     return [_summary(row) for row in rows]

@@ -867,7 +867,7 @@ class Boosts(Mapping[int, float]):
 
     @classmethod
     def from_tallies(cls, tallies: Mapping[int, tuple[int, int]]) -> Boosts:
-        """From show id -> (net votes, number of votes), for the shows with votes (`bot.votes.store.vote_tallies`)."""
+        """From show id -> (net votes, number of votes), for the shows with votes (`bot.votes.vote_tallies`)."""
         boosts = cls({show_id: float(net) for show_id, (net, _) in tallies.items()})
         boosts._counts = {show_id: count for show_id, (_, count) in tallies.items()}
         return boosts

@@ -15,21 +15,19 @@ from bot.votes.store import (
     MessageGone,
     ReactionClear,
     ReactionEvent,
-    TopShow,
     Untrack,
     VoteChange,
     VoteProcessor,
     VoteStore,
     list_emoji_map,
-    net_votes,
     reconcile_tracked_messages,
     show_emoji_map,
-    top_shows,
-    vote_tallies,
     votes_table,
 )
+from bot.votes.tallies import NET_VOTES_SQL, TopShow, net_votes, net_votes_of_guilds, top_shows, vote_tallies
 
 __all__ = [
+    "NET_VOTES_SQL",
     "THUMBS_DOWN",
     "THUMBS_UP",
     "ChannelGone",
@@ -45,6 +43,7 @@ __all__ = [
     "VoteStore",
     "list_emoji_map",
     "net_votes",
+    "net_votes_of_guilds",
     "reconcile_tracked_messages",
     "show_emoji_map",
     "top_shows",

@@ -1,4 +1,4 @@
-"""Votes: reaction voting with gateway order preserved, reconciliation after downtime, and Wilson-score leaderboards.
+"""Votes: reaction voting with gateway order preserved, and reconciliation after downtime (counting: tallies.py).
 
 The rules (one vote per server, member and show, +1 or -1):
 - Adding a mapped reaction sets the member's vote for that reaction's show; the latest action wins.
@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import aiosqlite
 from bot.common.clock import Clock, SystemClock, utc_iso
 from bot.common.render import KEYCAPS
 from bot.storage import Database, retry_while_locked
+from bot.votes.tallies import show_tally
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ THUMBS_UP = "👍"
 THUMBS_DOWN = "👎"
 RECONCILE_DAYS = 14
 VoteSource = Literal["reaction", "command", "reconcile", "import"]
-Period = Literal["week", "month", "all"]
-PERIOD_DAYS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
 EmojiMap = Mapping[str, tuple[int, int]]  # emoji -> (show_id, value)
 
 
@@ -104,15 +102,6 @@ class MemberVote:
     value: int
     source: str
     updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class TopShow:
-    show_id: int
-    title: str
-    up: int
-    down: int
-    score: float
 
 
 @dataclass(slots=True)
@@ -343,13 +332,8 @@ class VoteStore:
         return None if row is None else _vote_from_row(row)
 
     async def tally(self, guild_id: int, show_id: int) -> tuple[int, int]:
-        row = await self.db.fetchone(
-            """SELECT coalesce(sum(value = 1), 0), coalesce(sum(value = -1), 0)
-               FROM votes WHERE guild_id = ? AND show_id = ?""",
-            (guild_id, show_id),
-        )
-        assert row is not None
-        return int(row[0]), int(row[1])
+        """(up, down) votes for the show in the server."""
+        return await show_tally(self.db, guild_id, show_id)
 
     async def member_vote_count(self, guild_id: int, user_id: int) -> int:
         return int(
@@ -990,72 +974,6 @@ async def _apply(store: VoteStore, processor: VoteProcessor | None, event: VoteE
     if processor is not None and processor.running:
         return await processor.submit_and_wait(event)
     return (await store.apply_batch([event]))[0]
-
-
-# Leaderboards ------------------------------------------------------------------------------------------------------
-
-
-async def net_votes(db: Database, guild_id: int) -> dict[int, int]:
-    """show_id -> up minus down votes in the server, for shows with votes (title search boosts, the weekly ranking)."""
-    rows = await db.fetchall("SELECT show_id, sum(value) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,))
-    return {int(show_id): int(net) for show_id, net in rows}
-
-
-async def vote_tallies(db: Database, guild_id: int) -> dict[int, tuple[int, int]]:
-    """show_id -> (up minus down votes, number of votes) in the server, for shows with votes (title search boosts,
-    which then follow each vote change and need the count to know when a show's last vote goes)."""
-    rows = await db.fetchall(
-        "SELECT show_id, sum(value), count(*) FROM votes WHERE guild_id = ? GROUP BY show_id", (guild_id,)
-    )
-    return {int(show_id): (int(net), int(count)) for show_id, net, count in rows}
-
-
-def wilson_lower_bound(up: int, down: int, z: float = 1.96) -> float:
-    """The lower bound of the Wilson score interval for the share of upvotes (0 with no votes).
-
-    It ranks 40 up / 5 down above 3 up / 0 down: a small sample is not trusted as much as a large one.
-    """
-    total = up + down
-    if up <= 0:  # exactly 0, not a rounding error away from it
-        return 0.0
-    share = up / total
-    z2 = z * z
-    centre = share + z2 / (2 * total)
-    margin = z * math.sqrt((share * (1 - share) + z2 / (4 * total)) / total)
-    return max(0.0, (centre - margin) / (1 + z2 / total))
-
-
-async def top_shows(
-    db: Database,
-    guild_id: int,
-    period: Period = "all",
-    *,
-    genre: str | None = None,
-    service: str | None = None,
-    now: datetime,
-    limit: int = 10,
-) -> list[TopShow]:
-    """Shows ranked by the Wilson lower bound of their votes in the server (votes cast in the period)."""
-    if period not in PERIOD_DAYS:
-        raise ValueError(f"period must be week, month or all, not {period!r}")
-    days = PERIOD_DAYS[period]
-    since = utc_iso(now - timedelta(days=days)) if days is not None else None
-    rows = await db.fetchall(
-        """SELECT v.show_id, s.title, sum(v.value = 1) AS up, sum(v.value = -1) AS down
-           FROM votes AS v JOIN shows AS s ON s.id = v.show_id
-           WHERE v.guild_id = ?1
-             AND (?2 IS NULL OR v.updated_at >= ?2)
-             AND (?3 IS NULL OR EXISTS (
-                 SELECT 1 FROM show_genres AS sg JOIN genres AS g ON g.id = sg.genre_id
-                 WHERE sg.show_id = v.show_id AND g.name = ?3))
-             AND (?4 IS NULL OR EXISTS (
-                 SELECT 1 FROM availability AS a WHERE a.show_id = v.show_id AND a.service = ?4 COLLATE NOCASE))
-           GROUP BY v.show_id""",
-        (guild_id, since, genre, service),
-    )
-    ranked = [TopShow(row[0], row[1], int(row[2]), int(row[3]), wilson_lower_bound(row[2], row[3])) for row in rows]
-    ranked.sort(key=lambda show: (-show.score, -(show.up - show.down), -show.up, show.title, show.show_id))
-    return ranked[:limit]
 
 
 def votes_table(rows: Sequence[Mapping[str, Any]]) -> str:

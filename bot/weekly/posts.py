@@ -48,7 +48,7 @@ from bot.common.clock import utc_iso
 from bot.common.errors import UserFacingError
 from bot.common.render import KEYCAPS
 from bot.storage import Database
-from bot.votes import net_votes
+from bot.votes import net_votes, net_votes_of_guilds
 
 log = logging.getLogger(__name__)
 
@@ -1070,15 +1070,7 @@ class ContentCache:
         missing = [guild_id for guild_id in guild_ids if guild_id not in self.votes]
         if not missing:
             return
-        for guild_id in missing:
-            self.votes[guild_id] = {}
-        rows = await db.fetchall(
-            """SELECT guild_id, show_id, SUM(value) FROM votes
-               WHERE guild_id IN (SELECT value FROM json_each(?)) GROUP BY guild_id, show_id""",
-            (json.dumps(missing),),
-        )
-        for guild_id, show_id, net in rows:
-            self.votes[int(guild_id)][int(show_id)] = int(net)
+        self.votes.update(await net_votes_of_guilds(db, missing))
 
 
 async def _guild_votes(db: Database, guild_id: int, cache: ContentCache | None) -> dict[int, int]:
