@@ -35,10 +35,10 @@ from _common import emit, misspell, percentile, rss_mb
 from discord import app_commands
 
 from bot.catalog import TitleResolver
-from bot.catalog.records import connect_sync, seed_if_empty
+from bot.catalog.files import seed_if_empty
 from bot.catalog.search import AUTOCOMPLETE_LIMIT
 from bot.common.text import normalise
-from bot.storage import Database, open_database
+from bot.storage import Database, connect_sync, open_database
 from bot.votes import VoteStore
 
 GUILD = 42

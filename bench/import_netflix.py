@@ -35,9 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from _common import emit, rss_mb  # noqa: E402
 
-from bot.catalog.records import connect_sync, import_records, seed_if_empty, shipped_catalog_files  # noqa: E402
+from bot.catalog.files import seed_if_empty, shipped_catalog_files  # noqa: E402
+from bot.catalog.importer import import_records  # noqa: E402
 from bot.catalog.sources.netflix import import_netflix_csv, read_netflix_csv  # noqa: E402
-from bot.storage import open_database  # noqa: E402
+from bot.storage import connect_sync, open_database  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "netflix_titles.csv"
 PATH = (

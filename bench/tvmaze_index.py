@@ -8,8 +8,8 @@ templates: its genres, networks, summaries, images, statuses), each with a new i
 bench/autocomplete.py), a premiere year and a TVmaze weight. The pages are serialised before the clock starts, and
 served from another process, so neither the fake's work nor its memory is counted here.
 
-The timed path is what the connected bot does on its first start: `bot.catalog.sources.sync.tvmaze_index` with the bot's
-`catalog_changed` as the page hook (a ShowBot with no cogs and no Discord connection, seeded with the shipped
+The timed path is what the connected bot does on its first start: `bot.catalog.sources.tvmaze_index.tvmaze_index` with
+the bot's `catalog_changed` as the page hook (a ShowBot with no cogs and no Discord connection, seeded with the shipped
 catalog): each page fetched over local HTTP and decoded, mapped to records, imported in one transaction with the
 position, then the title index, the browse facets and the recommender learn that page's shows. Left out: TVmaze's
 rate limit (the limiter is unlimited here; at 20 calls per 10 s the 360 pages take 3 minutes by themselves),
@@ -47,8 +47,8 @@ from autocomplete import generated_titles, handler, percentile, query_mix  # noq
 
 from bot.app.core import ShowBot  # noqa: E402
 from bot.catalog import SearchIndex, seed_if_empty  # noqa: E402
-from bot.catalog.sources.sync import tvmaze_index  # noqa: E402
 from bot.catalog.sources.tvmaze import TvmazeClient  # noqa: E402
+from bot.catalog.sources.tvmaze_index import tvmaze_index  # noqa: E402
 from bot.common.config import Settings  # noqa: E402
 from bot.storage import open_database  # noqa: E402
 

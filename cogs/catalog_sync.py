@@ -2,8 +2,8 @@
 start (resumed where it stopped, then its last page for new shows), changed shows hourly, the schedules daily; with
 TMDB_API_KEY, TMDB's trailers and posters daily.
 
-The work and its error containment live in bot.catalog.sources.sync.run_background_job; this cog only schedules it.
-Every
+The work and its error containment live in bot.catalog.sources.background.run_background_job; this cog only schedules
+it. Every
 job runs in a background task, and imports run in a worker thread: commands are served meanwhile.
 """
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.catalog import Facets
-from bot.catalog.records import Release, ShowRecord, connect_sync, import_records
-from bot.storage import Database
+from bot.catalog.importer import import_records
+from bot.catalog.records import Release, ShowRecord
+from bot.storage import Database, connect_sync
 
 
 def add(db: Database, record: ShowRecord) -> None:

@@ -11,20 +11,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.catalog.records import (
-    CatalogFormatError,
-    connect_sync,
-    import_path,
-    import_records,
-    import_staged,
-    load_records,
-    parse_document,
-    seed_if_empty,
-    shipped_catalog_files,
-    show_json,
-)
+from bot.catalog.export import show_json
+from bot.catalog.files import import_path, load_records, seed_if_empty, shipped_catalog_files
+from bot.catalog.importer import import_records
+from bot.catalog.records import CatalogFormatError
+from bot.catalog.staging import import_staged
+from bot.catalog.validation import parse_document
 from bot.common.text import normalise
-from bot.storage import Database, open_database
+from bot.storage import Database, connect_sync, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "data" / "catalog.schema.json").read_text())

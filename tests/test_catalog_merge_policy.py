@@ -8,9 +8,11 @@ from pathlib import Path
 
 from fake_tvmaze import FakeTvmaze
 
-from bot.catalog.records import CastMember, ShowRecord, connect_sync, import_records, show_json
+from bot.catalog.export import show_json
+from bot.catalog.importer import import_records
+from bot.catalog.records import CastMember, ShowRecord
 from bot.catalog.sources.sync import tvmaze_updates
-from bot.storage import open_database
+from bot.storage import connect_sync, open_database
 
 
 def curated() -> ShowRecord:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.catalog.records import load_records, shipped_catalog_files
+from bot.catalog.files import load_records, shipped_catalog_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

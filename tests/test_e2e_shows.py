@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 import bot.app.ui
-from bot.catalog.records import connect_sync, import_records, parse_document
+from bot.catalog.importer import import_records
+from bot.catalog.validation import parse_document
 from bot.emulator import ActionError, DiscordDriver, DiscordEmulator
 from bot.emulator.state import User
-from bot.storage import Database
+from bot.storage import Database, connect_sync
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from fake_tvmaze import FakeTvmaze
 
 from bot import catalog
 from bot.app.core import ShowBot
-from bot.catalog.sources.sync import INDEX_STATE_KEY
+from bot.catalog.sources.tvmaze_index import INDEX_STATE_KEY
 from bot.common.config import Settings
 from bot.emulator import DiscordDriver
 from bot.emulator.state import User

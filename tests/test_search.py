@@ -9,14 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog.records import (
-    ShowRecord,
-    connect_sync,
-    import_records,
-    load_records,
-    seed_if_empty,
-    shipped_catalog_files,
-)
+from bot.catalog.files import load_records, seed_if_empty, shipped_catalog_files
+from bot.catalog.importer import import_records
+from bot.catalog.records import ShowRecord
 from bot.catalog.search import (
     AUTOCOMPLETE_LIMIT,
     CHOICE_MAX_CHARS,
@@ -31,7 +26,7 @@ from bot.catalog.search import (
     year_of,
 )
 from bot.common.text import normalise
-from bot.storage import open_database
+from bot.storage import connect_sync, open_database
 
 # --------------------------------------------------------------------------------------------------------------------
 # The shipped catalog, indexed once per module (from the files: the database path is tested separately below)

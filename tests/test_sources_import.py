@@ -1,12 +1,14 @@
-"""The importer's matching and merging rules that the catalog sources rely on (bot/catalog/records.py)."""
+"""The importer's matching and merging rules that the catalog sources rely on (bot/catalog/matching.py, importer.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bot.catalog.records import CastMember, ShowRecord, connect_sync, import_records, show_json
-from bot.storage import open_database
+from bot.catalog.export import show_json
+from bot.catalog.importer import import_records
+from bot.catalog.records import CastMember, ShowRecord
+from bot.storage import connect_sync, open_database
 
 
 async def import_and_export(tmp_path: Path, *batches: list[ShowRecord]) -> list[dict[str, Any]]:

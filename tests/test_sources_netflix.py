@@ -13,16 +13,10 @@ import pytest
 from shared_data import SHARED_DATA, require_shared
 
 from bot.app.cli import main
-from bot.catalog.records import (
-    ShowRecord,
-    connect_sync,
-    import_records,
-    import_staged,
-    load_records,
-    seed_if_empty,
-    shipped_catalog_files,
-    show_json,
-)
+from bot.catalog.export import show_json
+from bot.catalog.files import load_records, seed_if_empty, shipped_catalog_files
+from bot.catalog.importer import import_records
+from bot.catalog.records import ShowRecord
 from bot.catalog.sources.base import SourceError
 from bot.catalog.sources.netflix import (
     COLUMNS,
@@ -32,7 +26,8 @@ from bot.catalog.sources.netflix import (
     parse_rows,
     read_netflix_csv,
 )
-from bot.storage import Database, open_database
+from bot.catalog.staging import import_staged
+from bot.storage import Database, connect_sync, open_database
 
 NETFLIX_CSV = SHARED_DATA / "netflix_titles.csv"
 HEADER = ",".join(COLUMNS)

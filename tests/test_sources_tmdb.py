@@ -14,12 +14,14 @@ from aiohttp.test_utils import TestServer
 from shared_data import SHARED_DATA, Recordings, require_shared, serving
 
 from bot.app.cli import main
-from bot.catalog.records import Release, ShowRecord, connect_sync, import_records, show_json
+from bot.catalog.export import show_json
+from bot.catalog.importer import import_records
+from bot.catalog.records import Release, ShowRecord
 from bot.catalog.sources.base import SourceError
 from bot.catalog.sources.http import ApiError
 from bot.catalog.sources.sync import tmdb_enrich, tmdb_on_the_air
 from bot.catalog.sources.tmdb import TmdbClient, providers_from, trailers_from
-from bot.storage import open_database
+from bot.storage import connect_sync, open_database
 from bot.weekly.posts import release_label, render_weekly, returns_from_break, weekly_content
 
 RECORDED = SHARED_DATA / "tmdb"

@@ -14,13 +14,17 @@ from aiolimiter import AsyncLimiter
 from fake_tvmaze import HOUSE, JESSICA_JONES, THE_FLASH, FakeTvmaze, recorded, synthetic
 
 from bot.catalog import lookup_and_add
-from bot.catalog.records import ShowRecord, connect_sync, import_records, seed_if_empty, show_json
+from bot.catalog.export import show_json
+from bot.catalog.files import seed_if_empty
+from bot.catalog.importer import import_records
+from bot.catalog.records import ShowRecord
 from bot.catalog.sources.base import SourceError
 from bot.catalog.sources.http import ApiError, JsonApi, use_shared_limiter
-from bot.catalog.sources.sync import tvmaze_index, tvmaze_schedule, tvmaze_show, tvmaze_updates
+from bot.catalog.sources.sync import tvmaze_schedule, tvmaze_show, tvmaze_updates
 from bot.catalog.sources.tvmaze import CALLS_PER_WINDOW, WINDOW_SECONDS, TvmazeClient, show_to_record, strip_html
+from bot.catalog.sources.tvmaze_index import tvmaze_index
 from bot.common.config import Settings
-from bot.storage import open_database
+from bot.storage import connect_sync, open_database
 
 
 class RecordingSleep:

@@ -12,11 +12,14 @@ import pytest
 from fake_tvmaze import SHOWS_INDEX, FakeTvmaze, recorded
 from test_sources_tvmaze import RecordingSleep
 
-from bot.catalog.records import ShowRecord, connect_sync, find_show, import_records, seed_if_empty
+from bot.catalog.files import seed_if_empty
+from bot.catalog.importer import import_records
+from bot.catalog.matching import find_show
+from bot.catalog.records import ShowRecord
 from bot.catalog.sources.base import SourceError
-from bot.catalog.sources.sync import INDEX_STATE_KEY, IndexPosition, tvmaze_index
 from bot.catalog.sources.tvmaze import TvmazeClient, show_to_record
-from bot.storage import open_database
+from bot.catalog.sources.tvmaze_index import INDEX_STATE_KEY, IndexPosition, tvmaze_index
+from bot.storage import connect_sync, open_database
 
 
 def page_requests(fake: FakeTvmaze) -> list[int]:

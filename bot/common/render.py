@@ -239,7 +239,7 @@ def cast_line(member: dict[str, Any]) -> str:
 
 
 def show_card(show: dict[str, Any], *, votes: tuple[int, int] = (0, 0), cast_shown: int = 6) -> discord.Embed:
-    """The /show answer, from the dict `bot.catalog.records.show_json` returns."""
+    """The /show answer, from the dict `bot.catalog.export.show_json` returns."""
     embed = discord.Embed(
         title=plain_line(show.get("title"), TITLE_LIMIT) or "Untitled",
         url=_url(show.get("official_site")),

@@ -13,11 +13,13 @@ from bot.storage.database import (
     Database,
     Row,
     SyncConnection,
+    SyncCursor,
     connect_sync,
     open_database,
 )
 from bot.storage.errors import BUSY_TIMEOUT_MS, DatabaseError, EngineError
 from bot.storage.retry import is_busy, retry_while_locked
+from bot.storage.snapshot import WritePlan, write_prepared_on_snapshot
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -28,8 +30,11 @@ __all__ = [
     "EngineError",
     "Row",
     "SyncConnection",
+    "SyncCursor",
+    "WritePlan",
     "connect_sync",
     "is_busy",
     "open_database",
     "retry_while_locked",
+    "write_prepared_on_snapshot",
 ]

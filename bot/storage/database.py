@@ -18,6 +18,7 @@ from bot.storage.migrations import Migration, migrate
 Row = sqlite3.Row  # what every read returns: indexable by position and by column name
 Connection = aiosqlite.Connection  # what `Database.transaction()` yields
 SyncConnection = sqlite3.Connection  # a blocking connection, for work in a worker thread
+SyncCursor = sqlite3.Cursor  # what `SyncConnection.execute` returns
 
 
 def connect_sync(path: Path, *, read_only: bool = False) -> SyncConnection:

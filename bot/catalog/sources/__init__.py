@@ -1,6 +1,6 @@
 """Catalog sources: readers and API clients that turn outside data into `bot.catalog.records.ShowRecord`s.
 
-Every source ends in the one importer, `bot.catalog.records.import_records` (upsert by external ids, else normalised
+Every source ends in the one importer, `bot.catalog.importer.import_records` (upsert by external ids, else normalised
 title and year range). A file import (the Netflix CSV) runs in one transaction, like a catalog file; a sync from an API
 imports each show in its own transaction (`import_each`), so one bad show is reported and the others are kept, and a
 show is never half written.

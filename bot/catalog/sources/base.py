@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.catalog.records import ImportSummary, ShowRecord, connect_sync, import_records
+from bot.catalog.importer import ImportSummary, import_records
+from bot.catalog.records import ShowRecord
+from bot.storage import EngineError, connect_sync
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,11 @@ def import_each(
         for count, record in enumerate(records, start=1):
             try:
                 outcome = import_records(conn, [record])
-            except sqlite3.Error as exc:
+            except EngineError as exc:
                 log.warning("Import of %r failed: %s", record.title, exc)
                 summary.skipped.append(f"{record.title}: {exc}")
             else:
-                summary.added += outcome.added
-                summary.updated += outcome.updated
-                summary.unchanged += outcome.unchanged
+                summary.add(outcome)
             if progress is not None:
                 progress(count)
     finally:

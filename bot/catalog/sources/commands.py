@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.catalog.records import ImportSummary
+from bot.catalog.importer import ImportSummary
 from bot.catalog.sources.base import SourceError
-from bot.catalog.sources.progress import ProgressBar
+from bot.catalog.sources.progress import Meter, ProgressBar
 from bot.common.config import Settings
 from bot.common.errors import UserFacingError
 from bot.storage import open_database
 
-IMPORT_FORMATS = ("showbot", "netflix-csv")
 EXIT_USAGE = 2
 T = TypeVar("T")
 
@@ -49,43 +48,56 @@ async def import_netflix(settings: Settings, path: Path) -> int:
     return print_outcome(summary, report.notes)
 
 
+# What `catalog sync tvmaze` and `catalog sync tmdb` can do, one per run: (option, metavar or None for a switch, help).
+TVMAZE_TASKS = (
+    ("--show", "NAME", "look up one show by name and add or update it"),
+    ("--schedule", None, "the streaming and broadcast schedules from today"),
+    ("--updates", None, "refresh the catalog's shows TVmaze changed"),
+    (
+        "--all",
+        None,
+        "every show TVmaze knows (its whole index, about 90,000 shows); resumes where an interrupted run stopped",
+    ),
+)
+TMDB_TASKS = (
+    ("--trailers", None, "official YouTube trailers and posters"),
+    ("--providers", "REGION", "where to watch in REGION (e.g. US, GB)"),
+    ("--on-the-air", None, "the next episode of the catalog's shows on TMDB's 'on the air' list (for the weekly post)"),
+)
+
+
 def add_sync_parser(catalog: Any) -> None:
     """`catalog sync tvmaze ...` and `catalog sync tmdb ...` (catalog: the `catalog` subparsers object)."""
     sync = catalog.add_parser("sync", help="fetch shows and release dates from TVmaze or TMDB").add_subparsers(
         dest="sync_source", metavar="SOURCE", required=True
     )
     tvmaze = sync.add_parser("tvmaze", help="TVmaze (no key; CC BY-SA): a show, the schedules, or updated shows")
-    what = tvmaze.add_mutually_exclusive_group(required=True)
-    what.add_argument("--show", metavar="NAME", help="look up one show by name and add or update it")
-    what.add_argument("--schedule", action="store_true", help="the streaming and broadcast schedules from today")
-    what.add_argument("--updates", action="store_true", help="refresh the catalog's shows TVmaze changed")
-    what.add_argument(
-        "--all",
-        action="store_true",
-        help="every show TVmaze knows (its whole index, about 90,000 shows); resumes where an interrupted run stopped",
-    )
+    _add_tasks(tvmaze, TVMAZE_TASKS)
     tvmaze.add_argument("--days", type=int, default=7, help="with --schedule: how many days (default 7, max 31)")
     tvmaze.add_argument("--country", default=None, metavar="CC", help="with --schedule: broadcast country (US)")
     tvmaze.add_argument(
         "--since", default="day", choices=("day", "week", "month"), help="with --updates: the period (day)"
     )
     tmdb = sync.add_parser("tmdb", help="TMDB (needs TMDB_API_KEY): trailers and posters, or watch providers")
-    tmdb_what = tmdb.add_mutually_exclusive_group(required=True)
-    tmdb_what.add_argument("--trailers", action="store_true", help="official YouTube trailers and posters")
-    tmdb_what.add_argument("--providers", metavar="REGION", help="where to watch in REGION (e.g. US, GB)")
-    tmdb_what.add_argument(
-        "--on-the-air",
-        action="store_true",
-        help="the next episode of the catalog's shows on TMDB's 'on the air' list (for the weekly post)",
-    )
+    _add_tasks(tmdb, TMDB_TASKS)
     tmdb.add_argument("--limit", type=int, default=100, help="at most this many shows (default 100)")
+
+
+def _add_tasks(parser: Any, tasks: tuple[tuple[str, str | None, str], ...]) -> None:
+    """The tasks as options of which exactly one must be given."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    for option, metavar, help_text in tasks:
+        if metavar is None:
+            group.add_argument(option, action="store_true", help=help_text)
+        else:
+            group.add_argument(option, metavar=metavar, help=help_text)
 
 
 async def run_sync(args: Any, settings: Settings) -> int:
     """Run `catalog sync ...`; the database must exist (bot/app/cli.py opens and seeds it first)."""
     from datetime import UTC, datetime
 
-    from bot.catalog.sources import sync
+    from bot.catalog.sources import sync, tvmaze_index
 
     db_path = settings.database_path
     if args.sync_source == "tmdb":
@@ -94,32 +106,13 @@ async def run_sync(args: Any, settings: Settings) -> int:
             return EXIT_USAGE
         if not 1 <= args.limit <= 100_000:
             raise UserFacingError("--limit must be between 1 and 100000.")
+        tmdb = (settings.tmdb_base_url, settings.tmdb_api_key, db_path)
         if args.on_the_air:
-            with ProgressBar("TMDB on the air", None) as bar:
-                summary = await _guarded(
-                    sync.tmdb_on_the_air(
-                        settings.tmdb_base_url,
-                        settings.tmdb_api_key,
-                        db_path,
-                        progress=bar.update,
-                        total=bar.set_total,
-                    )
-                )
-            return print_outcome(summary)
+            return await _run_with_bar("TMDB on the air", lambda bar: sync.tmdb_on_the_air(*tmdb, meter=bar))
         region = _two_letter_code(args.providers, "--providers", "region")
-        with ProgressBar("TMDB", None) as bar:
-            summary = await _guarded(
-                sync.tmdb_enrich(
-                    settings.tmdb_base_url,
-                    settings.tmdb_api_key,
-                    db_path,
-                    region=region,
-                    limit=args.limit,
-                    progress=bar.update,
-                    total=bar.set_total,
-                )
-            )
-        return print_outcome(summary)
+        return await _run_with_bar(
+            "TMDB", lambda bar: sync.tmdb_enrich(*tmdb, region=region, limit=args.limit, meter=bar)
+        )
 
     base_url = settings.tvmaze_base_url
     if args.show is not None:
@@ -133,22 +126,14 @@ async def run_sync(args: Any, settings: Settings) -> int:
         if not 1 <= args.days <= 31:
             raise UserFacingError("--days must be between 1 and 31.")
         country = _two_letter_code(args.country, "--country", "country")
-        with ProgressBar("Importing schedule", None) as bar:
-            summary = await _guarded(
-                sync.tvmaze_schedule(
-                    base_url,
-                    db_path,
-                    datetime.now(UTC).date(),
-                    args.days,
-                    country=country,
-                    progress=bar.update,
-                    total=bar.set_total,
-                )
-            )
-        return print_outcome(summary)
+        today = datetime.now(UTC).date()
+        return await _run_with_bar(
+            "Importing schedule",
+            lambda bar: sync.tvmaze_schedule(base_url, db_path, today, args.days, country=country, meter=bar),
+        )
     if args.all:
         with ProgressBar("TVmaze show index", None) as bar:
-            run = await _guarded(sync.tvmaze_index(base_url, db_path, progress=bar.update))
+            run = await _guarded(tvmaze_index.tvmaze_index(base_url, db_path, meter=bar))
         sys.stderr.write(
             f"TVmaze show index: pages {run.first_page}-{run.first_page + run.pages - 1} read, the whole index is in "
             f"({run.position.shows} shows read over all runs).\n"
@@ -156,10 +141,15 @@ async def run_sync(args: Any, settings: Settings) -> int:
             else "TVmaze show index: nothing new past the last page.\n"
         )
         return print_outcome(run.summary)
-    with ProgressBar("Refreshing from TVmaze", None) as bar:
-        summary = await _guarded(
-            sync.tvmaze_updates(base_url, db_path, period=args.since, progress=bar.update, total=bar.set_total)
-        )
+    return await _run_with_bar(
+        "Refreshing from TVmaze", lambda bar: sync.tvmaze_updates(base_url, db_path, period=args.since, meter=bar)
+    )
+
+
+async def _run_with_bar(label: str, job: Callable[[Meter], Awaitable[ImportSummary]]) -> int:
+    """Run a sync job with a progress bar (its total once the job knows it), then print its outcome."""
+    with ProgressBar(label, None) as bar:
+        summary = await _guarded(job(bar))
     return print_outcome(summary)
 
 

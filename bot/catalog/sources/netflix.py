@@ -16,9 +16,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from bot.catalog.records import CastMember, ImportSummary, Release, ShowRecord, connect_sync, import_staged
+from bot.catalog.importer import ImportSummary
+from bot.catalog.records import CastMember, Release, ShowRecord
 from bot.catalog.sources.base import SourceError, SourceReport
+from bot.catalog.staging import import_staged
 from bot.common.text import normalise
+from bot.storage import connect_sync
 
 SOURCE = "netflix"
 SYNOPSIS_SOURCE = "Netflix titles dataset (Kaggle, CC0)"

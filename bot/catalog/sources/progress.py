@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+
+class Meter(Protocol):
+    """What a long job reports to (a `ProgressBar`): how much there is, once it is known, and how much is done."""
+
+    def set_total(self, total: int) -> None: ...
+
+    def update(self, done: int) -> None: ...
 
 
 class ProgressBar:
