@@ -79,12 +79,7 @@ async def tvmaze_schedule(
 
 
 async def tvmaze_updates(
-    base_url: str,
-    db_path: Path,
-    *,
-    period: str = "day",
-    newer_than: int | None = None,
-    meter: Meter | None = None,
+    base_url: str, db_path: Path, *, period: str = "day", newer_than: int | None = None, meter: Meter | None = None
 ) -> ImportSummary:
     """Refresh the catalog's shows that TVmaze changed in the last `period` (day, week or month), and after the
     Unix time `newer_than` when given (the last run, so an hourly refresh does not fetch a show twice)."""
@@ -223,12 +218,7 @@ def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecor
 
 
 async def tmdb_on_the_air(
-    base_url: str,
-    api_key: str,
-    db_path: Path,
-    *,
-    pages: int = ON_THE_AIR_PAGES,
-    meter: Meter | None = None,
+    base_url: str, api_key: str, db_path: Path, *, pages: int = ON_THE_AIR_PAGES, meter: Meter | None = None
 ) -> ImportSummary:
     """The next episode of each show on TMDB's "on the air" (`pages` pages, 20 shows each, most popular first) as a
     release event of the show in the catalog. Only shows the catalog already has (matched by TMDB id, else title and
