@@ -14,16 +14,13 @@ from bot.catalog import seed_if_empty, show_json
 from bot.common.render import (
     ATTRIBUTIONS,
     CONTENT_LIMIT,
-    ELLIPSIS,
     EMBED_TOTAL_LIMIT,
-    EMBEDS_PER_MESSAGE,
     KEYCAPS,
     ListItem,
     attribution,
     cast_pages,
     clamp_embed,
     discord_date,
-    fit_message,
     plain_line,
     safe_text,
     shorten,
@@ -299,12 +296,8 @@ def test_no_record_breaks_a_limit_or_pings(show: dict[str, Any], votes: tuple[in
     embeds = [show_card(show, votes=votes), *cast_pages(show)]
     for embed in embeds:
         assert_within_limits(embed)
-    content, batches = fit_message(trailer_message(show), embeds)
-    assert content is not None and len(content) <= CONTENT_LIMIT and not MENTION.search(content)
-    for batch in batches:
-        assert len(batch) <= EMBEDS_PER_MESSAGE
-        assert sum(len(embed) for embed in batch) <= EMBED_TOTAL_LIMIT
-    assert [embed for batch in batches for embed in batch] == embeds  # nothing lost, order kept
+    content = trailer_message(show)
+    assert len(content) <= CONTENT_LIMIT and not MENTION.search(content)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=SLOW_IS_FINE)
@@ -349,17 +342,3 @@ def test_clamp_embed_fixes_any_embed(
     assert len(clamped.fields) <= 25
     assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in clamped.fields)
     assert len(clamped.title or "") <= 256 and len(clamped.description or "") <= 4096
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=SLOW_IS_FINE)
-@given(sizes=st.lists(st.integers(1, 5900), max_size=30), content=st.one_of(st.none(), st.text(max_size=3000)))
-def test_fit_message_splits_within_limits(sizes: list[int], content: str | None) -> None:
-    embeds = [discord.Embed(description="x" * min(size, 4096), title="t" * max(0, size - 4096)) for size in sizes]
-    fitted, batches = fit_message(content, embeds)
-    assert fitted is None if content is None else len(fitted) <= CONTENT_LIMIT
-    if content is not None and len(content) > CONTENT_LIMIT:
-        assert fitted is not None and fitted.endswith(ELLIPSIS)
-    for batch in batches:
-        assert 1 <= len(batch) <= EMBEDS_PER_MESSAGE
-        assert sum(len(embed) for embed in batch) <= EMBED_TOTAL_LIMIT
-    assert sum(len(batch) for batch in batches) == len(embeds)

@@ -36,6 +36,8 @@ CONTENT_LIMIT = 2000
 URL_LIMIT = 2048
 
 ELLIPSIS = "…"
+SEARCH_TITLE_CHARS = 100  # of the title in a trailer search link: at most 12 characters each once encoded
+TRAILER_URL_IN_MESSAGE = 1500  # longer, and a link would leave no room for the title in a 2,000-character message
 ZWSP = "\u200b"
 SYNOPSIS_ON_CARD = 1500  # a card is read at a glance: the full synopsis would push the facts off screen
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -63,7 +65,9 @@ def trailer_search_url(title: str, premiered: str | None) -> str:
     from urllib.parse import quote_plus
 
     year = f" {premiered[:4]}" if premiered else ""
-    return f"https://www.youtube.com/results?search_query={quote_plus(f'{title}{year} official trailer')}"
+    # The search needs only the title's start; a long title would make a link longer than a message may be.
+    words = shorten(" ".join(title.split()), SEARCH_TITLE_CHARS).removesuffix(ELLIPSIS)
+    return f"https://www.youtube.com/results?search_query={quote_plus(f'{words}{year} official trailer')}"
 
 
 def neutralise_mentions(text: str) -> str:
@@ -291,8 +295,11 @@ def trailer_link(show: dict[str, Any]) -> tuple[str, str, bool]:
 
 
 def trailer_message(show: dict[str, Any]) -> str:
-    """The /trailer answer: the title and the bare link, so that Discord unfurls the player."""
+    """The /trailer answer: the title and the bare link, so that Discord unfurls the player. A link is never cut (a
+    cut link is a broken one); one too long to share a message with the title gives way to the search."""
     _, url, is_search = trailer_link(show)
+    if len(url) > TRAILER_URL_IN_MESSAGE:
+        url, is_search = trailer_search_url(str(show.get("title") or ""), show.get("premiered")), True
     title = plain_line(show.get("title"), 200) or "This show"
     if is_search:
         return f"No trailer on file for **{title}**: search YouTube: {url}"
@@ -375,29 +382,3 @@ def show_list(
     if footer:
         embed.set_footer(text=plain_line(footer, FOOTER_LIMIT))
     return clamp_embed(embed)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Messages
-
-
-def fit_message(content: str | None, embeds: Sequence[discord.Embed]) -> tuple[str | None, list[list[discord.Embed]]]:
-    """Content cut to 2000 characters, and the embeds (each clamped) grouped into messages that Discord accepts:
-    at most 10 embeds and 6000 characters of embed text per message, in order. The content goes with the first.
-    """
-    if content is not None:
-        content = shorten(content, CONTENT_LIMIT)
-    batches: list[list[discord.Embed]] = []
-    current: list[discord.Embed] = []
-    total = 0
-    for embed in embeds:
-        clamp_embed(embed)
-        size = len(embed)
-        if current and (len(current) >= EMBEDS_PER_MESSAGE or total + size > EMBED_TOTAL_LIMIT):
-            batches.append(current)
-            current, total = [], 0
-        current.append(embed)
-        total += size
-    if current:
-        batches.append(current)
-    return content, batches

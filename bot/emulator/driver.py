@@ -8,7 +8,7 @@ action returns once the bot has finished handling it; otherwise once the bot has
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,22 +199,6 @@ class DiscordDriver:
                 raise ActionError("That reply has no message")
             return ref.message
         return self.emulator.find_message(ref)[2]
-
-    async def wait_for_message(
-        self,
-        channel: Channel | str | None = None,
-        predicate: Callable[[Message], bool] = lambda message: True,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 (a deadline for an event-driven wait)
-    ) -> Message:
-        """The newest visible message in `channel` matching `predicate`, waiting for one if needed."""
-        target = self._channel(channel)
-
-        def found() -> bool:
-            return any(predicate(message) for message in target.visible_messages())
-
-        await self.emulator.wait_for(found, timeout=timeout or self.timeout, what=f"a message in #{target.name}")
-        return [message for message in target.visible_messages() if predicate(message)][-1]
 
     # ------------------------------------------------------------------------------------------ interactions
     async def slash(

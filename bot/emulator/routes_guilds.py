@@ -53,12 +53,6 @@ class GuildRoutes(Gateway):
         self.guilds.pop(guild.id, None)
         await self.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
 
-    async def update_role(self, guild: Guild, role: Role, *, permissions: int) -> None:
-        role.permissions = permissions
-        await self.dispatch(
-            "GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()}, intent=INTENT_GUILDS
-        )
-
     async def set_overwrite(self, channel: Channel, target: Role | User, *, allow: int = 0, deny: int = 0) -> None:
         """Set a channel permission overwrite for a role or a member: CHANNEL_UPDATE."""
         kind = 0 if isinstance(target, Role) else 1
