@@ -228,12 +228,12 @@ async def _catalog_sync(args: argparse.Namespace, settings: Settings) -> int:
 async def _resolve_show_id(db: Database, text: str) -> int:
     """A show's id from `id:<id>` (as the JSON output and the bot's choices give it), or a title resolved by the search
     module, digits included ("24" is a title); unknown titles raise with suggestions."""
-    from bot.catalog import SearchIndex, not_found_message, show_id_of_choice
+    from bot.catalog import SearchIndex, not_found_message, show_exists, show_id_of_choice
 
     text = text.strip()
     show_id = show_id_of_choice(text)
     if show_id is not None:
-        if await db.fetchval("SELECT id FROM shows WHERE id = ?", (show_id,)) is None:
+        if not await show_exists(db, show_id):
             raise UserFacingError(f"No show has the id {show_id}.")
         return show_id
     index = await SearchIndex.load(db)

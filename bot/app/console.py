@@ -327,7 +327,7 @@ async def _console(settings: Settings, lines: list[str], member: str | None, as_
             if seeded is not None and not as_json:
                 print(f"Seeded the empty catalog: {seeded.line()}", file=sys.stderr)
             # The emulator is new on every run: make the bot sync its commands to the demo server again.
-            await db.execute("DELETE FROM bot_state WHERE key = ?", (f"{COMMAND_HASH_KEY}:guild:{DEMO_GUILD_ID}",))
+            await db.forget_state(f"{COMMAND_HASH_KEY}:guild:{DEMO_GUILD_ID}")
             async with running_bot(emulator, settings, db) as bot:
                 driver = DiscordDriver(emulator, demo, user=(member or "alice").removeprefix("@"), timeout=15.0)
                 console = Console(emulator, driver, as_json=as_json, after_line=lambda: votes_applied(bot))

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.ui import ANSWER, defer_first, send_private
-from bot.catalog import Facets, SearchIndex, TitleResolver, now_iso
+from bot.catalog import Facets, SearchIndex, TitleResolver, now_iso, shows_updated_since
 from bot.common.clock import Clock, SystemClock, utc_iso
 from bot.common.config import Settings
 from bot.common.errors import UserFacingError, permission_sentence
@@ -194,8 +194,7 @@ class ShowBot(commands.Bot):
         started = now_iso()  # the importer's clock: rows updated from now on are re-read after the swap
         index = await asyncio.to_thread(SearchIndex.load_sync, self.db.path)
         self.titles.index = index
-        changed = await self.db.fetchall("SELECT id FROM shows WHERE updated_at >= ?", (started,))
-        await self.titles.refresh([int(row[0]) for row in changed])
+        await self.titles.refresh(await shows_updated_since(self.db, started))
 
     def command_payload(self) -> list[dict[str, Any]]:
         """What a sync would send, in a stable order: the basis of the change check."""

@@ -8,7 +8,7 @@ packages use only the names exported here.
 from __future__ import annotations
 
 from bot.catalog.browse import Facets, Filters, ShowSummary, find_shows, matching_names
-from bot.catalog.export import catalog_stats, show_json
+from bot.catalog.export import catalog_stats, show_exists, show_json, shows_updated_since
 from bot.catalog.files import import_path, seed_if_empty
 from bot.catalog.importer import now_iso
 from bot.catalog.records import STATUSES, CatalogFormatError
@@ -41,8 +41,10 @@ __all__ = [
     "run_background_job",
     "run_sync",
     "seed_if_empty",
+    "show_exists",
     "show_id_of_choice",
     "show_json",
     "shows_to_refresh",
+    "shows_updated_since",
     "year_of",
 ]

@@ -1,5 +1,5 @@
-"""Reading a show back out of the catalog: the show as a catalog record (`catalog show --json`, the /show card's
-data), and the row counts `catalog stats` prints."""
+"""Reading shows back out of the catalog: the show as a catalog record (`catalog show --json`, the /show card's
+data), whether a show exists, which shows changed since a stamp, and the row counts `catalog stats` prints."""
 
 from __future__ import annotations
 
@@ -114,3 +114,12 @@ async def catalog_stats(db: Database) -> dict[str, int]:
     )
     # Table names come from the tuple above, never from input.
     return {table: int(await db.fetchval(f"SELECT COUNT(*) FROM {table}")) for table in tables}
+
+
+async def show_exists(db: Database, show_id: int) -> bool:
+    return await db.fetchval("SELECT 1 FROM shows WHERE id = ?", (show_id,)) is not None
+
+
+async def shows_updated_since(db: Database, since: str) -> list[int]:
+    """The shows whose row was written at or after `since` (an import stamp, `now_iso()`)."""
+    return [int(row[0]) for row in await db.fetchall("SELECT id FROM shows WHERE updated_at >= ?", (since,))]

@@ -97,6 +97,9 @@ class Database:
         value = await self.fetchval("SELECT value FROM bot_state WHERE key = ?", (key,))
         return None if value is None else str(value)
 
+    async def forget_state(self, key: str) -> None:
+        await self.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+
     async def set_state(self, *items: tuple[str, str]) -> None:
         """Keep each (key, value) in bot_state, replacing what was there, in one transaction."""
         await self.executemany(SET_STATE_SQL, items)
