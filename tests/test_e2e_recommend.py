@@ -9,11 +9,12 @@ import pytest
 
 from bot.app.core import ShowBot
 from bot.common.clock import FakeClock
+from bot.common.render import KEYCAPS
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, Reply, build_demo_server
 from bot.emulator.state import Message, User
 from bot.recommend.picks import COLD_START_HINT, SERVER_COLD_START_HINT
 from bot.storage import Database
-from bot.votes.store import KEYCAPS, VoteStore
+from bot.votes import VoteStore
 
 pytestmark = pytest.mark.e2e
 

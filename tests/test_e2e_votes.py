@@ -19,11 +19,12 @@ from bot.app.core import ShowBot
 from bot.app.harness import FAKE_TOKEN
 from bot.app.ui import make_votable
 from bot.common.config import Settings
+from bot.common.render import KEYCAPS
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator
 from bot.emulator.permissions import ADD_REACTIONS, MANAGE_MESSAGES
 from bot.emulator.state import Channel, Message, User, parse_emoji, snowflake
 from bot.storage import Database, open_database
-from bot.votes.store import KEYCAPS, THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
+from bot.votes import THUMBS_DOWN, THUMBS_UP, VoteStore, list_emoji_map, show_emoji_map
 from cogs.votes import Votes
 
 pytestmark = pytest.mark.e2e

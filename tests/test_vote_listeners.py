@@ -12,23 +12,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.common.clock import FakeClock, utc_iso
+from bot.common.render import KEYCAPS
 from bot.storage import Database, open_database
-from bot.votes.store import (
-    KEYCAPS,
+from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
     CommandVote,
     ForgetMember,
     ReactionEvent,
-    ReconcileMessage,
     Untrack,
     VoteChange,
-    VoteEvent,
     VoteProcessor,
     VoteStore,
     list_emoji_map,
     show_emoji_map,
 )
+from bot.votes.events import ReconcileMessage, VoteEvent
 
 VoteKey = tuple[int, int, int]
 GUILD, OTHER_GUILD = 1000, 2000

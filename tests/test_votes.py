@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.common.clock import FakeClock, utc_iso
+from bot.common.render import KEYCAPS
 from bot.storage import Database, open_database
-from bot.votes.store import (
-    KEYCAPS,
+from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
     ChannelGone,
@@ -26,14 +26,13 @@ from bot.votes.store import (
     MessageGone,
     ReactionClear,
     ReactionEvent,
-    ReconcileCounts,
-    VoteEvent,
     VoteProcessor,
     VoteStore,
     list_emoji_map,
     reconcile_tracked_messages,
     show_emoji_map,
 )
+from bot.votes.events import ReconcileCounts, VoteEvent
 from bot.votes.tallies import net_votes, top_shows, wilson_lower_bound
 
 GUILD = 1000
