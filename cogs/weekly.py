@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from functools import partial
 
 import aiohttp
 import discord
@@ -35,23 +35,21 @@ from bot.weekly import (
     TickReport,
     TransientPostFailure,
     WeeklyContent,
-    WeeklyStatus,
     country_choices,
-    country_from_locale,
     describe_schedule,
     disable_weekly,
+    discord_time,
     format_local_time,
-    get_weekly_settings,
-    message_link,
     parse_local_time,
     preview_content,
     render_weekly,
-    resolve_country,
     resolve_timezone,
     run_tick,
     set_weekly,
+    status_text,
     timezone_choices,
     weekly_marker,
+    weekly_region,
     weekly_status,
 )
 
@@ -94,12 +92,6 @@ def name_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def discord_time(when: datetime) -> str:
-    """A Discord timestamp: the full date and time in each reader's own zone, and how far off it is."""
-    stamp = int(when.timestamp())
-    return f"<t:{stamp}:F> (<t:{stamp}:R>)"
-
-
 def gone_message(channel_id: int) -> str:
     return f"The channel <#{channel_id}> no longer exists or I cannot see it: choose another with /weekly set."
 
@@ -115,34 +107,6 @@ def channel_problem(guild: discord.Guild, channel_id: int) -> str | None:
     if missing:
         return f"I am missing {name_list(missing)} in {channel.mention}."
     return None
-
-
-def status_text(status: WeeklyStatus, guild: discord.Guild) -> str:
-    settings = status.settings
-    if settings is None or not settings.complete:
-        return "The weekly post is not set up: use /weekly set."
-    lines = [f"**Weekly post:** {describe_schedule(settings)}"]
-    if status.next_post is not None:
-        lines.append(f"**Next post:** {discord_time(status.next_post)}")
-    last = status.last_posted
-    if last is not None and last.channel_id is not None and last.message_id is not None:
-        link = message_link(guild.id, last.channel_id, last.message_id)
-        lines.append(f"**Last post:** <t:{int(last.scheduled.timestamp())}:F> · {link}")
-    else:
-        lines.append("**Last post:** none yet")
-    if settings.problem:
-        lines.append(f"⚠️ **Needs attention:** {render.plain_line(settings.problem, 500)}")
-    if settings.enabled and settings.channel_id is not None:
-        live = channel_problem(guild, settings.channel_id)
-        if live and not (settings.problem or "").startswith(live.rstrip(".")):  # not the recorded problem again
-            lines.append(f"⚠️ **Channel:** {live}")
-    missed = [entry for entry in status.recent if entry.status in ("skipped", "failed")]
-    if missed:
-        lines.append("**Weeks not posted:**")
-        for entry in missed:
-            detail = render.plain_line(entry.detail or entry.status, 300)
-            lines.append(f"• <t:{int(entry.scheduled.timestamp())}:D>: {entry.status} — {detail}")
-    return render.shorten("\n".join(lines), render.CONTENT_LIMIT)
 
 
 def is_transient(error: discord.HTTPException) -> bool:
@@ -254,7 +218,7 @@ class Weekly(commands.Cog):
 
     def _posted(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> PostResult:
         """The post is out: run_tick records its id, then has it tracked for votes at once, and adds its keycaps
-        once every server's post of the tick is out (bot/weekly/posts.py, PostResult)."""
+        once every server's post of the tick is out (bot/weekly/poster.py, PostResult)."""
         guild = message.guild
         if not emoji_map or guild is None:
             return PostResult(message.id, message.channel.id)
@@ -348,13 +312,8 @@ class Weekly(commands.Cog):
         assert guild is not None
         local_time = parse_local_time(time)
         tz_name = resolve_timezone(timezone)
-        current = await get_weekly_settings(self.bot.db, guild.id)
-        if country is not None:
-            region = resolve_country(country)
-        elif current is not None and current.region:
-            region = current.region  # set before: kept
-        else:
-            region = country_from_locale(str(interaction.guild_locale) if interaction.guild_locale else None)
+        locale = str(interaction.guild_locale) if interaction.guild_locale else None
+        region = await weekly_region(self.bot.db, guild.id, country, locale)
         missing = missing_permissions(channel.permissions_for(guild.me))
         if missing:
             await send_response(
@@ -423,7 +382,7 @@ class Weekly(commands.Cog):
         guild = interaction.guild
         assert guild is not None
         status = await weekly_status(self.bot.db, guild.id, self.bot.clock.now())
-        await send_response(interaction, status_text(status, guild), ephemeral=True)
+        await send_response(interaction, status_text(status, guild.id, partial(channel_problem, guild)), ephemeral=True)
 
 
 async def setup(bot: ShowBot) -> None:

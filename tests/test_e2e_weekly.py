@@ -19,11 +19,12 @@ from bot.app.core import ShowBot
 from bot.app.harness import running_bot
 from bot.common.clock import FakeClock
 from bot.common.config import Settings
+from bot.common.render import KEYCAPS
 from bot.emulator import ActionError, DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.permissions import ADD_REACTIONS, READ_MESSAGE_HISTORY, SEND_MESSAGES
 from bot.emulator.state import Channel, Message, Overwrite
 from bot.storage import Database
-from bot.weekly.posts import KEYCAPS, message_link, weekly_marker
+from bot.weekly import message_link, weekly_marker
 
 pytestmark = pytest.mark.e2e
 

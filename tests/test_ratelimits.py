@@ -12,11 +12,12 @@ import pytest
 
 from bot.app.harness import FAKE_TOKEN
 from bot.common.clock import FakeClock
+from bot.common.render import KEYCAPS
 from bot.emulator import DiscordEmulator
 from bot.emulator.demo import DemoServer
 from bot.emulator.ratelimits import GLOBAL_LIMIT_PER_SECOND, RateLimiter
 from bot.storage import Database
-from bot.weekly.posts import KEYCAPS, set_weekly
+from bot.weekly import set_weekly
 
 pytestmark = pytest.mark.e2e
 SAMPLE = ["e2e_sample_cog"]

@@ -22,7 +22,8 @@ from bot.catalog.sources.http import ApiError
 from bot.catalog.sources.sync import tmdb_enrich, tmdb_on_the_air
 from bot.catalog.sources.tmdb import TmdbClient, providers_from, trailers_from
 from bot.storage import connect_sync, open_database
-from bot.weekly.posts import release_label, render_weekly, returns_from_break, weekly_content
+from bot.weekly.content import returns_from_break, weekly_content
+from bot.weekly.layout import release_label, render_weekly
 
 RECORDED = SHARED_DATA / "tmdb"
 API_KEY = "0123456789abcdef0123456789abcdef"  # not a real key: the local server checks it is sent

@@ -15,47 +15,41 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.weekly.posts as weekly_module
 from bot.common.clock import FakeClock, utc_iso
 from bot.common.errors import UserFacingError
-from bot.common.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT
+from bot.common.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS
 from bot.storage import Database, open_database
-from bot.weekly.posts import (
+from bot.weekly import schedule as schedule_module
+from bot.weekly.content import WeeklyContent, WeeklyItem, first_sentence, preview_content, weekly_content
+from bot.weekly.layout import render_weekly
+from bot.weekly.ledger import (
     CATCH_UP_WINDOW,
-    KEYCAPS,
+    LEDGER_COLUMNS,
     STALE_CLAIM,
+    LedgerEntry,
+    claim_many,
+    entry_from_row,
+)
+from bot.weekly.poster import (
     DuePost,
     GuildGone,
     MissingPermissions,
     PostChannelGone,
     PostResult,
     TransientPostFailure,
-    WeeklyContent,
-    WeeklyItem,
-    claim,
-    clear_problem,
-    describe_schedule,
-    disable_weekly,
-    first_sentence,
-    get_weekly_settings,
-    ledger_entry,
+)
+from bot.weekly.schedule import (
     local_instant,
-    mark_problem,
-    message_link,
     next_post_time,
     parse_local_time,
-    parse_weekday,
-    preview_content,
     previous_post_time,
-    render_weekly,
     resolve_timezone,
-    run_tick,
-    set_weekly,
     timezone_choices,
     week_key,
-    weekly_content,
-    weekly_status,
 )
+from bot.weekly.settings import disable_weekly, get_weekly_settings, mark_problem, set_weekly
+from bot.weekly.status import describe_schedule, message_link, weekly_status
+from bot.weekly.tick import run_tick
 
 
 def utc(*parts: int) -> datetime:
@@ -178,19 +172,6 @@ def test_week_key_is_utc_iso_and_orders_by_time() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("monday", 0), ("Mon", 0), ("TUESDAY", 1), ("thu", 3), ("sun.", 6), (" Saturday ", 5)]
-)
-def test_parse_weekday(text: str, expected: int) -> None:
-    assert parse_weekday(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "mo", "funday", "7"])
-def test_parse_weekday_rejects(text: str) -> None:
-    with pytest.raises(UserFacingError, match="day of the week"):
-        parse_weekday(text)
-
-
-@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("18:00", time(18, 0)),
@@ -249,10 +230,10 @@ def test_timezone_choices_reuse_one_index() -> None:
     """Each keystroke filters one prebuilt index instead of listing the system's zones again. (This was a timed test,
     "under 5 ms a call", which a busy machine failed now and then: speed belongs in a benchmark.)"""
     timezone_choices("a")
-    built = weekly_module._choice_index.cache_info().misses
+    built = schedule_module._choice_index.cache_info().misses
     for query in ("a", "america/", "new", "zz", "europe/lo", "asia", "k"):
         timezone_choices(query)
-    assert weekly_module._choice_index.cache_info().misses == built
+    assert schedule_module._choice_index.cache_info().misses == built
 
 
 # ====================================================================================================================
@@ -301,6 +282,18 @@ async def schedule(db: Database, guild_id: int, *, at: time = time(18, 0), tz: s
     await set_weekly(db, guild_id, channel_id=guild_id * 10, weekday=weekday, local_time=at, tz_name=tz, now=START)
 
 
+async def ledger_entry(db: Database, guild_id: int, week: str) -> LedgerEntry | None:
+    row = await db.fetchone(
+        f"SELECT {LEDGER_COLUMNS} FROM weekly_posts WHERE guild_id = ? AND week = ?", (guild_id, week)
+    )
+    return None if row is None else entry_from_row(row)
+
+
+async def claim(db: Database, guild_id: int, week: str, now: datetime) -> bool:
+    """Take one week as a tick does; True only for the one caller that got it."""
+    return (guild_id, week) in await claim_many(db, [(guild_id, week, None)], now)
+
+
 class Poster:
     """A poster without Discord: records calls, returns increasing message ids, or raises what it was told to."""
 
@@ -337,9 +330,6 @@ async def test_settings_set_read_disable_problem(db: Database) -> None:
     assert stored.next_post(START) == utc(2024, 6, 7, 13, 0)
     await mark_problem(db, 1, "I can no longer see #news", START)
     assert (await get_weekly_settings(db, 1)).problem == "I can no longer see #news"  # type: ignore[union-attr]
-    await clear_problem(db, 1, START)
-    assert (await get_weekly_settings(db, 1)).problem is None  # type: ignore[union-attr]
-    await mark_problem(db, 1, "again", START)
     await schedule(db, 1)  # setting again clears the problem
     assert (await get_weekly_settings(db, 1)).problem is None  # type: ignore[union-attr]
     assert await disable_weekly(db, 1, START) is True
@@ -456,7 +446,7 @@ async def test_each_fault_is_contained_and_recorded(db: Database, caplog: pytest
         }
     )
     now = utc(2024, 6, 3, 18, 0)
-    with caplog.at_level(logging.WARNING, logger="bot.weekly.posts"):
+    with caplog.at_level(logging.WARNING, logger="bot.weekly"):
         report = await run_tick(db, now, poster)
     assert (report.due, report.posted, report.failed, report.retrying) == (6, 1, 4, 1)
     week = "2024-06-03T18:00:00+00:00"
@@ -546,28 +536,28 @@ async def test_a_broken_database_does_not_raise_out_of_the_tick(db: Database) ->
     assert report.errors and report.posted == 0
 
 
-async def test_fall_back_day_posts_exactly_once(db: Database) -> None:
-    await set_weekly(
-        db, 1, channel_id=1, weekday=SUNDAY, local_time=time(1, 30), tz_name="Europe/London", now=utc(2024, 10, 20)
-    )
+@pytest.mark.parametrize(
+    ("zone", "at", "since", "ticks_from", "ticks_until", "expected"),
+    [
+        # Fall back: 01:30 happens twice; posted once, at the first (BST).
+        ("Europe/London", time(1, 30), utc(2024, 10, 20), utc(2024, 10, 26, 23, 0), utc(2024, 10, 27, 4, 0),
+         utc(2024, 10, 27, 0, 30)),
+        # Spring forward: 02:30 does not exist; posted once, after the gap (03:00 EDT).
+        ("America/New_York", time(2, 30), utc(2024, 3, 1), utc(2024, 3, 10, 5, 0), utc(2024, 3, 10, 10, 0),
+         utc(2024, 3, 10, 7, 0)),
+    ],
+    ids=["fall-back-posts-once", "spring-forward-posts-after-the-gap"],
+)  # fmt: skip
+async def test_a_change_day_posts_exactly_once(
+    db: Database, zone: str, at: time, since: datetime, ticks_from: datetime, ticks_until: datetime, expected: datetime
+) -> None:
+    await set_weekly(db, 1, channel_id=1, weekday=SUNDAY, local_time=at, tz_name=zone, now=since)
     poster = Poster()
-    clock = FakeClock(utc(2024, 10, 26, 23, 0))
-    while clock.now() < utc(2024, 10, 27, 4, 0):
+    clock = FakeClock(ticks_from)
+    while clock.now() < ticks_until:
         await run_tick(db, clock.now(), poster)
         clock.advance(timedelta(minutes=5))
-    assert [due.scheduled for due, _ in poster.calls] == [utc(2024, 10, 27, 0, 30)]
-
-
-async def test_spring_forward_day_posts_after_the_gap(db: Database) -> None:
-    await set_weekly(
-        db, 1, channel_id=1, weekday=SUNDAY, local_time=time(2, 30), tz_name="America/New_York", now=utc(2024, 3, 1)
-    )
-    poster = Poster()
-    clock = FakeClock(utc(2024, 3, 10, 5, 0))
-    while clock.now() < utc(2024, 3, 10, 10, 0):
-        await run_tick(db, clock.now(), poster)
-        clock.advance(timedelta(minutes=5))
-    assert [due.scheduled for due, _ in poster.calls] == [utc(2024, 3, 10, 7, 0)]  # 03:00 EDT
+    assert [due.scheduled for due, _ in poster.calls] == [expected]
 
 
 # ====================================================================================================================

@@ -1,15 +1,21 @@
 """The weekly post: schedule arithmetic and time zones, per-server settings, the (server, week) ledger and its
 claims, the tick, content selection and the post's layout.
 
+Modules, one concern each: `schedule` (week arithmetic, local times, time zones and their autocomplete), `countries`
+(the country a post lists), `settings` (a server's settings, /weekly set and off), `ledger` (the ledger: claims,
+posted and failed weeks), `poster` (what a poster is given, returns and raises), `tick` (due posts and `run_tick`),
+`content` (what a week's post lists), `layout` (`render_weekly`) and `status` (/weekly status).
+
 May import: `bot.catalog`, `bot.votes`, `bot.storage` and `bot.common`. Other packages use only the names exported
 here.
 """
 
 from __future__ import annotations
 
+from bot.weekly.content import WeeklyContent, preview_content
 from bot.weekly.countries import country_choices, country_from_locale, resolve_country
-from bot.weekly.posts import (
-    WEEKDAYS,
+from bot.weekly.layout import render_weekly
+from bot.weekly.poster import (
     AfterRecorded,
     CannotCheckEarlierPost,
     DuePost,
@@ -18,25 +24,26 @@ from bot.weekly.posts import (
     PostChannelGone,
     PostFailure,
     PostResult,
-    TickReport,
     TransientPostFailure,
-    WeeklyContent,
-    WeeklyStatus,
-    describe_schedule,
-    disable_weekly,
+)
+from bot.weekly.schedule import (
+    WEEKDAYS,
     format_local_time,
-    get_weekly_settings,
-    message_link,
     parse_local_time,
-    preview_content,
-    render_weekly,
     resolve_timezone,
-    run_tick,
-    set_weekly,
     timezone_choices,
     weekly_marker,
+)
+from bot.weekly.settings import disable_weekly, get_weekly_settings, set_weekly, weekly_region
+from bot.weekly.status import (
+    WeeklyStatus,
+    describe_schedule,
+    discord_time,
+    message_link,
+    status_text,
     weekly_status,
 )
+from bot.weekly.tick import TickReport, run_tick
 
 __all__ = [
     "WEEKDAYS",
@@ -56,6 +63,7 @@ __all__ = [
     "country_from_locale",
     "describe_schedule",
     "disable_weekly",
+    "discord_time",
     "format_local_time",
     "get_weekly_settings",
     "message_link",
@@ -66,7 +74,9 @@ __all__ = [
     "resolve_timezone",
     "run_tick",
     "set_weekly",
+    "status_text",
     "timezone_choices",
     "weekly_marker",
+    "weekly_region",
     "weekly_status",
 ]
