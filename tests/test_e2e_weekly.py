@@ -74,6 +74,19 @@ async def configure(driver: DiscordDriver, channel: str = "#watch-party", user: 
     )
 
 
+async def configure_then_deny(
+    driver: DiscordDriver, emulator: DiscordEmulator, channel: Channel, denied: int, *, behind_its_back: bool = False
+) -> None:
+    """/weekly set (which asks for every permission the post needs), then the `denied` permission bits taken from
+    the bot in `channel`: told to the bot (CHANNEL_UPDATE), or behind its back (its cache still says it may)."""
+    await configure(driver, f"#{channel.name}")
+    if behind_its_back:
+        channel.overwrites[emulator.bot_user.id] = Overwrite(emulator.bot_user.id, 1, deny=denied)
+    else:
+        await emulator.set_overwrite(channel, emulator.bot_user, deny=denied)
+        await driver.settle()
+
+
 def posts(channel: Channel) -> list[Message]:
     """The weekly posts the bot made in `channel`."""
     return [
@@ -302,9 +315,7 @@ async def test_lost_permission_is_reported_and_fixed_by_set(
     bot: ShowBot, discord: DiscordDriver, db: Database, emulator: DiscordEmulator, demo: DemoServer, clock: FakeClock
 ) -> None:
     channel = demo.channels["watch-party"]
-    await configure(discord)
-    await emulator.set_overwrite(channel, emulator.bot_user, deny=SEND_MESSAGES)
-    await discord.settle()
+    await configure_then_deny(discord, emulator, channel, SEND_MESSAGES)
     clock.set(FIRST_POST)
     report = await tick(bot)
     assert (report.posted, report.failed) == (0, 1) and posts(channel) == []
@@ -369,10 +380,10 @@ async def test_a_retry_after_a_lost_reply_never_posts_twice(
     can_read_history: bool,
 ) -> None:  # fmt: skip
     channel = demo.channels["watch-party"]
-    await configure(discord)
-    if not can_read_history:  # taken away after /weekly set (which asks for it)
-        await emulator.set_overwrite(channel, emulator.bot_user, deny=READ_MESSAGE_HISTORY)
-        await discord.settle()
+    if can_read_history:
+        await configure(discord)
+    else:  # taken away after /weekly set (which asks for it)
+        await configure_then_deny(discord, emulator, channel, READ_MESSAGE_HISTORY)
     # Discord creates the message, but its answer is lost: the bot sees a 503.
     emulator.fail_with_5xx("POST", POST_ROUTE, status=503, after_processing=True)
     clock.set(FIRST_POST)
@@ -397,9 +408,7 @@ async def test_a_post_without_add_reactions_is_a_problem_in_status(
 ) -> None:
     await add_releases(db, 3)
     channel = demo.channels["watch-party"]
-    await configure(discord)
-    await emulator.set_overwrite(channel, emulator.bot_user, deny=ADD_REACTIONS)  # after /weekly set, which asks for it
-    await discord.settle()
+    await configure_then_deny(discord, emulator, channel, ADD_REACTIONS)
     clock.set(FIRST_POST)
     assert (await tick(bot)).posted == 1
     (post,) = posts(channel)
@@ -417,9 +426,8 @@ async def test_what_discord_refuses_in_the_channel_is_not_asked_again(
     """Discord bans clients that send 10,000 failed requests in 10 minutes: a 403 or 404 is asked once."""
     await add_releases(db, 3)
     channel = demo.channels["watch-party"]
-    await configure(discord)
-    # Add Reactions denied behind the bot's back (its cache still says it may): the first keycap is refused.
-    channel.overwrites[emulator.bot_user.id] = Overwrite(emulator.bot_user.id, 1, deny=ADD_REACTIONS)
+    # Add Reactions denied behind the bot's back: the first keycap is refused.
+    await configure_then_deny(discord, emulator, channel, ADD_REACTIONS, behind_its_back=True)
     clock.set(FIRST_POST)
     assert (await tick(bot)).posted == 1
     assert [r.status for r in requests_to(emulator, "PUT", REACTION_ROUTE)] == [403]  # not the other two keycaps

@@ -3,8 +3,9 @@ claims, the tick, content selection and the post's layout.
 
 Modules, one concern each: `schedule` (week arithmetic, local times, time zones and their autocomplete), `countries`
 (the country a post lists), `settings` (a server's settings, /weekly set and off), `ledger` (the ledger: claims,
-posted and failed weeks), `poster` (what a poster is given, returns and raises), `tick` (due posts and `run_tick`),
-`content` (what a week's post lists), `layout` (`render_weekly`) and `status` (/weekly status).
+posted and failed weeks), `poster` (what a poster is given and returns), `tick` (due posts, `run_tick`, and the
+failures a poster may raise), `content` (what a week's post lists), `layout` (`render_weekly`) and `status` (/weekly
+status).
 
 May import: `bot.catalog`, `bot.votes`, `bot.storage` and `bot.common`. Other packages use only the names exported
 here.
@@ -15,17 +16,7 @@ from __future__ import annotations
 from bot.weekly.content import WeeklyContent, preview_content
 from bot.weekly.countries import country_choices, country_from_locale, resolve_country
 from bot.weekly.layout import render_weekly
-from bot.weekly.poster import (
-    AfterRecorded,
-    CannotCheckEarlierPost,
-    DuePost,
-    GuildGone,
-    MissingPermissions,
-    PostChannelGone,
-    PostFailure,
-    PostResult,
-    TransientPostFailure,
-)
+from bot.weekly.poster import AfterRecorded, DuePost, PostResult
 from bot.weekly.schedule import (
     WEEKDAYS,
     format_local_time,
@@ -43,7 +34,16 @@ from bot.weekly.status import (
     status_text,
     weekly_status,
 )
-from bot.weekly.tick import TickReport, run_tick
+from bot.weekly.tick import (
+    CannotCheckEarlierPost,
+    GuildGone,
+    MissingPermissions,
+    PostChannelGone,
+    PostFailure,
+    TickReport,
+    TransientPostFailure,
+    run_tick,
+)
 
 __all__ = [
     "WEEKDAYS",

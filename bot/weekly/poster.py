@@ -1,6 +1,6 @@
-"""The poster's contract with the tick: what a poster is given (`DuePost` and the week's `WeeklyContent`), what it
-returns right after sending (`PostResult`, with the slow follow-ups run_tick runs later), and the failures it may
-raise (`PostFailure` and its kinds: whether the admins must act, whether a later tick retries).
+"""The poster's contract with the tick: what a poster is given (`DuePost` and the week's `WeeklyContent`) and what it
+returns right after sending (`PostResult`, with the slow follow-ups run_tick runs later). What it may raise instead
+is bot.weekly.tick's `PostFailure` and its kinds, next to the code that acts on them.
 
 The poster itself is Discord's side (cogs/weekly.py); this module knows no Discord.
 """
@@ -51,40 +51,6 @@ class PostResult:
     channel_id: int | None = None  # when it differs from DuePost.channel_id (e.g. a thread)
     after_recorded: AfterRecorded | None = None  # once the tick's posts are all out
     recorded: Recorded | None = None  # right after the message id is in the ledger
-
-
-class PostFailure(Exception):
-    """Raised by a poster for a failure it understands. The message is shown to the server's admins."""
-
-    needs_attention = False  # the admins must fix something: recorded as the setting's problem
-    retryable = False  # retried at a later tick within the catch-up window
-
-
-class PostChannelGone(PostFailure):
-    needs_attention = True
-
-
-class MissingPermissions(PostFailure):
-    needs_attention = True
-
-
-class CannotCheckEarlierPost(PostFailure):
-    """A retry or a recovery where the poster cannot look for the earlier attempt's message (no Read Message History):
-    it may have gone out, so nothing is sent. A missed week is better than a duplicate."""
-
-    needs_attention = True
-
-
-class GuildGone(PostFailure):
-    """The bot is no longer in the server."""
-
-    needs_attention = True
-
-
-class TransientPostFailure(PostFailure):
-    """A 429 or 5xx that outlasted the poster's own retries, a network error: try again at a later tick."""
-
-    retryable = True
 
 
 # What run_tick calls for each due week it claimed: send the post, or raise a PostFailure.

@@ -1,14 +1,14 @@
-"""The tick: one pass of the weekly loop. `due_posts` finds what should be posted now (catching up within a
-window, recording the weeks skipped), and `run_tick` claims those weeks, posts them through an injected poster and
-contains every failure.
+"""The tick: one pass of the weekly loop. `due_posts` finds what should be posted now (catching up within a window,
+recording the weeks skipped), and `run_tick` claims those weeks, posts them through an injected poster and contains
+every failure: a poster's `PostFailure` says whether the admins must act and whether a later tick retries.
 
-Crash safety (a choice, documented here): a week is claimed before anything is sent, with
-`retry_at` set STALE_CLAIM later. The message id is recorded as soon as the poster returns. If the process dies in
-between, the claim stays 'claimed' with no message id; after STALE_CLAIM (and within the 24-hour catch-up window) the
-week becomes due again with `DuePost.recovering = True`, and the poster must first look in the channel for a message
-of its own carrying `weekly_marker(week)` (the embed footer) and return that message instead of posting again. A post
-that went out is therefore never repeated, as long as the poster honours `recovering` (and `attempt > 1`: a timeout
-or a 5xx may come back for a message Discord did create); a poster that cannot look (no Read Message History) raises
+Crash safety (a choice, documented here): a week is claimed before anything is sent, with `retry_at` set STALE_CLAIM
+later. The message id is recorded as soon as the poster returns. If the process dies in between, the claim stays
+'claimed' with no message id; after STALE_CLAIM (and within the 24-hour catch-up window) the week becomes due again
+with `DuePost.recovering = True`, and the poster must first look in the channel for a message of its own carrying
+`weekly_marker(week)` (the embed footer) and return that message instead of posting again. A post that went out is
+therefore never repeated, as long as the poster honours `recovering` (and `attempt > 1`: a timeout or a 5xx may come
+back for a message Discord did create); a poster that cannot look (no Read Message History) raises
 CannotCheckEarlierPost (or returns `PostResult(None)`) and the week is marked failed rather than risk a duplicate.
 Whatever is slow or can fail after sending is the poster's to hand back, run only once the message id is in the
 ledger: `PostResult.recorded` at once (tracking the message for votes), `PostResult.after_recorded` (the reactions)
@@ -34,7 +34,7 @@ from bot.weekly.ledger import (
     mark_failed,
     mark_posted,
 )
-from bot.weekly.poster import AfterRecorded, DuePost, Poster, PostFailure
+from bot.weekly.poster import AfterRecorded, DuePost, Poster
 from bot.weekly.schedule import previous_post_time, week_key
 from bot.weekly.settings import SETTINGS_COLUMNS, mark_problem, settings_from_row
 
@@ -45,6 +45,40 @@ CLAIM_BATCH = 50  # weeks claimed per transaction in a tick
 # a dozen channels at a time fill the bot's global rate; more would only queue at the global limiter.
 FINISH_CONCURRENCY = 32
 TRANSIENT_RETRY_DELAYS = (timedelta(minutes=2), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
+
+
+class PostFailure(Exception):
+    """Raised by a poster for a failure it understands. The message is shown to the server's admins."""
+
+    needs_attention = False  # the admins must fix something: recorded as the setting's problem
+    retryable = False  # retried at a later tick within the catch-up window
+
+
+class PostChannelGone(PostFailure):
+    needs_attention = True
+
+
+class MissingPermissions(PostFailure):
+    needs_attention = True
+
+
+class CannotCheckEarlierPost(PostFailure):
+    """A retry or a recovery where the poster cannot look for the earlier attempt's message (no Read Message History):
+    it may have gone out, so nothing is sent. A missed week is better than a duplicate."""
+
+    needs_attention = True
+
+
+class GuildGone(PostFailure):
+    """The bot is no longer in the server."""
+
+    needs_attention = True
+
+
+class TransientPostFailure(PostFailure):
+    """A 429 or 5xx that outlasted the poster's own retries, a network error: try again at a later tick."""
+
+    retryable = True
 
 
 def _hours(delta: timedelta) -> str:
