@@ -345,7 +345,9 @@ async def test_top_ranks_by_wilson_and_is_votable(
     reply = await discord.slash("top", period="week", user=alice)
     message = discord.message(reply)
     assert message.reactions == {}
-    assert await VoteStore(db).emoji_target(message.id, KEYCAPS[0]) is not None
+    tracked = """SELECT count(*) FROM vote_messages AS m JOIN vote_emoji AS e ON e.message_id = m.message_id
+                 WHERE m.message_id = ? AND m.active = 1 AND e.emoji = ?"""
+    assert await db.fetchval(tracked, (message.id, KEYCAPS[0])) == 1
     empty = await discord.slash("top", genre="No Such Genre", user=alice)
     assert empty.ephemeral and "No votes" in empty.content
 

@@ -8,7 +8,7 @@ import random
 from bot.catalog import TitleResolver
 from bot.catalog.search import AUTOCOMPLETE_LIMIT, Boosts, SearchIndex
 from bot.storage import Database
-from bot.votes import VoteStore, vote_tallies
+from bot.votes import ForgetMember, VoteStore, vote_tallies
 
 GUILD, OTHER_GUILD = 1000, 2000
 FILLER_IDS = 10_000_000  # index-only shows: enough titles that candidate lists are capped and prefixes are large
@@ -54,7 +54,7 @@ async def test_incremental_boosts_equal_a_fresh_read_after_votes_and_retractions
         elif action < 0.95:
             await store.clear_vote(guild, member, show_id)
         else:
-            await store.forget_member(guild, member)  # several retractions in one change list
+            await store.apply_batch([ForgetMember(guild, member)])  # several retractions in one change list
         assert await resolver.boosts(GUILD) is cached  # followed, not read again
         expected = await fresh(db, GUILD)
         assert dict(cached) == dict(expected), f"step {step}"

@@ -144,7 +144,7 @@ async def test_direct_methods_notify_too(store: VoteStore, db: Database) -> None
     assert await store.clear_vote(GUILD, 1, SHOW_B)
     assert not await store.clear_vote(GUILD, 1, SHOW_B)
     await store.set_vote(GUILD, 1, SHOW_C, 1, "command")
-    assert await store.forget_member(GUILD, 1) == 2
+    assert await store.apply_batch([ForgetMember(GUILD, 1)]) == [2]
     forgotten = [VoteChange(GUILD, 1, SHOW_A, -1, None), VoteChange(GUILD, 1, SHOW_C, 1, None)]
     assert recorder.changes[:5] == [
         VoteChange(GUILD, 1, SHOW_A, None, 1),

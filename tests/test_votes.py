@@ -26,6 +26,7 @@ from bot.votes import (
     MessageGone,
     ReactionClear,
     ReactionEvent,
+    Untrack,
     VoteProcessor,
     VoteStore,
     list_emoji_map,
@@ -174,7 +175,6 @@ async def test_unknown_emoji_untracked_messages_and_other_servers_are_ignored(st
 
 async def test_variation_selector_is_ignored_when_matching_emoji(store: VoteStore, db: Database) -> None:
     bare_keycap = KEYCAPS[0].replace("\ufe0f", "")
-    assert (await store.emoji_target(MSG_LIST, bare_keycap)) is not None
     await run(store, [add(7, MSG_LIST, bare_keycap)])
     assert await stored(db) == {(GUILD, 7, SHOW_A): (1, MSG_LIST, KEYCAPS[0])}
     await run(store, [remove(7, MSG_LIST, KEYCAPS[0])])
@@ -207,19 +207,19 @@ async def test_forget_member_deletes_only_that_members_votes_in_that_server(stor
     await processor.stop()
     assert deleted == 3
     assert set(await stored(db)) == {(GUILD, 8, SHOW_A), (OTHER_GUILD, 7, SHOW_C)}
-    assert await store.forget_member(GUILD, 8) == 1
+    assert await store.apply_batch([ForgetMember(GUILD, 8)]) == [1]
+    assert await stored(db) == {(OTHER_GUILD, 7, SHOW_C): (1, 600, THUMBS_UP)}
 
 
 async def test_untracking_keeps_votes_and_stops_voting(store: VoteStore, db: Database) -> None:
     await run(store, [add(7, MSG_A, THUMBS_UP), add(8, MSG_B, THUMBS_UP)])
-    assert await store.untrack_message(MSG_A) == 1
-    assert await store.emoji_target(MSG_A, THUMBS_UP) is None
+    assert await store.apply_batch([Untrack("message", (MSG_A,))]) == [1]
     await run(store, [add(9, MSG_A, THUMBS_UP), remove(7, MSG_A, THUMBS_UP)])  # ignored: not tracked any more
-    assert await store.untrack_channel(CHANNEL) == 2
-    assert await store.untrack_guild(GUILD) == 0  # already inactive
+    assert await store.apply_batch([Untrack("channel", (CHANNEL,)), Untrack("guild", (GUILD,))]) == [2, 0]
     assert set(await stored(db)) == {(GUILD, 7, SHOW_A), (GUILD, 8, SHOW_B)}
     await store.track_message(MSG_A, GUILD, CHANNEL, "show", show_emoji_map(SHOW_A))  # tracking again reactivates
-    assert await store.emoji_target(MSG_A, THUMBS_UP) is not None
+    await run(store, [add(9, MSG_A, THUMBS_UP)])
+    assert set(await stored(db)) == {(GUILD, 7, SHOW_A), (GUILD, 8, SHOW_B), (GUILD, 9, SHOW_A)}
 
 
 async def test_direct_store_api(store: VoteStore, db: Database, clock: FakeClock) -> None:
@@ -231,10 +231,10 @@ async def test_direct_store_api(store: VoteStore, db: Database, clock: FakeClock
         await store.set_vote(GUILD, 7, SHOW_C, 0, "command")
     assert await store.tally(GUILD, SHOW_A) == (1, 1)
     assert await net_votes(db, GUILD) == {SHOW_A: 0, SHOW_B: -1}
-    vote = await store.get_vote(GUILD, 7, SHOW_B)
-    assert vote is not None and (vote.value, vote.source, vote.updated_at) == (-1, "command", utc_iso(clock.now()))
     page1 = await store.member_votes(GUILD, 7, 0, 1)
     page2 = await store.member_votes(GUILD, 7, 1, 1)
+    vote = page1[0]
+    assert (vote.value, vote.source, vote.updated_at) == (-1, "command", utc_iso(clock.now()))
     assert [v.show_id for v in page1 + page2] == [SHOW_B, SHOW_A]  # most recent first
     assert await store.member_vote_count(GUILD, 7) == 2
     assert await store.clear_vote(GUILD, 7, SHOW_B) is True

@@ -30,7 +30,6 @@ from bot.votes.events import (
 )
 from bot.votes.records import (
     DELETE_VOTE,
-    FORGET_MEMBER,
     UPSERT_VOTE,
     VOTE_COLUMNS,
     ReactionKey,
@@ -46,6 +45,7 @@ if TYPE_CHECKING:  # the store creates batches: a runtime import would be circul
     from bot.votes.store import VoteStore
 
 
+_FORGET_MEMBER = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? RETURNING show_id, value"
 _LOAD_VOTES = f"""
     SELECT {", ".join("v." + column for column in VOTE_COLUMNS.split(", "))}
     FROM json_each(?) AS k
@@ -181,7 +181,7 @@ class VoteBatch:
 
     async def forget(self, event: ForgetMember) -> int:
         await self.flush()
-        async with self.conn.execute(FORGET_MEMBER, (event.guild_id, event.user_id)) as cursor:
+        async with self.conn.execute(_FORGET_MEMBER, (event.guild_id, event.user_id)) as cursor:
             deleted = list(await cursor.fetchall())
         for show_id, value in deleted:
             key = (event.guild_id, event.user_id, int(show_id))

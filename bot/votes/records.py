@@ -81,7 +81,6 @@ UPSERT_VOTE = f"""
         emoji = excluded.emoji, updated_at = excluded.updated_at
 """
 DELETE_VOTE = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? AND show_id = ?"
-FORGET_MEMBER = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? RETURNING show_id, value"
 
 VoteKey = tuple[int, int, int]  # guild, user, show
 ReactionKey = tuple[int, str, int]  # message, emoji, user

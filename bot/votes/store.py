@@ -15,13 +15,11 @@ from bot.common.clock import Clock, SystemClock, utc_iso
 from bot.storage import Connection, Database, retry_while_locked
 from bot.votes.batch import VoteBatch
 from bot.votes.emoji import EmojiMap, emoji_key
-from bot.votes.events import Untrack, VoteEvent
+from bot.votes.events import VoteEvent
 from bot.votes.export import export_votes
 from bot.votes.records import (
     DELETE_VOTE,
-    FORGET_MEMBER,
     UPSERT_VOTE,
-    VOTE_COLUMNS,
     EmojiTarget,
     MemberVote,
     TrackedMessage,
@@ -29,7 +27,6 @@ from bot.votes.records import (
     VoteChange,
     VoteListener,
     VoteSource,
-    vote_from_row,
     vote_row,
 )
 from bot.votes.tallies import show_tally
@@ -126,13 +123,6 @@ class VoteStore:
         self._notify([VoteChange(guild_id, user_id, show_id, int(row[0]), None) for row in deleted])
         return bool(deleted)
 
-    async def get_vote(self, guild_id: int, user_id: int, show_id: int) -> Vote | None:
-        row = await self.db.fetchone(
-            f"SELECT {VOTE_COLUMNS} FROM votes WHERE guild_id = ? AND user_id = ? AND show_id = ?",
-            (guild_id, user_id, show_id),
-        )
-        return None if row is None else vote_from_row(row)
-
     async def tally(self, guild_id: int, show_id: int) -> tuple[int, int]:
         """(up, down) votes for the show in the server."""
         return await show_tally(self.db, guild_id, show_id)
@@ -153,12 +143,6 @@ class VoteStore:
             (guild_id, user_id, limit, offset),
         )
         return [MemberVote(*row) for row in rows]
-
-    async def forget_member(self, guild_id: int, user_id: int) -> int:
-        async with self.db.transaction() as conn, conn.execute(FORGET_MEMBER, (guild_id, user_id)) as cursor:
-            deleted = list(await cursor.fetchall())
-        self._notify([VoteChange(guild_id, user_id, int(row[0]), int(row[1]), None) for row in deleted])
-        return len(deleted)
 
     async def export(self, guild_id: int | None = None) -> list[dict[str, Any]]:
         """Every stored vote (of one server, or all), in a stable order: a backup and a view for server owners."""
@@ -195,31 +179,6 @@ class VoteStore:
                 [(message_id, emoji, show_id, value) for emoji, (show_id, value) in emoji_map.items()],
             )
         self._messages.pop(message_id, None)
-
-    async def tracked_message(self, message_id: int) -> TrackedMessage | None:
-        found = await self._load_messages(self.db.reader, [message_id])
-        return found.get(message_id)
-
-    async def emoji_target(self, message_id: int, emoji: str) -> EmojiTarget | None:
-        """What a reaction with `emoji` on the message votes for, if the message is tracked and active."""
-        message = await self.tracked_message(message_id)
-        if message is None or not message.active:
-            return None
-        return message.target(emoji)
-
-    async def untrack_message(self, message_id: int) -> int:
-        return await self._untrack(Untrack("message", (message_id,)))
-
-    async def untrack_channel(self, channel_id: int) -> int:
-        return await self._untrack(Untrack("channel", (channel_id,)))
-
-    async def untrack_guild(self, guild_id: int) -> int:
-        return await self._untrack(Untrack("guild", (guild_id,)))
-
-    async def _untrack(self, event: Untrack) -> int:
-        result = (await self.apply_batch([event]))[0]
-        assert isinstance(result, int)
-        return result
 
     async def messages_to_reconcile(self, since: datetime) -> list[TrackedMessage]:
         rows = await self.db.fetchall(
