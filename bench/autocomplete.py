@@ -36,7 +36,7 @@ from discord import app_commands
 
 from bot.catalog import TitleResolver
 from bot.catalog.files import seed_if_empty
-from bot.catalog.search import AUTOCOMPLETE_LIMIT
+from bot.catalog.ranking import AUTOCOMPLETE_LIMIT
 from bot.common.text import normalise
 from bot.storage import Database, connect_sync, open_database
 from bot.votes import VoteStore

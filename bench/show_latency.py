@@ -40,7 +40,7 @@ from _common import emit, misspell, percentile, summary
 from bot.app.core import ShowBot
 from bot.app.harness import FAKE_TOKEN, running_bot
 from bot.catalog import seed_if_empty
-from bot.catalog.search import choice_value
+from bot.catalog.choices import choice_value
 from bot.common.config import Settings
 from bot.emulator import DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.driver import BOT_WORK_PREFIXES

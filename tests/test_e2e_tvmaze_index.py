@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 def settings(
     settings: Settings, tvmaze: FakeTvmaze, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> Settings:
-    caplog.set_level(logging.INFO, logger="bot.catalog.search")
+    caplog.set_level(logging.INFO, logger="bot.catalog.index")
     tvmaze.serve_recorded_index(pages=3)
     # The title index is rebuilt whole after a bootstrap of this many shows (5,000 in the bot; 245 here).
     monkeypatch.setattr(catalog, "REBUILD_INDEX_AFTER_SHOWS", 200)

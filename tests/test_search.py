@@ -9,22 +9,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog.files import load_records, seed_if_empty, shipped_catalog_files
-from bot.catalog.importer import import_records
-from bot.catalog.records import ShowRecord
-from bot.catalog.search import (
-    AUTOCOMPLETE_LIMIT,
+from bot.catalog.choices import (
     CHOICE_MAX_CHARS,
-    Match,
-    SearchIndex,
     autocomplete_choices,
     choice_value,
-    edits1,
-    is_confident,
     not_found_message,
     show_id_of_choice,
-    year_of,
 )
+from bot.catalog.files import load_records, seed_if_empty, shipped_catalog_files
+from bot.catalog.importer import import_records
+from bot.catalog.index import year_of
+from bot.catalog.ranking import AUTOCOMPLETE_LIMIT
+from bot.catalog.records import ShowRecord
+from bot.catalog.search import Match, SearchIndex
+from bot.catalog.typos import edits1, edits_allowed, title_distance
 from bot.common.text import normalise
 from bot.storage import connect_sync, open_database
 
@@ -258,6 +256,11 @@ def test_resolve_asks_when_two_shows_are_as_close() -> None:
     match = twins.resolve("THE OFFICE")
     assert match is not None and match.show_id == 2  # equal titles: the more popular
     assert twins.resolve("the office", boosts={1: 1.0}).show_id == 1  # type: ignore[union-attr]
+
+
+def is_confident(query: str, title: str) -> bool:
+    """The rule `SearchIndex.resolve` applies to its best match before acting on it without asking."""
+    return title_distance(query, title) <= edits_allowed(title)
 
 
 def test_confidence_threshold() -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import random
 
 from bot.catalog import TitleResolver
-from bot.catalog.search import AUTOCOMPLETE_LIMIT, Boosts, SearchIndex
+from bot.catalog.boosts import Boosts
+from bot.catalog.choices import autocomplete_choices
+from bot.catalog.ranking import AUTOCOMPLETE_LIMIT
+from bot.catalog.search import SearchIndex
 from bot.storage import Database
 from bot.votes import ForgetMember, VoteStore, vote_tallies
 
@@ -43,7 +46,7 @@ async def test_incremental_boosts_equal_a_fresh_read_after_votes_and_retractions
     assert isinstance(cached, Boosts)
     index = resolver.index
     for query in QUERIES:  # derive the favourites' entries and top list now, so that the votes must update them
-        resolver.index.choices(query, cached)
+        autocomplete_choices(index, query, cached)
     members = range(1, 9)
     for step in range(300):
         guild = GUILD if rng.random() < 0.9 else OTHER_GUILD
@@ -63,7 +66,9 @@ async def test_incremental_boosts_equal_a_fresh_read_after_votes_and_retractions
         assert cached.top(index, AUTOCOMPLETE_LIMIT) == expected.top(index, AUTOCOMPLETE_LIMIT)
         if step % 10 == 0:
             for query in QUERIES:
-                assert index.choices(query, cached) == index.choices(query, dict(expected)), (step, query)
+                assert autocomplete_choices(index, query, cached) == autocomplete_choices(
+                    index, query, dict(expected)
+                ), (step, query)
     assert any(score > 0 for score in cached.values()) and any(score <= 0 for score in cached.values())
 
 

@@ -8,11 +8,13 @@ packages use only the names exported here.
 from __future__ import annotations
 
 from bot.catalog.browse import Facets, Filters, ShowSummary, find_shows, matching_names
+from bot.catalog.choices import not_found_message, show_id_of_choice
 from bot.catalog.export import catalog_stats, show_exists, show_json, shows_updated_since
 from bot.catalog.files import import_path, seed_if_empty
 from bot.catalog.importer import now_iso
+from bot.catalog.index import year_of
 from bot.catalog.records import STATUSES, CatalogFormatError
-from bot.catalog.search import MAX_QUERY_CHARS, SearchIndex, not_found_message, show_id_of_choice, year_of
+from bot.catalog.search import MAX_QUERY_CHARS, SearchIndex
 from bot.catalog.sources.background import run_background_job, shows_to_refresh
 from bot.catalog.sources.commands import add_sync_parser, import_netflix, run_sync
 from bot.catalog.sources.lookup import lookup_and_add

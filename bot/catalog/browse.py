@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.catalog.search import SearchIndex, year_of
+from bot.catalog.index import year_of
+from bot.catalog.search import SearchIndex
 from bot.common.render import quoted
 from bot.storage import Database
 from bot.votes import NET_VOTES_SQL

@@ -1,6 +1,6 @@
 """Title options: the one place that turns what a member typed (or picked) into a show, for every cog.
 
-Autocomplete choices carry `id:` and the show id as their value (`bot.catalog.search.choice_value`); a title typed
+Autocomplete choices carry `id:` and the show id as their value (`bot.catalog.choices.choice_value`); a title typed
 without picking a choice is resolved by the same search, by title: a title made of digits ("24", "1883") is a title, not
 an id. The server's votes boost what it likes: they are read once per server and then follow every vote change the bot's
 vote store commits (`votes_changed`), so that neither a keystroke nor a vote makes the server's votes be aggregated
@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from bot.catalog.search import Boosts, SearchIndex, autocomplete_choices, not_found_message, show_id_of_choice
+from bot.catalog.boosts import Boosts
+from bot.catalog.choices import autocomplete_choices, not_found_message, show_id_of_choice
+from bot.catalog.search import SearchIndex
 from bot.common.errors import UserFacingError
 from bot.storage import Database
 from bot.votes import VoteChange, vote_tallies
