@@ -24,7 +24,7 @@ async def test_fresh_database_gets_every_migration(tmp_path: Path) -> None:
         tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
     needed = {
         "shows", "show_titles", "genres", "credits", "people", "videos", "releases", "availability", "votes",
-        "vote_messages", "vote_emoji", "guild_settings", "weekly_posts", "bot_state", "title_fts",
+        "vote_messages", "vote_emoji", "guild_settings", "weekly_posts", "bot_state",
     }  # fmt: skip
     assert needed <= tables
 
@@ -43,6 +43,29 @@ async def test_upgrade_from_every_earlier_version(tmp_path: Path, start: int) ->
     async with open_database(tmp_path / "fresh.db") as db:
         fresh = await db.fetchall("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
     assert [tuple(r) for r in upgraded] == [tuple(r) for r in fresh]
+
+
+async def test_the_unread_title_fts_index_is_dropped_and_titles_still_follow_their_shows(tmp_path: Path) -> None:
+    """title_fts and the triggers that fed it on every write go (nothing but a benchmark read them); a database that
+    had them keeps its titles, and a show's title rows still follow it (the primary-title triggers stay)."""
+    migrations = discover_migrations()
+    drop = next(m for m in migrations if m.path.name.endswith("_drop_title_fts.sql"))
+    path = tmp_path / "old.db"
+    async with open_database(path, migrate=False) as db:
+        await db.migrate(migrations[: drop.version - 1])
+        await db.execute(
+            "INSERT INTO shows (id, title, title_norm, updated_at) VALUES (1, 'Dark', 'dark', ?)", ("2024-01-01",)
+        )
+        await db.execute("INSERT INTO show_titles (show_id, title, title_norm) VALUES (1, 'Dunkel', 'dunkel')")
+        assert await db.fetchval("SELECT COUNT(*) FROM title_fts WHERE title_fts MATCH 'unk'") == 1
+    async with open_database(path) as db:
+        fts = "SELECT name FROM sqlite_master WHERE name LIKE 'title_fts%' OR sql LIKE '%title_fts%'"
+        assert await db.fetchall(fts) == []
+        await db.execute("UPDATE shows SET title = 'Dark!', title_norm = 'dark!' WHERE id = 1")
+        titles = "SELECT title, is_primary FROM show_titles WHERE show_id = 1 ORDER BY title"
+        assert [tuple(row) for row in await db.fetchall(titles)] == [("Dark!", 1), ("Dunkel", 0)]
+        await db.execute("DELETE FROM shows WHERE id = 1")
+        assert await db.fetchval("SELECT COUNT(*) FROM show_titles") == 0
 
 
 async def test_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def catalog_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         dump = {}
         for table in tables:
-            if table.startswith(("title_fts_", "sqlite_")):
+            if table.startswith("sqlite_"):
                 continue
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             kept = [c for c in columns if c not in ("updated_at", "fetched_at")] or columns
