@@ -64,6 +64,7 @@ def test_the_code_keeps_every_contract(linter: Path, tmp_path: Path) -> None:
         ("bot/storage/database.py", "import bot.votes", "Layers"),  # storage reaching up into a feature
         ("bot/emulator/state.py", "import bot.app.core", "emulator"),  # the emulator knowing the bot
         ("bot/weekly/content.py", "import bot.votes.store", "bot.votes is imported through"),  # internals
+        ("bot/catalog/search.py", "import sqlite3", "Only bot.storage knows the database engine"),
     ],
 )
 def test_a_planted_violation_fails_the_check(linter: Path, tmp_path: Path, module: str, line: str, broken: str) -> None:
