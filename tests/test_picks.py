@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from bot.common.errors import UserFacingError
 from bot.common.render import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, KEYCAPS, ListItem
-from bot.recommend.model import ReasonKind, Recommendation, Recommender
 from bot.recommend.picks import (
     COLD_START_HINT,
     MAX_PICKS,
@@ -23,6 +22,8 @@ from bot.recommend.picks import (
     picks_heading,
     similar_embed,
 )
+from bot.recommend.reasons import ReasonKind, Recommendation
+from bot.recommend.recommender import Recommender
 from bot.storage import Database
 
 GUILD, ALICE = 1, 10

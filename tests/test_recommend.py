@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import SHARED_DATA, require_shared
 
 from bot.common.clock import FakeClock
-from bot.recommend.model import GuildState, ReasonKind, Recommender, VoteArrays, Weights
+from bot.recommend.reasons import ReasonKind
+from bot.recommend.recommender import Recommender
+from bot.recommend.state import GuildState
+from bot.recommend.vote_arrays import VoteArrays
+from bot.recommend.weights import Weights
 from bot.storage import Database, open_database
 
 MOVIELENS = SHARED_DATA / "movielens" / "ml-latest-small"
@@ -263,8 +268,15 @@ async def test_incremental_updates_equal_a_full_rebuild(db: Database, recommende
         )
 
 
+def _covote_row(state: GuildState, show_id: int) -> dict[int, int]:
+    """C[show_id][j] for every j with a non-zero count, as the state computes it for a neighbour list."""
+    counts = state._covote_counts(show_id)
+    found = np.flatnonzero(counts)
+    return dict(zip(state.show_ids(found).tolist(), counts[found].astype(np.int64).tolist(), strict=True))
+
+
 def _covotes(state: GuildState) -> dict[int, dict[int, int]]:
-    rows = {show: state.covote_row(show) for show in range(1, 13)}
+    rows = {show: _covote_row(state, show) for show in range(1, 13)}
     return {show: row for show, row in rows.items() if row}
 
 
@@ -376,7 +388,7 @@ async def test_small_movielens_evaluation_beats_popularity_and_compares_with_eas
 
 
 def test_leave_last_out_keeps_no_training_vote_after_the_held_out_item() -> None:
-    from bot.recommend.evaluate import RatingEvent, leave_last_out
+    from bot.recommend.movielens import RatingEvent, leave_last_out
 
     votes = [
         RatingEvent(1, 10, 1, 100), RatingEvent(1, 11, 1, 200), RatingEvent(1, 12, -1, 250),
@@ -391,7 +403,7 @@ def test_leave_last_out_keeps_no_training_vote_after_the_held_out_item() -> None
 
 
 def test_mcnemar_p_value() -> None:
-    from bot.recommend.evaluate import mcnemar_p
+    from bot.recommend.metrics import mcnemar_p
 
     assert mcnemar_p([True, False], [True, False]) == 1.0
     # 10 members only ours found, 0 only the peer: two-sided exact p = 2 / 2**10
@@ -400,7 +412,7 @@ def test_mcnemar_p_value() -> None:
 
 
 def test_coordinate_search_widens_an_edge_and_stops_at_the_budget() -> None:
-    from bot.recommend.evaluate import _coordinate_search
+    from bot.recommend.tuning import _coordinate_search
 
     calls: list[dict[str, float]] = []
 
@@ -421,7 +433,7 @@ def test_coordinate_search_widens_an_edge_and_stops_at_the_budget() -> None:
 
 
 def test_coordinate_search_converges_before_the_budget_on_a_single_integer() -> None:
-    from bot.recommend.evaluate import _coordinate_search
+    from bot.recommend.tuning import _coordinate_search
 
     search = _coordinate_search({"K": (20, 50, 100)}, {"K": 50}, lambda v: -abs(v["K"] - 60), {"K": (5, 2000)}, 24)
     # Midpoints around the best (71, then 60 between 50 and 71, ...) until no new integer is left between.

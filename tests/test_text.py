@@ -32,7 +32,7 @@ def test_normalise_is_idempotent_and_trimmed(text: str) -> None:
 
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_synopsis_terms_of_ascii_text_are_those_of_its_normalised_form(text: str) -> None:
-    from bot.recommend.model import _STOPWORDS, _TERMS_PER_SHOW, _WORD, synopsis_terms
+    from bot.recommend.content import _STOPWORDS, _TERMS_PER_SHOW, _WORD, synopsis_terms
 
     expected: list[str] = []
     for match in _WORD.findall(normalise(text)):

@@ -8,7 +8,6 @@ here.
 from __future__ import annotations
 
 from bot.recommend.evaluate import run_cli
-from bot.recommend.model import GuildState, Recommender
 from bot.recommend.picks import (
     PickPage,
     PickRequest,
@@ -20,6 +19,8 @@ from bot.recommend.picks import (
     picks_heading,
     similar_embed,
 )
+from bot.recommend.recommender import Recommender
+from bot.recommend.state import GuildState
 
 __all__ = [
     "GuildState",

@@ -1,5 +1,5 @@
 """Recommendation lists as the bot shows them: pages of picks without repeats, the facts on each line, the words
-around them. The ranking is bot/recommend/model.py's; every embed is built by bot.common.render.show_list.
+around them. The ranking is bot/recommend/recommender.py's; every embed is built by bot.common.render.show_list.
 No Discord calls here.
 """
 
@@ -15,7 +15,8 @@ import discord
 from bot.catalog import matching_names, year_of
 from bot.common.errors import UserFacingError
 from bot.common.render import ListItem, plain_line, show_list
-from bot.recommend.model import Recommendation, Recommender
+from bot.recommend.reasons import Recommendation
+from bot.recommend.recommender import Recommender
 from bot.storage import Database
 
 PAGE_SIZE = 5
