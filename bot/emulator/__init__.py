@@ -1,6 +1,8 @@
 """A local Discord emulator (API v10 REST + gateway) for end-to-end tests and the offline console.
 
 Outside code imports these names from `bot.emulator`; the modules behind them are described in docs/emulator.md.
+May import: nothing of the bot (it is Discord's stand-in: its own modules and libraries only); only
+`bot.app` (the console and the harness), tests and benchmarks import it.
 """
 
 from bot.emulator.command_data import ActionError
