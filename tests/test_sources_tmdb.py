@@ -162,13 +162,14 @@ async def test_client_sends_the_key_and_maps_responses(tmdb: FakeTmdb) -> None:
     tmdb.recordings.use(VIDEOS_1396, DETAILS_1396, SEARCH_GAME_OF_THRONES)
     async with TmdbClient(tmdb.base_url, API_KEY, sleep=no_sleep) as client:
         trailers = await client.trailers(1396)
-        poster = await client.poster_url(1396)
+        poster, popularity = await client.poster_and_popularity(1396)
         found = await client.find_show("Game of Thrones", 2011)
         wrong_year = await client.find_show("Game of Thrones", 2015)
         missing = await client.trailers(5)
         providers, known = await client.watch_providers(5, "US")
     assert trailers[0].url == "https://www.youtube.com/watch?v=XZ8daibM3AE"
     assert poster == "https://image.tmdb.org/t/p/w500/ggFHVNu6YYI5L9pCfOacjizRGt.jpg"
+    assert popularity == recorded(DETAILS_1396)["popularity"]
     assert (found, wrong_year) == (1399, None)
     assert (missing, providers, known) == ([], [], False)
     assert tmdb.requests[0].query["api_key"] == API_KEY

@@ -54,7 +54,7 @@ def test_recorded_show_maps_to_a_record() -> None:
     assert record.synopsis is not None and record.synopsis.startswith("Haunted by a traumatic past")
     assert "<" not in record.synopsis and record.synopsis_source == "TVmaze"
     assert record.source == "tvmaze" and record.kind == "scripted" and record.runtime == 60
-    assert record.popularity == 2  # TVmaze's "weight" in the 2017 recording
+    assert record.source_popularity == 2 and record.popularity is None  # TVmaze's "weight" in the 2017 recording
 
     house = show_to_record(recorded(HOUSE))
     assert (house.network, house.country, house.ids["tvmaze"]) == ("FOX", "US", 118)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.catalog.records import ID_FIELDS, SCALAR_FIELDS
+from bot.catalog.popularity import popularity_sources
+from bot.catalog.records import ID_FIELDS, SCALAR_FIELDS, SOURCE_POPULARITY_COLUMNS
 from bot.storage import Database
 
 
@@ -93,7 +94,13 @@ async def show_json(db: Database, show_id: int) -> dict[str, Any] | None:
         sources=sources,
         # Which source gave each known fact (the show's own source unless another one filled or updated it).
         field_sources={name: given_by.get(name, row["source"]) for name in SCALAR_FIELDS if result[name] is not None},
+        # Each live source's own popularity number, as it gave it; popularity is derived from these when there are any.
+        source_popularity={
+            source: row[column] for source, column in SOURCE_POPULARITY_COLUMNS.items() if row[column] is not None
+        },
     )
+    if derived_from := popularity_sources(row):
+        result["field_sources"]["popularity"] = "derived from " + ", ".join(derived_from)
     return result
 
 

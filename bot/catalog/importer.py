@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.catalog.matching import find_show
-from bot.catalog.records import ID_FIELDS, SCALAR_FIELDS, Release, ShowRecord
+from bot.catalog.popularity import recompute_popularity
+from bot.catalog.records import ID_FIELDS, SCALAR_FIELDS, SOURCE_POPULARITY_COLUMNS, Release, ShowRecord
 from bot.common.text import normalise
 from bot.storage import SET_STATE_SQL, SyncConnection
 
@@ -22,6 +23,8 @@ from bot.storage import SET_STATE_SQL, SyncConnection
 #   live source's value (TVmaze, TMDB), even over the curated catalog; a file import never reverts them.
 # - Everything else (what the editors wrote: synopsis, kind, premiere, ...) only fills gaps, or is refreshed by the
 #   source that gave it. Cast, characters and creators follow the same rule in add_credits/add_details.
+# - Popularity is derived (bot.catalog.popularity) from each live source's own number, which only that source writes
+#   (SOURCE_POPULARITY_COLUMNS); a file's popularity fills it only for a show no live source has a number for.
 VOLATILE_FIELDS = (
     "status",
     "ended",
@@ -45,6 +48,9 @@ class ImportSummary:
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)  # "position: reason" for records an importer chose to skip
     lock_seconds: float | None = None  # how long a staged import held the database's write lock
+    # Shows whose live-source popularity number this import changed: their popularity (and, through the percentiles,
+    # everyone's) is derived again (import_records, or the caller that deferred it).
+    popularity_inputs: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -64,6 +70,7 @@ class ImportSummary:
         self.updated += part.updated
         self.unchanged += part.unchanged
         self.skipped += part.skipped
+        self.popularity_inputs += part.popularity_inputs
 
 
 def now_iso() -> str:
@@ -76,9 +83,14 @@ def import_records(
     *,
     progress: Callable[[int], None] | None = None,
     state: tuple[str, str] | None = None,
+    derive_popularity: Literal["all", "changed", "none"] = "all",
 ) -> ImportSummary:
     """Upsert every record in one transaction: all of them or, on any error, none. `state` is a (key, value) kept in
-    bot_state in the same transaction (how far a resumable sync got is true exactly when its shows are in)."""
+    bot_state in the same transaction (how far a resumable sync got is true exactly when its shows are in).
+
+    When a source's popularity number changed, `derive_popularity` says what is derived again in the transaction:
+    every show's popularity ("all"), only the changed shows' ("changed": a page of a long run, which derives all at its
+    end) or nothing ("none": the caller does it once after many imports, from `popularity_inputs`)."""
     summary = ImportSummary()
     conn.execute(IMPORT_CACHE_PRAGMA)
     conn.execute("BEGIN IMMEDIATE")
@@ -94,6 +106,9 @@ def import_records(
                 summary.unchanged += 1
             if progress is not None:
                 progress(count)
+        summary.popularity_inputs = importer.popularity_inputs
+        if summary.popularity_inputs and derive_popularity != "none":
+            recompute_popularity(conn, summary.popularity_inputs if derive_popularity == "changed" else None)
         if state is not None:
             conn.execute(SET_STATE_SQL, state)
     except BaseException:
@@ -108,6 +123,7 @@ class _Importer:
         self.conn = conn
         self.stamp = now_iso()
         self._genre_ids: dict[str, int] = {}
+        self.popularity_inputs: list[int] = []
 
     def changes(self, sql: str, parameters: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, parameters).rowcount
@@ -115,6 +131,10 @@ class _Importer:
     def upsert(self, record: ShowRecord) -> str:
         show_id = find_show(self.conn, record)
         values: dict[str, Any] = {name: getattr(record, name) for name in SCALAR_FIELDS}
+        number_column = SOURCE_POPULARITY_COLUMNS.get(record.source)
+        number = record.source_popularity if number_column is not None else None
+        if number is not None:
+            values["popularity"] = None  # derived from the sources' numbers, never written by one
         # An id another show already holds stays with it (the columns are unique): the first show keeps it.
         ids = {
             f"{key}_id": value
@@ -130,11 +150,15 @@ class _Importer:
                 "source": record.source,
                 "updated_at": self.stamp,
             }
+            if number_column is not None and number is not None:
+                columns[number_column] = number
             cursor = self.conn.execute(
                 f"INSERT INTO shows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                 list(columns.values()),
             )
             show_id = int(cursor.lastrowid or 0)
+            if number is not None:
+                self.popularity_inputs.append(show_id)
             self.add_details(show_id, record)
             return "added"
 
@@ -143,8 +167,12 @@ class _Importer:
             self.conn.execute("SELECT field, source FROM show_field_sources WHERE show_id = ?", (show_id,)).fetchall()
         )
         changed: dict[str, Any] = {}
+        if number_column is not None and number is not None and number != existing[number_column]:
+            changed[number_column] = number  # only this source writes its own number
+            self.popularity_inputs.append(show_id)
+        derived = any(existing[column] is not None for column in SOURCE_POPULARITY_COLUMNS.values())
         for name, value in values.items():
-            if value is None or value == existing[name]:
+            if value is None or value == existing[name] or (name == "popularity" and derived):
                 continue
             if existing[name] is None or self.takes_over(name, record.source, given_by.get(name, existing["source"])):
                 changed[name] = value

@@ -34,6 +34,9 @@ SCALAR_FIELDS = (
     "popularity",
 )
 ID_FIELDS = ("tvmaze", "tmdb", "imdb", "netflix")
+# Each live source's own popularity number, kept as it gave it, in a column of its own (TVmaze's weight is 0-100,
+# TMDB's popularity is unbounded): shows.popularity is derived from them (bot.catalog.popularity).
+SOURCE_POPULARITY_COLUMNS = {"tvmaze": "tvmaze_weight", "tmdb": "tmdb_popularity"}
 
 
 class CatalogFormatError(ValueError):
@@ -109,7 +112,8 @@ class ShowRecord:
     releases: list[Release] = field(default_factory=list)
     availability: list[Availability] = field(default_factory=list)
     ids: dict[str, int | str] = field(default_factory=dict)
-    popularity: float | None = None
+    popularity: float | None = None  # a file's own value: used only for a show no live source has a number for
+    source_popularity: float | None = None  # the live source's own number (SOURCE_POPULARITY_COLUMNS)
     source: str = CURATED_SOURCE
     # Import hint, not stored: the years the show may have premiered in, when a source only knows a later year
     # (the Netflix dataset's release_year is often its latest season's). Defaults to premiered's year +/- 1.

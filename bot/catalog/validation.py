@@ -170,6 +170,7 @@ _SHOW_KEYS = frozenset(
         "availability",
         "source",
         "field_sources",
+        "source_popularity",
         "country",
         *SCALAR_FIELDS,
     }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.catalog.importer import ImportSummary, import_records
+from bot.catalog.popularity import recompute_popularity
 from bot.catalog.records import ShowRecord
 from bot.storage import EngineError, connect_sync
 
@@ -27,19 +29,27 @@ class SourceReport:
     notes: list[str] = field(default_factory=list)
 
 
+def popularity_number(value: object) -> float | None:
+    """A source's popularity number (TVmaze's weight, TMDB's popularity) if it is one: finite and not negative."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
 def import_each(
     db_path: Path,
     records: Iterable[ShowRecord],
     *,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import every record in its own transaction; a record that fails is rolled back and named in `skipped`."""
+    """Import every record in its own transaction; a record that fails is rolled back and named in `skipped`. The
+    shows' popularity is derived once at the end (in one statement) if any source's number changed."""
     summary = ImportSummary()
     conn = connect_sync(db_path)
     try:
         for count, record in enumerate(records, start=1):
             try:
-                outcome = import_records(conn, [record])
+                outcome = import_records(conn, [record], derive_popularity="none")
             except EngineError as exc:
                 log.warning("Import of %r failed: %s", record.title, exc)
                 summary.skipped.append(f"{record.title}: {exc}")
@@ -47,6 +57,8 @@ def import_each(
                 summary.add(outcome)
             if progress is not None:
                 progress(count)
+        if summary.popularity_inputs:
+            recompute_popularity(conn)
     finally:
         conn.close()
     return summary

@@ -193,7 +193,7 @@ async def tmdb_enrich(
                 record = enrichment(show, tmdb_id)
                 if region is None:
                     record.videos = await client.trailers(tmdb_id)
-                    record.poster_url = await client.poster_url(tmdb_id)
+                    record.poster_url, record.source_popularity = await client.poster_and_popularity(tmdb_id)
                 else:
                     record.availability, known = await client.watch_providers(tmdb_id, region)
                     if not known:

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from bot.catalog.records import Availability, Release, ShowRecord, Video
-from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.base import SourceError, popularity_number
 from bot.catalog.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, shared_limiter
 from bot.common.text import normalise
 
@@ -74,9 +74,12 @@ class TmdbClient(ApiClient):
             raise SourceError(f"TMDB show {tmdb_id}: malformed response (expected an object)")
         return data
 
-    async def poster_url(self, tmdb_id: int) -> str | None:
+    async def poster_and_popularity(self, tmdb_id: int) -> tuple[str | None, float | None]:
+        """The show's poster URL and TMDB's popularity number for it (each None when TMDB has none)."""
         data = await self.details(tmdb_id)
-        return None if data is None else poster_from(data.get("poster_path"))
+        if data is None:
+            return None, None
+        return poster_from(data.get("poster_path")), popularity_number(data.get("popularity"))
 
     async def on_the_air(self, page: int = 1) -> list[dict[str, Any]]:
         """One page (20 shows, most popular first) of `/tv/on_the_air`: shows with an episode in the next 7 days.
@@ -179,6 +182,9 @@ def airing_record(entry: Mapping[str, Any], details: Mapping[str, Any] | None) -
     region = countries[0] if isinstance(countries, list) and len(countries) == 1 else ""
     region = region if isinstance(region, str) and len(region) == 2 and region.isupper() else ""
     record = listed_show(entry)
+    record.source_popularity = popularity_number(details.get("popularity") if details else None)
+    if record.source_popularity is None:
+        record.source_popularity = popularity_number(entry.get("popularity"))
     record.releases.append(Release(kind, air_date, network, season if season > 0 else None, region, previous_date))
     return record
 

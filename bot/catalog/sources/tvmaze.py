@@ -18,7 +18,7 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 
 from bot.catalog.records import STATUSES, CastMember, Release, ShowRecord
-from bot.catalog.sources.base import SourceError
+from bot.catalog.sources.base import SourceError, popularity_number
 from bot.catalog.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, shared_limiter
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,9 @@ def show_to_record(data: Any) -> ShowRecord:
     record.status = status if status in STATUSES else None
     runtime = data.get("runtime") or data.get("averageRuntime")
     record.runtime = runtime if isinstance(runtime, int) and runtime > 0 else None
-    # TVmaze's "weight" (0-100) is its measure of how popular a show is: the catalog's popularity prior. It is the
-    # only source of that number, so every popularity in the catalog is on one scale.
-    weight = data.get("weight")
-    record.popularity = float(weight) if isinstance(weight, int | float) and not isinstance(weight, bool) else None
+    # TVmaze's "weight" (0-100) is its measure of how popular a show is. It is kept as TVmaze's own number; the
+    # popularity the bot reads is derived from it and TMDB's (bot.catalog.popularity).
+    record.source_popularity = popularity_number(data.get("weight"))
     record.language = _text(data.get("language"))
     channel = _object(data.get("network")) or _object(data.get("webChannel"))
     record.network = _text(channel.get("name"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalog.importer import ImportSummary, import_records
+from bot.catalog.popularity import recompute_popularity
 from bot.catalog.sources.base import SourceError, import_each
 from bot.catalog.sources.progress import Meter
 from bot.catalog.sources.tvmaze import IndexPage, TvmazeClient
@@ -79,7 +80,11 @@ def import_index_page(db_path: Path, page: IndexPage, after: IndexPosition) -> t
     conn = connect_sync(db_path)
     try:
         try:
-            summary = import_records(conn, page.records, state=(INDEX_STATE_KEY, after.to_json()))
+            # Only the page's shows get their popularity here (against the catalog so far); the run's end derives
+            # everyone's once, not a whole-catalog rewrite per page.
+            summary = import_records(
+                conn, page.records, state=(INDEX_STATE_KEY, after.to_json()), derive_popularity="changed"
+            )
         except EngineError as exc:
             log.warning("TVmaze index page %d: its transaction failed (%s); importing show by show", page.number, exc)
             summary = import_each(db_path, page.records)
@@ -154,9 +159,19 @@ async def tvmaze_index(
             if not fetching.done():
                 fetching.cancel()
             await asyncio.gather(fetching, return_exceptions=True)  # a prefetch past a failure is not awaited
+            if run.summary.popularity_inputs:  # also after a failure: the pages before it are in
+                await asyncio.to_thread(_derive_popularity, db_path)
             if hook is not None:
                 await hook  # the last page's shows are learned before this returns
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _derive_popularity(db_path: Path) -> None:
+    conn = connect_sync(db_path)
+    try:
+        recompute_popularity(conn)
+    finally:
+        conn.close()
 
 
 async def _set_state_sync(db_path: Path, key: str, value: str) -> None:
