@@ -19,19 +19,26 @@ from bot.catalog.records import SOURCE_POPULARITY_COLUMNS
 from bot.storage import Row, SyncConnection
 
 
-def _percentiles(column: str) -> str:
-    # RANK() - 1 counts the shows below, CUME_DIST() * n those below or equal: their mean is the mid-rank.
-    return f"""SELECT id, 50.0 * ((RANK() OVER w - 1.0) / COUNT(*) OVER () + CUME_DIST() OVER w) AS percentile
-               FROM shows WHERE {column} IS NOT NULL WINDOW w AS (ORDER BY {column})"""
+def _percentiles(name: str, column: str) -> str:
+    # Per distinct value (TVmaze's weights are whole numbers, so few): the shows below it plus half of those equal,
+    # from a running count over the column's index, not a sort of the shows.
+    return f"""{name} AS (
+        SELECT value, 50.0 * (2 * SUM(shows) OVER (ORDER BY value) - shows) / SUM(shows) OVER () AS percentile
+        FROM (SELECT {column} AS value, COUNT(*) AS shows FROM shows WHERE {column} IS NOT NULL GROUP BY {column}))"""
 
 
-# One statement: every source's percentiles in one pass over its column, averaged per show, written only where the
-# value changes (rounded, so that float noise rewrites nothing). Column names come from SOURCE_POPULARITY_COLUMNS.
+_RANKS = {column: f"rank_{source}" for source, column in SOURCE_POPULARITY_COLUMNS.items()}
+_PERCENTILE_SUM = " + ".join(
+    f"COALESCE((SELECT percentile FROM {table} WHERE value = shows.{column}), 0)" for column, table in _RANKS.items()
+)
+_SOURCES_HAD = " + ".join(f"({column} IS NOT NULL)" for column in _RANKS)
+_DERIVED = f"ROUND(({_PERCENTILE_SUM}) / ({_SOURCES_HAD}), 4)"  # rounded: float noise rewrites no row
+# One statement, one pass over the shows: each source's value -> percentile table, then every show that has a number
+# gets the mean of its percentiles, written only where it changes. Column names come from SOURCE_POPULARITY_COLUMNS.
 _RECOMPUTE_SQL = f"""
-WITH ranked AS ({" UNION ALL ".join(_percentiles(column) for column in SOURCE_POPULARITY_COLUMNS.values())}),
-derived AS (SELECT id, ROUND(AVG(percentile), 4) AS popularity FROM ranked GROUP BY id)
-UPDATE shows SET popularity = derived.popularity FROM derived
-WHERE shows.id = derived.id AND shows.popularity IS NOT derived.popularity"""
+WITH {", ".join(_percentiles(table, column) for column, table in _RANKS.items())}
+UPDATE shows SET popularity = {_DERIVED}
+WHERE ({" OR ".join(f"{column} IS NOT NULL" for column in _RANKS)}) AND popularity IS NOT {_DERIVED}"""
 
 
 def recompute_popularity(conn: SyncConnection, show_ids: Iterable[int] | None = None) -> int:
@@ -43,15 +50,20 @@ def recompute_popularity(conn: SyncConnection, show_ids: Iterable[int] | None = 
     bot re-reads it); the others' percentiles shift by a fraction, in the same order among shows with the same
     sources, and the bot's in-memory copies take them at the next rebuild of the title index or restart."""
     if show_ids is None:
-        return int(conn.execute(_RECOMPUTE_SQL).rowcount)
+        conn.execute(_RECOMPUTE_SQL)
+        return _changes(conn)
     ids = sorted(set(show_ids))
     changed = 0
     for start in range(0, len(ids), 500):  # SQLite's parameter limit
         chunk = ids[start : start + 500]
-        changed += int(
-            conn.execute(_RECOMPUTE_SQL + f" AND shows.id IN ({','.join('?' * len(chunk))})", chunk).rowcount
-        )
+        conn.execute(_RECOMPUTE_SQL + f" AND id IN ({','.join('?' * len(chunk))})", chunk)
+        changed += _changes(conn)
     return changed
+
+
+def _changes(conn: SyncConnection) -> int:
+    # The driver's rowcount is -1 for a statement that starts with WITH; SQLite's own count is exact.
+    return int(conn.execute("SELECT changes()").fetchone()[0])
 
 
 def popularity_sources(row: Row) -> list[str]:

@@ -4,6 +4,9 @@
 -- with that source's number), recomputed after each import that changed one of them.
 ALTER TABLE shows ADD COLUMN tvmaze_weight REAL;
 ALTER TABLE shows ADD COLUMN tmdb_popularity REAL;
+-- The derivation counts the shows per value of each number: from these indexes, without reading the shows' rows.
+CREATE INDEX shows_tvmaze_weight ON shows (tvmaze_weight) WHERE tvmaze_weight IS NOT NULL;
+CREATE INDEX shows_tmdb_popularity ON shows (tmdb_popularity) WHERE tmdb_popularity IS NOT NULL;
 
 -- Until now shows.popularity held TVmaze's weight wherever TVmaze gave it (no other source set it but a catalog
 -- file): keep that number as TVmaze's own. shows.popularity keeps its value, which orders these shows as their
