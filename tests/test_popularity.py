@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
-from fake_tvmaze import FakeTvmaze
+from fake_tvmaze import JESSICA_JONES, FakeTvmaze
+from fake_tvmaze import recorded as recorded_tvmaze
 from shared_data import serving
 from test_sources_tmdb import API_KEY, ON_THE_AIR, FakeTmdb, recorded
 
@@ -21,6 +23,7 @@ from bot.catalog.popularity import recompute_popularity
 from bot.catalog.records import ShowRecord
 from bot.catalog.sources.base import import_each
 from bot.catalog.sources.sync import tmdb_on_the_air
+from bot.catalog.sources.tvmaze import show_to_record
 from bot.catalog.sources.tvmaze_index import tvmaze_index
 from bot.catalog.titles import TitleResolver
 from bot.recommend import Recommender
@@ -150,3 +153,15 @@ async def test_the_bootstrap_derives_every_popularity_in_range_and_in_weight_ord
             assert recompute_popularity(conn) == 0
         finally:
             conn.close()
+
+        # A member's lookup (the recorded Jessica Jones, weight 2) derives the found show's popularity at once,
+        # against the whole catalog, and leaves the others' for the next sync.
+        others = dict(await db.fetchall("SELECT id, popularity FROM shows"))
+        jessica_jones = show_to_record(recorded_tvmaze(JESSICA_JONES))
+        summary = await asyncio.to_thread(partial(import_each, derive_popularity="changed"), db_path, [jessica_jones])
+        assert summary.added == 1 and summary.popularity_inputs
+        weights.append(2.0)
+        below, equal = sum(w < 2 for w in weights), weights.count(2)
+        found = await db.fetchval("SELECT popularity FROM shows WHERE tvmaze_id = 1370")
+        assert found == pytest.approx(100 * (below + equal / 2) / len(weights), abs=1e-4)
+        assert dict(await db.fetchall("SELECT id, popularity FROM shows WHERE tvmaze_id IS NOT 1370")) == others

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from difflib import SequenceMatcher
+from functools import partial
 
 from bot.catalog.records import ShowRecord
 from bot.catalog.sources.base import SourceError, import_each
@@ -54,7 +55,8 @@ async def lookup_and_add(
     if record is None or not resembles(title, record):
         log.info("Lookup of %r on TVmaze: no such show", title)
         return None
-    summary = await asyncio.to_thread(import_each, db.path, [record])
+    # The member is waiting: only the found show's popularity is derived now, against the catalog (not everyone's).
+    summary = await asyncio.to_thread(partial(import_each, derive_popularity="changed"), db.path, [record])
     if summary.skipped:
         return None
     show_id = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = ?", (record.ids["tvmaze"],))
