@@ -4,8 +4,8 @@ TVmaze's weight (0-100) and TMDB's popularity (unbounded, and on a scale of its 
 they are. So each is turned into a percentile rank among the catalog's shows that have that source's number (the
 mid-rank: the share of those shows below it plus half the share equal to it, times 100), and a show's popularity is
 the mean of its percentiles over the sources it has. That is scale free (multiplying a source's numbers changes
-nothing) and keeps every value in (0, 100). A show with neither number (a curated show no live source knows) keeps
-what it has: a catalog file's own popularity, or none.
+nothing) and keeps every value strictly between 0 and 100. A show with neither number (a curated show no live source
+knows) keeps what it has: a catalog file's own popularity, or 0.
 
 Everything that orders by popularity (autocomplete's tie-breaks, the recommender's cold-start prior, the weekly
 fallback picks, browsing) reads `shows.popularity` only.
