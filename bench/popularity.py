@@ -137,7 +137,7 @@ def main() -> None:
     result["build_seconds_untimed"] = round(built_s, 1)
     result["path"] = (
         "recompute_popularity(conn[, show_ids]) in its own BEGIN IMMEDIATE ... COMMIT on a real SQLite file of "
-        f"{args.shows} imported TVmaze-shaped shows ({args.tmdb} with a TMDB popularity); leaves out the import that "
+        f"{args.shows} imported TVmaze-shaped shows ({args.tmdb} with a TMDB popularity). Leaves out the import that "
         "changed the numbers and the bot re-reading changed shows"
     )
     emit(result, args.json)

@@ -100,3 +100,15 @@ def test_show_latency_through_the_emulator() -> None:
     assert result["requests"] == 3 and result["median_ms"] > 0
     assert result["modes"]["off"]["violations"] == 0 and result["modes"]["off"]["rule_breaks"] == 0
     assert readme_row("show_latency", result).startswith("`/show`")
+
+
+def test_popularity_derivation_writes_what_changed() -> None:
+    require_shared(SHARED_DATA / "tvmaze" / "shows_index_page1_2016.json")  # the generated shows' templates
+    result = run_bench("popularity.py", "--shows", "1000", "--tmdb", "200", "--repeat", "2")
+    assert (result["shows"], result["with_tmdb_popularity"]) == (1000, 200)
+    low, high = result["popularity_range"]
+    assert 0 < low < high < 100
+    assert result["all_rows_written"]["rows_written_median"] == 1000
+    assert result["one_page_of_250"]["rows_written_median"] == 250
+    assert 0 < result["one_number_changed"]["rows_written_median"] < 1000
+    assert all(result[name]["median_ms"] > 0 for name in ("all_rows_written", "one_number_changed", "one_page_of_250"))
