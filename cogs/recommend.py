@@ -17,14 +17,13 @@ from discord.ext import commands
 from bot.app.core import ShowBot
 from bot.app.ui import (
     ANSWERS_PUBLICLY,
-    FACET_MAX_CHARS,
+    Facet,
     OwnerOnlyView,
     defer_first,
-    genre_autocomplete,
+    facet_autocomplete,
     make_votable,
     send_private,
     send_response,
-    service_autocomplete,
     title_autocomplete,
 )
 from bot.common.errors import UserFacingError
@@ -124,13 +123,13 @@ class Recommend(commands.Cog):
         audience="Picks for you (default) or for the whole server",
     )
     @app_commands.rename(audience="for")
-    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
+    @facet_autocomplete
     @app_commands.guild_only()
     async def recommend(
         self,
         interaction: discord.Interaction[ShowBot],
-        genre: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
-        service: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
+        genre: Facet | None = None,
+        service: Facet | None = None,
         audience: Literal["me", "server"] = "me",
     ) -> None:
         assert interaction.guild_id is not None

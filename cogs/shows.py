@@ -13,13 +13,12 @@ from bot.app.core import ShowBot
 from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
-    FACET_MAX_CHARS,
+    Facet,
     OwnerOnlyView,
     defer_first,
-    genre_autocomplete,
+    facet_autocomplete,
     make_votable,
     send_response,
-    service_autocomplete,
     title_autocomplete,
 )
 from bot.catalog import STATUSES, Filters, ShowSummary, find_shows, lookup_and_add, show_id_of_choice, show_json
@@ -239,14 +238,14 @@ class Shows(commands.Cog):
         status="Only running or ended shows",
     )
     @app_commands.choices(status=[app_commands.Choice(name=s.capitalize(), value=s) for s in STATUSES])
-    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
+    @facet_autocomplete
     @app_commands.guild_only()
     async def search(
         self,
         interaction: discord.Interaction[ShowBot],
         query: str | None = None,
-        genre: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
-        service: app_commands.Range[str, 1, FACET_MAX_CHARS] | None = None,
+        genre: Facet | None = None,
+        service: Facet | None = None,
         year: app_commands.Range[int, 1900, 2100] | None = None,
         status: str | None = None,
     ) -> None:

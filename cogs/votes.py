@@ -19,12 +19,12 @@ from bot.app.core import ShowBot
 from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
+    Facet,
     OwnerOnlyView,
     defer_update,
-    genre_autocomplete,
+    facet_autocomplete,
     make_votable,
     send_response,
-    service_autocomplete,
     title_autocomplete,
 )
 from bot.common.errors import UserFacingError
@@ -307,14 +307,14 @@ class Votes(commands.Cog):
         genre="Only shows of this genre",
         service="Only shows on this streaming service",
     )
-    @app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
+    @facet_autocomplete
     @app_commands.guild_only()
     async def top(
         self,
         interaction: discord.Interaction[ShowBot],
         period: Literal["week", "month", "all"] = "all",
-        genre: app_commands.Range[str, 1, 50] | None = None,
-        service: app_commands.Range[str, 1, 50] | None = None,
+        genre: Facet | None = None,
+        service: Facet | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         shows = await top_shows(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 from discord.app_commands import Choice
 
 if TYPE_CHECKING:
@@ -153,3 +154,8 @@ async def genre_autocomplete(interaction: discord.Interaction[ShowBot], current:
 
 async def service_autocomplete(interaction: discord.Interaction[ShowBot], current: str) -> list[Choice[str]]:
     return [Choice(name=name, value=name) for name in interaction.client.facets.services_matching(current)]
+
+
+# The genre and service options of /search, /recommend and /top: one type, one pair of autocompletes.
+Facet = app_commands.Range[str, 1, FACET_MAX_CHARS]
+facet_autocomplete = app_commands.autocomplete(genre=genre_autocomplete, service=service_autocomplete)
