@@ -86,3 +86,38 @@ async def test_a_deleted_show_leaves_the_cached_boosts_as_its_votes_leave_the_ta
     await resolver.refresh([show_id])
     assert dict(cached) == dict(await fresh(db, GUILD)) == {other: 1.0}
     assert resolver.index.popular(limit=1, boosts=cached)[0].show_id == other
+
+
+def test_a_prefix_of_thousands_of_favourites_answers_as_if_every_one_were_ranked(monkeypatch: object) -> None:
+    """Under "t" a big server likes hundreds of shows: only those that can reach the best 25 are ranked, and what a
+    vote changes is worked out again; the answer equals ranking every favourite under the prefix, vote after vote."""
+    import pytest
+
+    from bot.catalog import ranking
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    rng = random.Random(5)
+    voted = list(range(1, 401))
+    index = big_index(voted, rng)
+    tallies = {show_id: (rng.choice((1, 1, 2, 3, -1)), 3) for show_id in voted}
+    cached = Boosts.from_tallies(tallies)
+    queries = ["t", "th", "the", "the k", "the n", "n", "ni"]
+
+    def every_favourite(entries: list[int], *_: object) -> list[int]:
+        return entries
+
+    def ranked_in_full(query: str) -> list[tuple[str, str]]:
+        with monkeypatch.context() as patch:
+            patch.setattr(ranking, "_best_favoured", lambda index, entries, boosts, limit: every_favourite(entries))
+            return autocomplete_choices(index, query, dict(cached))
+
+    for query in queries:
+        assert autocomplete_choices(index, query, cached) == ranked_in_full(query), query
+    assert len(cached.entries_under_prefix(index, "t")) > 2 * AUTOCOMPLETE_LIMIT  # the bounded path is taken
+    for step in range(200):
+        show_id = rng.choice(voted)
+        old, new = rng.choice(((None, 1), (1, None), (1, -1), (-1, 1), (None, -1)))
+        cached.apply(show_id, old, new)
+        if step % 5 == 0:
+            for query in queries:
+                assert autocomplete_choices(index, query, cached) == ranked_in_full(query), (step, query)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +21,17 @@ class Boosts(Mapping[int, float]):
     the derived parts in step; a plain mapping passed to a search is wrapped for that one query (`of`).
     """
 
-    __slots__ = ("_by_norm", "_counts", "_entries", "_entries_of", "_favoured", "_top", "_top_of", "scores")
+    __slots__ = (
+        "_best_under",
+        "_by_norm",
+        "_counts",
+        "_entries",
+        "_entries_of",
+        "_favoured",
+        "_top",
+        "_top_of",
+        "scores",
+    )
 
     def __init__(self, scores: Mapping[int, float] | None = None) -> None:
         self.scores: dict[int, float] = dict(scores or {})
@@ -31,6 +41,8 @@ class Boosts(Mapping[int, float]):
         self._entries_of: tuple[TitleIndex, int] | None = None
         self._entries: set[int] = set()  # the favourites' entries
         self._by_norm: list[tuple[str, int]] = []  # (normalised title, entry) of those, sorted: prefix look-ups
+        # prefix -> limit -> the best favourites under it (`best_under_prefix`); a vote drops its show's prefixes.
+        self._best_under: dict[str, dict[int, list[int]]] = {}
         self._top_of: tuple[TitleIndex, int, int] | None = None  # (index, generation, limit)
         self._top: list[int] = []  # show ids, best first
 
@@ -68,6 +80,8 @@ class Boosts(Mapping[int, float]):
             now = 0.0
             self._counts.pop(show_id, None)
             self.scores.pop(show_id, None)
+        if now != was:
+            self._forget_best_under(show_id)
         if (was > 0) != (now > 0):
             self._favour(show_id, now > 0)
         if self._top_of is not None and now != was:
@@ -86,6 +100,7 @@ class Boosts(Mapping[int, float]):
 
     def forget(self, show_id: int) -> None:
         """A show left the catalog, and its votes with it (they cascade; no vote change is announced)."""
+        self._forget_best_under(show_id)
         if self.scores.pop(show_id, 0.0) > 0:
             self._favour(show_id, False)
         if self._counts is not None:
@@ -112,12 +127,26 @@ class Boosts(Mapping[int, float]):
                 self._entries.discard(entry)
                 self._by_norm.remove((index._entry_norm[entry], entry))
 
+    def _forget_best_under(self, show_id: int) -> None:
+        """The show's boost changed: the remembered best favourites under its titles' prefixes may have too."""
+        if not self._best_under:
+            return
+        if self._entries_of is None or self._entries_of[1] != self._entries_of[0].generation:
+            self._best_under.clear()  # derived from another index: recomputed anyway
+            return
+        index = self._entries_of[0]
+        for entry in index._show_entries(show_id):
+            norm = index._entry_norm[entry]
+            for end in range(1, len(norm) + 1):
+                self._best_under.pop(norm[:end], None)
+
     def _derive_entries(self, index: TitleIndex) -> None:
         if self._entries_of != (index, index.generation):
             entries = {entry for show_id in self._favoured for entry in index._show_entries(show_id)}
             self._entries = entries
             self._by_norm = sorted((index._entry_norm[entry], entry) for entry in entries)
             self._entries_of = (index, index.generation)
+            self._best_under.clear()
 
     def entries(self, index: TitleIndex) -> set[int]:
         """The entries (every title) of the shows the server likes."""
@@ -130,6 +159,18 @@ class Boosts(Mapping[int, float]):
         low = bisect_left(self._by_norm, (norm,))
         high = bisect_left(self._by_norm, (norm + "\uffff",), low)
         return [entry for _, entry in self._by_norm[low:high]]
+
+    def best_under_prefix(
+        self, index: TitleIndex, norm: str, limit: int, choose: Callable[[list[int]], list[int]]
+    ) -> list[int]:
+        """`choose(entries_under_prefix(index, norm))`, remembered per (prefix, limit) until the index changes or a
+        vote changes the boost of a show with a title under the prefix: `choose` depends on nothing else."""
+        self._derive_entries(index)
+        by_limit = self._best_under.setdefault(norm, {})
+        chosen = by_limit.get(limit)
+        if chosen is None:
+            chosen = by_limit[limit] = choose(self.entries_under_prefix(index, norm))
+        return chosen
 
     def _top_key(self, index: TitleIndex, show_id: int) -> tuple[float, tuple[float, int, int]]:
         return (-self.scores[show_id], index._popularity_key(index._primary[show_id]))

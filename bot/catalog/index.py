@@ -29,6 +29,7 @@ from bot.common.text import normalise
 from bot.storage import connect_sync
 
 if TYPE_CHECKING:
+    from bot.catalog.typos import LetterCounts
     from bot.storage import Database
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class TitleIndex:
         self._postings: dict[str, array[int]] = {}  # title word -> entries, in increasing entry number
         self._vocabulary: list[str] = []
         self._words_of_length: dict[int, list[str]] = {}  # for the two-edit scan of the words of similar length
+        self._letter_counts: dict[int, LetterCounts] = {}  # of those words, per length: `typos`' filter
         # Normalised titles by (first letter, length): the whole-title scan for titles typed with spaces wrong.
         self._titles_by_shape: dict[tuple[str, int], list[str]] = {}
         self._words: dict[str, str] = {}  # interning: one string object per distinct word
@@ -195,6 +197,7 @@ class TitleIndex:
         self._sorted_entries = array("q", searchable)
         self._vocabulary = sorted(self._postings)
         self._words_of_length = {}
+        self._letter_counts = {}
         for word in self._vocabulary:
             self._words_of_length.setdefault(len(word), []).append(word)
         self._titles_by_shape = {}
@@ -266,6 +269,7 @@ class TitleIndex:
                     del self._postings[word]
                     self._vocabulary.pop(bisect_left(self._vocabulary, word))
                     self._words_of_length[len(word)].remove(word)
+                    self._letter_counts.pop(len(word), None)
             self._entry_show[entry] = -1
             self._entry_words[entry] = ()
 

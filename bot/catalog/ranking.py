@@ -86,7 +86,8 @@ def prefix_candidates(
     while position < high and index._sorted_keys[position] == norm:
         keys[index._sorted_entries[position]] = rank_key(index, index._sorted_entries[position], TIER_EXACT, boosts)
         position += 1
-    for entry in favoured.entries_under_prefix(index, norm):
+    best = favoured.best_under_prefix(index, norm, limit, lambda under: _best_favoured(index, under, boosts, limit))
+    for entry in best:
         if entry not in keys:
             keys[entry] = rank_key(index, entry, TIER_PREFIX, boosts)
     wanted = limit * 2
@@ -100,16 +101,40 @@ def prefix_candidates(
             keys[entry] = rank_key(index, entry, TIER_PREFIX, boosts)
 
 
+def _best_favoured(index: TitleIndex, entries: list[int], boosts: Mapping[int, float], limit: int) -> list[int]:
+    """Of the favourites' entries under a prefix (thousands under "t" in a server with many votes), those that can
+    reach the best `limit` shows: in the prefix tier the key orders by boost, then popularity (`rank_key`), so once
+    `limit` shows are covered, an entry whose (boost, popularity) is strictly worse than the last taken one ranks
+    below all of them and cannot change the answer. Ties with the last one are kept; the full keys decide them."""
+    if len(entries) <= limit * 2:
+        return entries
+    show, popularity = index._entry_show, index._entry_popularity
+    ordered = sorted((-boosts.get(show[entry], 0.0), -popularity[entry], entry) for entry in entries)
+    chosen: list[int] = []
+    shows: set[int] = set()
+    last: tuple[float, float] | None = None
+    for boost, popular, entry in ordered:
+        if len(shows) >= limit and (boost, popular) != last:
+            break
+        chosen.append(entry)
+        shows.add(show[entry])
+        last = (boost, popular)
+    return chosen
+
+
 def word_candidates(
     index: TitleIndex, norm: str, boosts: Mapping[int, float], favoured: Boosts, keys: dict[int, RankKey]
 ) -> None:
     """Titles containing the query's words anywhere, exactly, as prefixes or misspelt."""
     memo: TypoMemo = {}
-    best = _score_words(index, norm, boosts, favoured, keys, memo, expand_exact=False)
+    first = query_words(index, norm, memo, expand_exact=False)
+    best = _score_words(index, norm, first, boosts, favoured, keys)
     expandable = any(len(text) >= MIN_TWO_EDIT_WORD and text in index._postings for text in norm.split())
     if (best is None or best > 0) and expandable:
         # No title has every word: some "correct" word may be a misspelling of another ("strange things").
-        best = _score_words(index, norm, boosts, favoured, keys, memo, expand_exact=True)
+        second = query_words(index, norm, memo, expand_exact=True)
+        if _readings(second) != _readings(first):  # the same readings would score the same candidates the same
+            best = _score_words(index, norm, second, boosts, favoured, keys)
     if (best is None or best > 0) and len(norm) <= MAX_WHOLE_TITLE_QUERY:
         # Still no title with every word: compare the whole query with whole titles of its shape, for
         # mistakes across word boundaries ("thesbos": The Boys, "mpadfmen": Mad Men).
@@ -134,18 +159,23 @@ def _whole_title_candidates(
                     keys[entry] = key
 
 
+def _readings(query: tuple[list[QueryWord], int]) -> tuple[list[tuple[str, bool, dict[str, int], bool]], int]:
+    """What `_score_words` reads of the query's words: equal readings give equal candidates and keys."""
+    words, respaced = query
+    return [(word.text, word.is_last, word.costs, word.prefix_checked) for word in words], respaced
+
+
 def _score_words(
     index: TitleIndex,
     norm: str,
+    query: tuple[list[QueryWord], int],
     boosts: Mapping[int, float],
     favoured: Boosts,
     keys: dict[int, RankKey],
-    memo: TypoMemo,
-    *,
-    expand_exact: bool,
 ) -> int | None:
-    """One pass of `_word_candidates`; returns the fewest query words any candidate missed (None: none found)."""
-    words, respaced = query_words(index, norm, memo, expand_exact=expand_exact)
+    """One pass of `word_candidates` over the query's words as `query_words` read them; returns the fewest query
+    words any candidate missed (None: none found)."""
+    words, respaced = query
     if not words:
         return None
     anchors: list[dict[int, int]] = []

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -38,6 +40,10 @@ MIN_TWO_EDIT_WORD = 5  # two edits in a shorter word make it another word
 TWO_EDIT_WORDS = 12
 MAX_TWO_EDIT_SCANS = 2  # per query: each scans thousands of words (about 0.5 ms at 100,000 titles)
 _ALPHABET = string.ascii_lowercase + string.digits
+# The two-edit scan's filter counts each word's letters in these slots (a-z, 0-9, one for any other character).
+_SLOT_OF = np.full(256, len(_ALPHABET), dtype=np.uint8)
+_SLOT_OF[[ord(letter) for letter in _ALPHABET]] = np.arange(len(_ALPHABET), dtype=np.uint8)
+LetterCounts = npt.NDArray[np.int8]  # one row per word of a length, one column per slot
 
 # The typo work on each misspelt word of a query (its costs, or the two words it splits into), kept from the first
 # pass of `ranking.word_candidates` for the second.
@@ -193,16 +199,38 @@ def _split(index: TitleIndex, text: str) -> tuple[str, str] | None:
 
 
 def _two_edits(index: TitleIndex, text: str) -> dict[str, int]:
-    """Vocabulary words two edits away ("minhunaer"): the rare case, so a scan of the words of similar length."""
+    """Vocabulary words two edits away ("minhunaer"): the rare case, so a scan of the words of similar length.
+
+    Each edit changes the counts of at most two letters by one (a swap none), so a word two edits away differs from
+    `text` by at most 4 in its letter counts: a NumPy pass over the words' counts keeps only those (a few percent)
+    for the edit distance, which finds exactly what it would find among all of them, in the same order."""
     found: dict[str, int] = {}
+    wanted = _letter_counts_of([text], len(text))[0]
     for length in range(len(text) - 2, len(text) + 3):
         choices = index._words_of_length.get(length)
         if choices:
+            counts = index._letter_counts.get(length)
+            if counts is None:
+                counts = index._letter_counts[length] = _letter_counts_of(choices, length)
+            close = np.flatnonzero(np.abs(counts - wanted).sum(axis=1) <= 4)
             for word, distance, _ in process.extract(
-                text, choices, scorer=OSA.distance, score_cutoff=2, limit=TWO_EDIT_WORDS
+                text, [choices[row] for row in close], scorer=OSA.distance, score_cutoff=2, limit=TWO_EDIT_WORDS
             ):
                 found[word] = int(distance)
     return found
+
+
+def _letter_counts_of(words: Sequence[str], length: int) -> LetterCounts:
+    """How often each slot's letters occur in each of `words` (all `length` characters long), a row per word.
+    Characters beyond Latin-1 become "?" (one slot for every other character): merging letters into one slot can
+    only make two words' counts closer, so the filter above never drops a word within two edits."""
+    codes = np.frombuffer("".join(words).encode("latin-1", "replace"), dtype=np.uint8).reshape(len(words), length)
+    slots = _SLOT_OF[codes]
+    counts = np.zeros((len(words), len(_ALPHABET) + 1), dtype=np.int8)
+    rows = np.arange(len(words))
+    for column in range(length):
+        counts[rows, slots[:, column]] += 1  # one cell per row in each column: no repeated index within a step
+    return counts
 
 
 def _fuzzy_prefix(index: TitleIndex, text: str) -> dict[str, int]:
