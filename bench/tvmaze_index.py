@@ -13,7 +13,9 @@ the bot's `catalog_changed` as the page hook (a ShowBot with no cogs and no Disc
 catalog): each page fetched over local HTTP and decoded, mapped to records, imported in one transaction with the
 position, then the title index, the browse facets and the recommender learn that page's shows. Left out: TVmaze's
 rate limit (the limiter is unlimited here; at 20 calls per 10 s the 360 pages take 3 minutes by themselves),
-network latency, Discord. Then, in the same run: the process's RSS after it and at its peak (which includes the
+network latency, Discord. While it runs, a probe task asks to wake every 5 ms and records how late it woke: the event
+loop's pauses, which a command arriving then waits out (on a busy machine they include waiting for a core). Then, in
+the same run: the process's RSS after it and at its peak (which includes the
 title index rebuild the bot then makes: two indexes exist while it is swapped in), and autocomplete (the cog's
 handler, the query mix of bench/autocomplete.py), median and p99 of wall and CPU time, on the index learned page by
 page and on the rebuilt one.
@@ -25,8 +27,6 @@ import argparse
 import asyncio
 import copy
 import json
-import os
-import platform
 import random
 import resource
 import socket
@@ -42,11 +42,12 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
+from _common import emit  # noqa: E402
 from aiolimiter import AsyncLimiter  # noqa: E402
 from autocomplete import generated_titles, handler, percentile, query_mix  # noqa: E402
 
 from bot.app.core import ShowBot  # noqa: E402
-from bot.catalog import SearchIndex, seed_if_empty  # noqa: E402
+from bot.catalog import TitleResolver, seed_if_empty  # noqa: E402
 from bot.catalog.sources.tvmaze import TvmazeClient  # noqa: E402
 from bot.catalog.sources.tvmaze_index import tvmaze_index  # noqa: E402
 from bot.common.config import Settings  # noqa: E402
@@ -113,18 +114,43 @@ def current_rss_mb() -> float:
     return float("nan")
 
 
-def time_autocomplete(index: SearchIndex, queries: list[str]) -> tuple[list[float], list[float]]:
-    """Wall and CPU milliseconds of the cog's autocomplete handler per query (after a warm-up). CPU time leaves out
-    what the OS gave other processes on a busy machine."""
+async def time_autocomplete(titles: TitleResolver, queries: list[str]) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds of the cog's autocomplete handler per query (after a warm-up), on the resolver's
+    current index. CPU time leaves out what the OS gave other processes on a busy machine."""
     for query in queries[:200]:
-        handler(index, query, {})
+        await handler(titles, query)
     wall, cpu = [], []
     for query in queries:
         started_ns, started_cpu_ns = time.perf_counter_ns(), time.thread_time_ns()
-        handler(index, query, {})
+        await handler(titles, query)
         cpu.append((time.thread_time_ns() - started_cpu_ns) / 1e6)
         wall.append((time.perf_counter_ns() - started_ns) / 1e6)
     return wall, cpu
+
+
+class LoopLagProbe:
+    """How long the event loop keeps a ready task waiting: a task that asks to wake every `TICK_S` and records how
+    late it woke (what a command arriving then would wait before the bot even reads it)."""
+
+    TICK_S = 0.005
+
+    def __init__(self) -> None:
+        self.lags_ms: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.TICK_S)
+            self.lags_ms.append(max(0.0, (time.perf_counter() - started - self.TICK_S) * 1000))
+
+    def __enter__(self) -> LoopLagProbe:
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 async def measure(base_url: str, directory: Path, queries: int, seed: int) -> dict[str, Any]:
@@ -147,7 +173,8 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             async with TvmazeClient(base_url, limiter=unlimited) as client:
                 started = time.perf_counter()
                 started_cpu = time.process_time()
-                run = await tvmaze_index(base_url, settings.database_path, on_page=timed_hook, client=client)
+                with LoopLagProbe() as probe:
+                    run = await tvmaze_index(base_url, settings.database_path, on_page=timed_hook, client=client)
                 seconds = time.perf_counter() - started
                 cpu_seconds = time.process_time() - started_cpu
             rss_after = current_rss_mb()
@@ -164,12 +191,12 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             # While pages land, autocomplete serves from the index that learned them one page at a time; after the
             # bootstrap the bot rebuilds it whole in a worker thread (what a restart would load) and swaps it in.
             # (no reference to the learned index is kept here: the swap frees it, as in the bot)
-            learned_timings, learned_cpu = time_autocomplete(bot.titles.index, mix)
+            learned_timings, learned_cpu = await time_autocomplete(bot.titles, mix)
             started = time.perf_counter()
             await bot.rebuild_title_index()
             rebuild_seconds = time.perf_counter() - started
             rss_after_rebuild = current_rss_mb()
-            timings, cpu_timings = time_autocomplete(bot.titles.index, mix)
+            timings, cpu_timings = await time_autocomplete(bot.titles, mix)
         finally:
             await bot.close()
     return {
@@ -179,7 +206,8 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             "facets + recommender updated per page (fetch, import and hook of consecutive pages overlap). "
             "'seconds' ends when the last page is in; the title index rebuild that follows is 'rebuild_seconds'. "
             "Leaves out TVmaze's rate limit (unlimited limiter), network latency and Discord. Autocomplete is timed "
-            "on the rebuilt index (autocomplete_*) and on the page-by-page one before it (learned_index_*)."
+            "on the rebuilt index (autocomplete_*) and on the page-by-page one before it (learned_index_*). loop_lag_*: how "
+            "late a task asking to wake every 5 ms woke during the bootstrap (the longest pause commands waited out)."
         ),
         "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2),
@@ -194,6 +222,9 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
         "last_page_show_found": last_found,
         "page_hook_median_ms": round(statistics.median(hook_ms), 1),
         "page_hook_max_ms": round(max(hook_ms), 1),
+        "loop_lag_max_ms": round(max(probe.lags_ms, default=0.0), 1),
+        "loop_lag_p99_ms": round(percentile(probe.lags_ms, 0.99), 1) if probe.lags_ms else 0.0,
+        "loop_lag_over_50ms": sum(lag > 50 for lag in probe.lags_ms),
         "rss_after_mb": round(rss_after, 1),
         "rss_after_rebuild_mb": round(rss_after_rebuild, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -206,8 +237,6 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
         "learned_index_p99_ms": round(percentile(learned_timings, 0.99), 4),
         "learned_index_cpu_p99_ms": round(percentile(learned_cpu, 0.99), 4),
         "queries": len(timings),
-        "load_average": round(os.getloadavg()[0], 2),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
     }
 
 
@@ -241,11 +270,7 @@ def main() -> int:
     finally:
         child.terminate()
         child.wait()
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
+    emit(result, args.json)
     return 0
 
 

@@ -112,3 +112,12 @@ def test_popularity_derivation_writes_what_changed() -> None:
     assert result["one_page_of_250"]["rows_written_median"] == 250
     assert 0 < result["one_number_changed"]["rows_written_median"] < 1000
     assert all(result[name]["median_ms"] > 0 for name in ("all_rows_written", "one_number_changed", "one_page_of_250"))
+
+
+def test_tvmaze_index_bootstrap_into_the_running_bot_with_the_loop_watched() -> None:
+    require_shared(SHARED_DATA / "tvmaze" / "shows_index_page1_2016.json")
+    result = run_bench("tvmaze_index.py", "--shows", "600", "--queries", "20")
+    assert result["shows_read"] == result["added"] == 600 and result["pages"] == 3
+    assert result["index_shows"] == result["catalog_shows"] and result["last_page_show_found"] is True
+    assert result["loop_lag_max_ms"] >= result["loop_lag_p99_ms"] >= 0 and result["queries"] == 20
+    assert "the event loop's longest pause" in readme_row("tvmaze_index", result)

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 COGS_DIR = Path(__file__).resolve().parents[2] / "cogs"
 COMMAND_HASH_KEY = "command_tree_hash"
 GENERIC_FAILURE = "Sorry, something went wrong on my side. The error has been logged; please try again later."
+# Shows a catalog change is learned in at a time (title index, recommender), so that the event loop serves commands
+# in between: a slice of 50 takes a few tens of milliseconds.
+CATALOG_CHANGE_SLICE = 50
 
 
 def discover_extensions(directory: Path = COGS_DIR) -> list[str]:
@@ -181,9 +184,13 @@ class ShowBot(commands.Bot):
         cogs hear `on_catalog_changed(show_ids)`."""
         changed = sorted(set(show_ids))
         if changed:
-            await self.titles.refresh(changed)
+            # In slices: a page of the TVmaze index (250 shows) learned at once kept commands waiting for a few
+            # hundred milliseconds; each slice's database reads hand the event loop back in between.
+            for start in range(0, len(changed), CATALOG_CHANGE_SLICE):
+                part = changed[start : start + CATALOG_CHANGE_SLICE]
+                await self.titles.refresh(part)
+                await self.recommender.on_catalog_change(part)
             self.facets = await self.facets.learn(self.db, changed)
-            await self.recommender.on_catalog_change(changed)
             self.dispatch("catalog_changed", changed)
 
     async def rebuild_title_index(self) -> None:
