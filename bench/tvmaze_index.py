@@ -206,8 +206,9 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             "facets + recommender updated per page (fetch, import and hook of consecutive pages overlap). "
             "'seconds' ends when the last page is in; the title index rebuild that follows is 'rebuild_seconds'. "
             "Leaves out TVmaze's rate limit (unlimited limiter), network latency and Discord. Autocomplete is timed "
-            "on the rebuilt index (autocomplete_*) and on the page-by-page one before it (learned_index_*). loop_lag_*: how "
-            "late a task asking to wake every 5 ms woke during the bootstrap (the longest pause commands waited out)."
+            "on the rebuilt index (autocomplete_*) and on the page-by-page one before it (learned_index_*). "
+            "loop_lag_*: how late a task asking to wake every 5 ms woke during the bootstrap (the pauses commands "
+            "waited out)."
         ),
         "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2),
