@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 
-from bot.catalog import TitleResolver
+import pytest
+
+from bot.catalog import TitleResolver, ranking
 from bot.catalog.boosts import Boosts
 from bot.catalog.choices import autocomplete_choices
 from bot.catalog.ranking import AUTOCOMPLETE_LIMIT
@@ -88,14 +90,11 @@ async def test_a_deleted_show_leaves_the_cached_boosts_as_its_votes_leave_the_ta
     assert resolver.index.popular(limit=1, boosts=cached)[0].show_id == other
 
 
-def test_a_prefix_of_thousands_of_favourites_answers_as_if_every_one_were_ranked(monkeypatch: object) -> None:
+def test_a_prefix_of_thousands_of_favourites_answers_as_if_every_one_were_ranked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Under "t" a big server likes hundreds of shows: only those that can reach the best 25 are ranked, and what a
     vote changes is worked out again; the answer equals ranking every favourite under the prefix, vote after vote."""
-    import pytest
-
-    from bot.catalog import ranking
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     rng = random.Random(5)
     voted = list(range(1, 401))
     index = big_index(voted, rng)
@@ -103,12 +102,9 @@ def test_a_prefix_of_thousands_of_favourites_answers_as_if_every_one_were_ranked
     cached = Boosts.from_tallies(tallies)
     queries = ["t", "th", "the", "the k", "the n", "n", "ni"]
 
-    def every_favourite(entries: list[int], *_: object) -> list[int]:
-        return entries
-
     def ranked_in_full(query: str) -> list[tuple[str, str]]:
         with monkeypatch.context() as patch:
-            patch.setattr(ranking, "_best_favoured", lambda index, entries, boosts, limit: every_favourite(entries))
+            patch.setattr(ranking, "_best_favoured", lambda index, entries, boosts, limit: entries)
             return autocomplete_choices(index, query, dict(cached))
 
     for query in queries:
