@@ -38,11 +38,23 @@ class UpvoteMatrix:
         self.columns = np.array([p[1] for p in positives], dtype=np.int32)
         self.shape = (len(users), len(item_ids))
         self.voted = votes_by_user(split.train)
+        self._dense: NDArray[np.float64] | None = None
+        self._gram: NDArray[np.float64] | None = None
 
     def dense(self) -> NDArray[np.float64]:
-        matrix = np.zeros(self.shape)
-        matrix[self.rows, self.columns] = 1.0
-        return matrix
+        """The matrix as 0/1 floats (built once: tuning fits EASE^R on it for every lambda it tries)."""
+        if self._dense is None:
+            self._dense = np.zeros(self.shape)
+            self._dense[self.rows, self.columns] = 1.0
+        return self._dense
+
+    def gram(self) -> NDArray[np.float64]:
+        """X X' (users x users), which does not depend on EASE^R's lambda: computed once. Its entries are counts of
+        shared items, exact in floating point, so it is the same matrix as one computed afresh."""
+        if self._gram is None:
+            dense = self.dense()
+            self._gram = dense @ dense.T
+        return self._gram
 
     def sparse(self) -> Any:
         """A scipy CSR matrix, for implicit (which brings scipy)."""
@@ -58,16 +70,21 @@ def rank_peer(name: str, params: dict[str, float], matrix: UpvoteMatrix, split: 
     indices = np.array([matrix.user_index[u] for u in eval_users], dtype=np.int32)
     metrics = Metrics()
     if name == "ease":
-        scores = _ease_scores(matrix.dense(), indices, params["lambda_"])
-        rankings = np.argsort(-scores, axis=1, kind="stable")
+        scores = _ease_scores(matrix.dense(), matrix.gram(), indices, params["lambda_"])
+        rankings = _top_unseen(scores, [matrix.voted.get(u, {}) for u in eval_users], matrix.item_ids)
     else:
+        from threadpoolctl import threadpool_limits  # implicit's own dependency
+
         model = _implicit_model(name, params, seed)
         sparse = matrix.sparse()
-        model.fit(sparse, show_progress=False)
         depth = CUTOFF + max(len(matrix.voted.get(u, {})) for u in eval_users)
-        rankings, _ = model.recommend(
-            indices, sparse[indices].tocsr(), N=min(depth, len(matrix.item_ids)), filter_already_liked_items=True
-        )
+        # implicit asks for BLAS's own thread pool to be off (its fits call BLAS on small per-user blocks, where
+        # OpenBLAS's threads spin rather than help: CPU time burnt on the other core for nothing).
+        with threadpool_limits(1, "blas"):
+            model.fit(sparse, show_progress=False)
+            rankings, _ = model.recommend(
+                indices, sparse[indices].tocsr(), N=min(depth, len(matrix.item_ids)), filter_already_liked_items=True
+            )
     for row, user_id in zip(rankings, eval_users, strict=True):
         seen = matrix.voted.get(user_id, {})
         ranked = []
@@ -101,11 +118,32 @@ def _implicit_model(name: str, params: dict[str, float], seed: int) -> Any:
     return BM25Recommender(K=int(params["K"]))
 
 
-def _ease_scores(dense: NDArray[np.float64], users: NDArray[np.int32], lambda_: float) -> NDArray[np.float64]:
+def _top_unseen(
+    scores: NDArray[np.float64], seen: Sequence[dict[int, int]], item_ids: Sequence[int]
+) -> NDArray[np.intp]:
+    """Per row, the CUTOFF best items the member has not voted on, best first, ties to the lower index: the same
+    items, in the same order, as the head of a stable argsort of -scores once the seen items are skipped, without
+    sorting the whole catalog for every member."""
+    item_index = {item: index for index, item in enumerate(item_ids)}
+    masked = scores.copy()
+    for row, voted in enumerate(seen):
+        masked[row, [item_index[item] for item in voted if item in item_index]] = -np.inf
+    rankings = np.empty((len(masked), min(CUTOFF, masked.shape[1])), dtype=np.intp)
+    for row, values in enumerate(masked):
+        # Every item at least as good as the CUTOFF-th best (ties and all), then ordered by score and index.
+        threshold = np.partition(values, len(values) - rankings.shape[1])[len(values) - rankings.shape[1]]
+        found = np.flatnonzero(values >= threshold)
+        rankings[row] = found[np.lexsort((found, -values[found]))][: rankings.shape[1]]
+    return rankings
+
+
+def _ease_scores(
+    dense: NDArray[np.float64], gram: NDArray[np.float64], users: NDArray[np.int32], lambda_: float
+) -> NDArray[np.float64]:
     """EASE^R (Steck 2019): B = I - P / diag(P) with P = (X'X + lambda I)^-1, scores X B, diagonal of B zero.
     With far fewer users than items, P comes from the users x users matrix by the Woodbury identity:
-    X P = K X and diag(P) = (1 - colsum(X * K X)) / lambda, where K = (X X' + lambda I)^-1."""
-    inverse = np.linalg.inv(dense @ dense.T + lambda_ * np.eye(dense.shape[0]))
+    X P = K X and diag(P) = (1 - colsum(X * K X)) / lambda, where K = (X X' + lambda I)^-1 (gram is X X')."""
+    inverse = np.linalg.inv(gram + lambda_ * np.eye(dense.shape[0]))
     spread = inverse @ dense  # X P
     diagonal = (1.0 - (dense * spread).sum(axis=0)) / lambda_
     scores: NDArray[np.float64] = dense[users] - spread[users] / diagonal[None, :]

@@ -203,14 +203,24 @@ def tune(
     recommender: Recommender, state: GuildState, split: Split, start: Weights = DEFAULT_WEIGHTS,
     grid: dict[str, Sequence[float]] | None = None, caps: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[Weights, Search]:  # fmt: skip
-    """Coordinate search over our weights on the validation split; best NDCG@10 wins."""
+    """Coordinate search over our weights on the validation split; best NDCG@10 wins.
+
+    Neighbour lists depend only on the weights that choose them (`_neighbour_key`): a trial that changes the half-life,
+    content or popularity reuses the lists the previous trials built, a trial that changes K or alpha gets its own
+    (the last few sets are kept, so coming back to the best so far costs nothing). The scores are the same as with
+    lists rebuilt for every trial."""
     cache: dict[Weights, float] = {}
+    lists: dict[tuple[float, ...], dict[int, Any]] = {}
 
     def score(values: dict[str, Any]) -> float:
         weights = dataclasses.replace(start, **{k: type(getattr(start, k))(v) for k, v in values.items()})
         if weights not in cache:
             state.weights = weights
-            state._neighbours.clear()  # neighbour lists depend on K and alpha
+            key = _neighbour_key(weights)
+            if key not in lists and len(lists) >= _NEIGHBOUR_SETS_KEPT:
+                del lists[next(iter(lists))]  # the oldest set
+            state._neighbours = lists.setdefault(key, {})
+            lists[key] = lists.pop(key)  # now the newest
             metrics = evaluate_recommender(recommender, state, split, weights)
             cache[weights] = metrics.ndcg
             log.info("tuning: %s -> NDCG@10 %.4f, HR@10 %.4f", values, metrics.ndcg, metrics.hr)
@@ -221,8 +231,18 @@ def tune(
         chosen_grid, {k: getattr(start, k) for k in chosen_grid}, score, GRID_CAPS["ours"] if caps is None else caps
     )
     state.weights = DEFAULT_WEIGHTS
-    state._neighbours.clear()
+    state._neighbours = {}
     return dataclasses.replace(start, **{k: type(getattr(start, k))(v) for k, v in search.chosen.items()}), search
+
+
+# How many sets of neighbour lists (one per K, alpha, shrink and co-vote window tried) tuning keeps: the current one
+# and the few before it, so that a coordinate search coming back to its best K and alpha finds them built.
+_NEIGHBOUR_SETS_KEPT = 3
+
+
+def _neighbour_key(weights: Weights) -> tuple[float, ...]:
+    """The weights a show's neighbour list depends on (`GuildState._neighbour_arrays`)."""
+    return (weights.neighbours, weights.alpha, weights.shrink, weights.covote_window)
 
 
 def tune_peer(name: str, matrix: UpvoteMatrix, split: Split) -> Search:
