@@ -96,6 +96,16 @@ def autocomplete_inputs(titles: list[str], count: int, rng: random.Random) -> li
     return inputs
 
 
+def _sequences(bot: ShowBot, emulator: DiscordEmulator) -> list[tuple[int, int | None]]:
+    """(sent, read) per live gateway session: the emulator's sequence number, and the bot's shard's."""
+    pairs: list[tuple[int, int | None]] = []
+    for session in emulator.live_sessions():
+        shard = bot.get_shard(session.shard.id)
+        ws = shard._parent.ws if shard is not None else None  # discord.py keeps each shard's websocket there
+        pairs.append((session.seq, ws.sequence if ws is not None else None))
+    return pairs
+
+
 async def finish_bot_work(bot: ShowBot, emulator: DiscordEmulator, timeout: float = 30.0) -> None:  # noqa: ASYNC109
     """Return once the bot has read every gateway event sent so far and finished every handler it started.
 
@@ -108,8 +118,7 @@ async def finish_bot_work(bot: ShowBot, emulator: DiscordEmulator, timeout: floa
     current = asyncio.current_task()
     spins = 0
     while loop.time() < deadline:
-        sent = max((session.seq for session in emulator.live_sessions()), default=0)
-        read = bot.ws.sequence if bot.ws is not None else None
+        behind = any(read is None or read < sent for sent, read in _sequences(bot, emulator))
         busy = [
             task
             for task in asyncio.all_tasks()
@@ -117,7 +126,7 @@ async def finish_bot_work(bot: ShowBot, emulator: DiscordEmulator, timeout: floa
         ]
         if busy:
             await asyncio.wait(busy, timeout=max(0.0, deadline - loop.time()))
-        elif read is None or read < sent:
+        elif behind:
             spins += 1
             await asyncio.sleep(0 if spins < 1000 else 0.001)  # the frame is on its way: let the client read it
         else:

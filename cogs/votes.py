@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.core import ShowBot
+from bot.app.shards import shard_of
 from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
@@ -126,39 +127,52 @@ class Votes(commands.Cog):
         self.processor = VoteProcessor(self.store)
         self.fetch_delay = bot.settings.vote_reconcile_delay
         self.known_bots: set[int] = set()
-        self.reconciliation: asyncio.Task[None] | None = None
+        self.reconciliations: dict[int, asyncio.Task[None]] = {}  # by shard: each shard's servers, after its session
+        self.reconciliation: asyncio.Task[None] | None = None  # the one started last
 
     async def cog_load(self) -> None:
         self.processor.start()
 
     async def cog_unload(self) -> None:
-        if self.reconciliation is not None and not self.reconciliation.done():
-            self.reconciliation.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reconciliation
+        for task in self.reconciliations.values():
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.processor.stop()
 
     # Reconciliation ---------------------------------------------------------------------------------------------
 
     @commands.Cog.listener()
-    async def on_connect(self) -> None:
-        """A new gateway session (READY: the first connection, or an IDENTIFY after the session was invalidated or
-        could not be resumed): events of the gap are lost for good, so reconcile as at start. A RESUME replays the
-        missed events and needs nothing. discord.py dispatches this while parsing READY, before any later event, so
-        reactions after it reach the queue as live events of the reconciliation."""
-        self.start_reconciliation()
+    async def on_shard_connect(self, shard_id: int) -> None:
+        """A new session of one gateway shard (READY: its first connection, or an IDENTIFY after its session was
+        invalidated or could not be resumed): that shard's servers' events of the gap are lost for good, so reconcile
+        their messages as at start; other shards' servers are not affected (each shard has its own session). A RESUME
+        replays the missed events and needs nothing. discord.py dispatches this while parsing READY, before any later
+        event of the shard, so reactions after it reach the queue as live events of the reconciliation."""
+        self.start_reconciliation(shard_id)
 
-    def start_reconciliation(self) -> None:
-        previous = self.reconciliation
+    def start_reconciliation(self, shard_id: int) -> None:
+        previous = self.reconciliations.get(shard_id)
         if previous is not None and not previous.done():
             previous.cancel()  # the new one reads every message again, with the new session's events live
         # In the background: the session must not wait for hundreds of rate-limited requests.
-        self.reconciliation = asyncio.create_task(self.reconcile_now(), name="votes-reconcile")
+        task = asyncio.create_task(self.reconcile_now(shard_id), name=f"votes-reconcile-shard-{shard_id}")
+        self.reconciliations[shard_id] = self.reconciliation = task
 
-    async def reconcile_now(self) -> None:
+    async def reconcile_now(self, shard_id: int) -> None:
+        shard_count = self.bot.shard_count or 1
+
+        def on_this_shard(guild_id: int) -> bool:
+            return shard_of(guild_id, shard_count) == shard_id
+
         try:
             counts = await reconcile_tracked_messages(
-                self.store, self.fetch_reactors, now=self.bot.clock.now(), processor=self.processor
+                self.store,
+                self.fetch_reactors,
+                now=self.bot.clock.now(),
+                processor=self.processor,
+                in_guild=on_this_shard,
             )
         except asyncio.CancelledError:
             raise
@@ -166,7 +180,8 @@ class Votes(commands.Cog):
             log.exception("Vote reconciliation failed; votes stay as they were")
             return
         log.info(
-            "Vote reconciliation fixed %d votes (%d added, %d removed, %d changed)",
+            "Vote reconciliation%s fixed %d votes (%d added, %d removed, %d changed)",
+            f" of shard {shard_id}" if shard_count > 1 else "",
             counts.total,
             counts.added,
             counts.removed,

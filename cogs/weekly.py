@@ -168,7 +168,9 @@ class Weekly(commands.Cog):
     async def tick(self) -> TickReport:
         """One pass: every server whose post is due now (bot.common.clock) gets it, through `post`."""
         async with self._tick_lock:
-            self.last_report = await run_tick(self.bot.db, self.bot.clock.now(), self.post)
+            # Only this process's servers: another process runs the other shards and posts theirs.
+            now = self.bot.clock.now()
+            self.last_report = await run_tick(self.bot.db, now, self.post, in_guild=self.bot.runs_guild)
             return self.last_report
 
     # The poster ----------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from bot.catalog import seed_if_empty
 from bot.common.clock import FakeClock
 from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
+from bot.emulator.sharding import IDENTIFY_WINDOW_SECONDS
 from bot.emulator.state import User
 from bot.storage import Database, open_database
 
@@ -128,11 +129,18 @@ async def make_bot(
 ) -> AsyncIterator[BotFactory]:
     """`await make_bot(extensions=[...], **bot_options)`: start a ShowBot (all of cogs/ by default) on the emulator.
 
-    Bots started here are closed after the test; start a second one on the same `db` to test restarts.
+    Bots started here are closed after the test; start a second one on the same `db` to test restarts. Each bot
+    after the first starts 5 s later on the emulator's clock, as a restart takes: Discord (and the emulator) refuse
+    a second IDENTIFY of shard 0 within 5 s with an invalid session (tests/test_emulator_sharding.py covers that).
     """
     async with AsyncExitStack() as stack:
+        started = 0
 
         async def start(extensions: list[str] | None = None, **options: object) -> ShowBot:
+            nonlocal started
+            if started:
+                emulator.advance_time(IDENTIFY_WINDOW_SECONDS)
+            started += 1
             return await stack.enter_async_context(
                 running_bot(emulator, settings, db, clock=clock, extensions=extensions, **options)
             )
@@ -206,13 +214,14 @@ def bot_environment(database_path: Path, emulator: DiscordEmulator | None, log_l
 async def bot_process(
     emulator: DiscordEmulator, demo: DemoServer, database_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
-    """`await bot_process(log_level="INFO")`: start `python -m bot` against the emulator (killed at teardown)."""
+    """`await bot_process(log_level="INFO", **environment)`: start `python -m bot` against the emulator (killed at
+    teardown), with extra environment variables (e.g. `SHARD_COUNT="2"`)."""
     started: list[BotProcess] = []
 
-    async def start(log_level: str = "INFO") -> BotProcess:
+    async def start(log_level: str = "INFO", **environment: str) -> BotProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run",
-            cwd=REPO_ROOT, env=bot_environment(database_path, emulator, log_level),
+            cwd=REPO_ROOT, env=bot_environment(database_path, emulator, log_level) | environment,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         started.append(BotProcess(process, emulator, database_path))

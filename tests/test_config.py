@@ -70,6 +70,10 @@ def test_token_never_in_repr() -> None:
         ("DISCORD_TOKEN", "not a token"),
         ("CATALOG_SYNC", "imdb"),
         ("TVMAZE_BASE_URL", "ftp://x"),
+        ("SHARD_COUNT", "two"),
+        ("SHARD_COUNT", "0"),
+        ("SHARD_COUNT", "-1"),
+        ("SHARD_COUNT", "1.5"),
     ],
 )
 def test_malformed_values_name_the_variable(name: str, value: str) -> None:
@@ -78,6 +82,40 @@ def test_malformed_values_name_the_variable(name: str, value: str) -> None:
     message = str(caught.value)
     assert message.startswith(name)
     assert message.endswith(".") and ". " not in message  # one sentence (the "or" made any message ending in "." pass)
+
+
+def test_shards_default_to_discords_recommendation_and_every_shard() -> None:
+    settings = Settings.from_env({})
+    assert (settings.shard_count, settings.shard_ids, settings.holds_shard_zero) == (None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("count", "ids", "expected"),
+    [("4", None, None), ("4", "1", (1,)), ("4", "3, 1", (1, 3)), ("8", "4-7", (4, 5, 6, 7)), ("8", "0-1,6", (0, 1, 6))],
+)
+def test_shard_ids_are_parsed(count: str, ids: str | None, expected: tuple[int, ...] | None) -> None:
+    settings = Settings.from_env({"SHARD_COUNT": count} | ({"SHARD_IDS": ids} if ids else {}))
+    assert (settings.shard_count, settings.shard_ids) == (int(count), expected)
+    assert settings.holds_shard_zero == (expected is None or 0 in expected)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "from 0 to 1 (SHARD_COUNT is 2); 2 is outside"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,4-5"}, "4, 5 are outside"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, "'one' is not one"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "'3-1' is not one"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,,1"}, "'' is not one"),
+    ],
+)
+def test_bad_shard_ids_get_one_sentence(environ: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environ)
+    message = str(caught.value)
+    assert message.startswith("SHARD_IDS") and says in message
+    assert message.endswith(".") and ". " not in message
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -329,10 +329,10 @@ async def test_user_facing_errors_are_ephemeral(sample: Any, driver: DiscordDriv
 
 
 async def test_unknown_routes_are_recorded(emulator: DiscordEmulator) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{emulator.api_base_url}/gateway/bot") as response:
+    async with aiohttp.ClientSession() as http, http.get(f"{emulator.api_base_url}/voice/regions") as response:
         assert response.status == 404
         assert response.headers["Content-Type"] == "application/json"
-    assert [(r.method, r.path) for r in emulator.unhandled] == [("GET", "/gateway/bot")]
+    assert [(r.method, r.path) for r in emulator.unhandled] == [("GET", "/voice/regions")]
     emulator.unhandled.clear()
 
 

@@ -333,8 +333,7 @@ async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) ->
     async with open_database(tmp_path / "t.db") as db:
         for catalog_sync, tmdb_key, running in ((None, "k", False), ("tvmaze", None, True), ("tvmaze", "k", True)):
             settings = Settings(database_path=tmp_path / "t.db", catalog_sync=catalog_sync, tmdb_api_key=tmdb_key)
-            bot = ShowBot(settings, db, extensions=[])
-            try:
+            async with ShowBot(settings, db, extensions=[]) as bot:  # set up as for a login, never connected
                 await bot.load_extension("cogs.catalog_sync")
                 cog = bot.get_cog("CatalogSync")
                 assert cog is not None
@@ -343,5 +342,3 @@ async def test_sync_cog_starts_its_loops_only_when_configured(tmp_path: Path) ->
                 # TMDB joins when its key is set, and only with sync on.
                 assert cog.tmdb_daily.is_running() is (running and tmdb_key is not None)  # type: ignore[attr-defined]
                 await bot.unload_extension("cogs.catalog_sync")
-            finally:
-                await bot.close()

@@ -16,6 +16,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.shards import IdentifyPacer, shard_of
 from bot.app.ui import ANSWER, defer_first, send_private
 from bot.catalog import Facets, SearchIndex, TitleResolver, now_iso, shows_updated_since
 from bot.common.clock import Clock, SystemClock, utc_iso
@@ -109,7 +110,11 @@ async def send_ephemeral(interaction: discord.Interaction[Any], message: str) ->
         log.warning("Could not send an error message for interaction %s", interaction.id, exc_info=True)
 
 
-class ShowBot(commands.Bot):
+class ShowBot(commands.AutoShardedBot):
+    """The bot, on as many gateway shards as settings say (SHARD_COUNT, SHARD_IDS; unset: every shard Discord
+    recommends, in this process). Per-server work follows the shards this process runs (`runs_guild`); command sync
+    is done by the process that runs shard 0 only."""
+
     settings: Settings
     db: Database
     clock: Clock
@@ -137,6 +142,8 @@ class ShowBot(commands.Bot):
             tree_cls=ShowTree,
             # Catalog text could contain @everyone: nothing the bot sends may ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=options.pop("shard_count", settings.shard_count),
+            shard_ids=options.pop("shard_ids", list(settings.shard_ids) if settings.shard_ids is not None else None),
             **options,
         )
         self.settings = settings
@@ -147,10 +154,36 @@ class ShowBot(commands.Bot):
         self.votes = VoteStore(db, self.clock)
         self.votes.add_listener(self.votes_changed)
         use_discord_endpoints(settings.discord_api_base_url, settings.discord_gateway_url)
+        self.identify_pacer = IdentifyPacer(self.fetch_session_start_limits)
 
     async def setup_hook(self) -> None:
         await self.load_extensions()
-        await self.sync_commands_if_changed()
+        if self.runs_shard_zero:
+            await self.sync_commands_if_changed()
+        else:
+            log.info("Not syncing commands: the process running shard 0 does (this one runs %s)", self.shard_ids)
+
+    @property
+    def runs_shard_zero(self) -> bool:
+        return self.shard_ids is None or 0 in self.shard_ids
+
+    def runs_guild(self, guild_id: int) -> bool:
+        """Whether this process receives the server's events (runs its shard); before the shard count is known
+        (it comes from Discord when SHARD_COUNT is unset), every server is taken as this process's."""
+        if self.shard_ids is None or self.shard_count is None:
+            return True
+        return shard_of(guild_id, self.shard_count) in self.shard_ids
+
+    async def launch_shards(self) -> None:
+        """With DISCORD_GATEWAY_URL set (the emulator, a proxy) and SHARD_COUNT unset, ask Discord for the count here:
+        discord.py would otherwise connect to the URL `GET /gateway/bot` names instead of the configured one."""
+        if not self.shard_count and self.settings.discord_gateway_url:  # None until known
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Pace IDENTIFYs by Discord's max_concurrency (bot/app/shards.py) instead of discord.py's flat 5 s."""
+        await self.identify_pacer.wait_turn(shard_id or 0)
 
     async def load_extensions(self) -> None:
         """The shared services first (title index, recommender), then every extension; a failing one is logged and
@@ -229,4 +262,12 @@ class ShowBot(commands.Bot):
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("Logged in as %s (%s) in %d servers", self.user, self.user.id, len(self.guilds))
+        shards = self.shard_ids if self.shard_ids is not None else f"all {self.shard_count}"
+        log.info(
+            "Logged in as %s (%s) in %d servers, on shards %s of %s",
+            self.user,
+            self.user.id,
+            len(self.guilds),
+            shards,
+            self.shard_count,
+        )

@@ -25,6 +25,19 @@ OAuth2 > URL Generator: scopes "bot" and "applications.commands"; permissions Vi
 Links, Add Reactions and Read Message History. To try Showbot offline without a token, run: python -m bot console"""
 
 
+# Gateway close codes that no reconnect can cure: the shard settings are wrong.
+SHARD_REFUSALS = {
+    4010: (
+        "Discord refused the shard (close 4010): SHARD_IDS must be below SHARD_COUNT, and SHARD_COUNT the same in "
+        "every process of the bot."
+    ),
+    4011: (
+        "Discord requires more shards for this many servers (close 4011): unset SHARD_COUNT to use Discord's "
+        "recommendation, or raise it."
+    ),
+}
+
+
 class StartupError(Exception):
     """The bot cannot start; the message is one sentence for the operator."""
 
@@ -67,6 +80,10 @@ async def run_bot(settings: Settings) -> None:
                         ) from None
                     except discord.PrivilegedIntentsRequired:
                         raise StartupError("Discord refused the requested intents.") from None
+                    except discord.ConnectionClosed as exc:
+                        if exc.code in SHARD_REFUSALS:
+                            raise StartupError(SHARD_REFUSALS[exc.code]) from None
+                        raise
                 else:
                     await bot.close()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -41,6 +41,15 @@ class Settings:
     # built in code (tests, the offline console) has it off unless it says otherwise.
     catalog_sync: str | None = None
     vote_reconcile_delay: float = 0.2  # seconds between reaction-list requests when reconciling votes at start
+    # Gateway shards: how many the bot has in all (None: Discord's recommendation from GET /gateway/bot), and which
+    # of them this process runs (None: every one). A server's events arrive on shard (guild_id >> 22) % shard_count.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+
+    @property
+    def holds_shard_zero(self) -> bool:
+        """Whether this process runs shard 0, which alone syncs the commands and receives direct messages."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +88,7 @@ class Settings:
         if not 0 <= vote_reconcile_delay <= 60:
             raise ConfigError("VOTE_RECONCILE_DELAY must be a number of seconds from 0 to 60; unset it to use 0.2.")
 
+        shard_count, shard_ids = _shards(env)
         return cls(
             discord_token=token,
             database_path=Path(env.get("DATABASE_PATH", str(DEFAULT_DATABASE_PATH))).expanduser(),
@@ -91,7 +101,40 @@ class Settings:
             tmdb_api_key=env.get("TMDB_API_KEY"),
             catalog_sync=catalog_sync,
             vote_reconcile_delay=vote_reconcile_delay,
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT (a whole number, 1 or more) and SHARD_IDS (comma-separated ids or ranges like 0-3, each below
+    SHARD_COUNT, which it needs: every process of a bot must agree on the count)."""
+    raw_count, raw_ids = env.get("SHARD_COUNT"), env.get("SHARD_IDS")
+    count: int | None = None
+    if raw_count is not None:
+        if not raw_count.isdigit() or not 1 <= int(raw_count) <= 100_000:
+            raise ConfigError(
+                "SHARD_COUNT must be a whole number of gateway shards, 1 or more, or unset to use Discord's "
+                "recommendation."
+            )
+        count = int(raw_count)
+    if raw_ids is None:
+        return count, None
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT, the bot's total number of shards (the same in every process).")
+    ids: list[int] = []
+    for part in raw_ids.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first.isdigit() or (dash and not (last.isdigit() and int(first) <= int(last))):
+            raise ConfigError(f"SHARD_IDS must be shard ids separated by commas, like 0,1 or 0-3; {part!r} is not one.")
+        ids.extend(range(int(first), int(last if dash else first) + 1))
+    outside = sorted({shard_id for shard_id in ids if shard_id >= count})
+    if outside:
+        raise ConfigError(
+            f"SHARD_IDS must name shards from 0 to {count - 1} (SHARD_COUNT is {count}); "
+            f"{', '.join(map(str, outside))} {'is' if len(outside) == 1 else 'are'} outside."
+        )
+    return count, tuple(sorted(set(ids)))
 
 
 def _snowflake(env: Mapping[str, str], name: str) -> int | None:

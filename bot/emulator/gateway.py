@@ -1,6 +1,8 @@
 """The gateway websocket (`Gateway`): sessions, HELLO and heartbeats, IDENTIFY (READY and GUILD_CREATEs), RESUME
 with replay of missed dispatches, dispatching events to sessions by intent, and the connection faults a test
-provokes (dropped connections, ended or invalidated sessions, RECONNECT, a held IDENTIFY)."""
+provokes (dropped connections, ended or invalidated sessions, RECONNECT, a held IDENTIFY). Sharding as Discord does
+it (sharding.py): `GET /gateway/bot`, each guild's events on its shard's session only, events without a guild on
+shard 0, close 4010/4011 for an invalid or missing shard, op 9 for an IDENTIFY faster than `max_concurrency`."""
 
 from __future__ import annotations
 
@@ -13,13 +15,25 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.emulator.core import EmulatorCore
-from bot.emulator.protocol import INTENT_GUILDS
+from bot.emulator.protocol import INTENT_GUILDS, Route
+from bot.emulator.sharding import (
+    CLOSE_INVALID_SHARD,
+    CLOSE_SHARDING_REQUIRED,
+    MAX_GUILDS_PER_SHARD,
+    UNSHARDED,
+    SessionStartLimit,
+    Shard,
+    recommended_shards,
+    requested_shard,
+)
+from bot.emulator.state import Guild
 
 
 @dataclass
 class GatewaySession:
     id: str
     intents: int
+    shard: Shard = UNSHARDED
     seq: int = 0
     buffer: list[dict[str, Any]] = field(default_factory=list)
     ws: web.WebSocketResponse | None = None
@@ -28,9 +42,19 @@ class GatewaySession:
 
 
 class Gateway(EmulatorCore):
-    def __init__(self, *, heartbeat_interval_ms: int, **shared: Any) -> None:
+    def __init__(
+        self,
+        *,
+        heartbeat_interval_ms: int,
+        max_concurrency: int = 1,
+        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
+        **shared: Any,
+    ) -> None:
         super().__init__(**shared)  # cooperative: the other options belong to the classes after this one in the MRO
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.session_start_limit = SessionStartLimit(max_concurrency=max_concurrency)
+        self.max_guilds_per_shard = max_guilds_per_shard
+        self.too_fast_identifies = 0  # IDENTIFYs answered with op 9 for breaking max_concurrency
         self.sessions: dict[str, GatewaySession] = {}
         self.gateway_connections: list[str] = []  # the path of every websocket connection, in order
         self.identify_count = 0
@@ -48,10 +72,33 @@ class Gateway(EmulatorCore):
     def live_sessions(self) -> list[GatewaySession]:
         return [session for session in self.sessions.values() if session.ws is not None and not session.ws.closed]
 
-    async def dispatch(self, event: str, data: dict[str, Any], *, intent: int | None = None) -> None:
-        """Send a dispatch to every session (buffered for replay when its connection is down)."""
+    def _gateway_routes(self) -> list[Route]:
+        return [("GET", "/gateway", self._get_gateway), ("GET", "/gateway/bot", self._get_gateway_bot)]
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    async def _get_gateway(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        return 200, {"url": self.gateway_url}
+
+    async def _get_gateway_bot(self, request: web.Request, body: Any) -> tuple[int, Any]:
+        joined = sum(1 for guild in self.guilds.values() if self.bot_user.id in guild.members)
+        return 200, {
+            "url": self.gateway_url,
+            "shards": recommended_shards(joined, self.max_guilds_per_shard),
+            "session_start_limit": self.session_start_limit.payload(self.now()),
+        }
+
+    async def dispatch(
+        self, event: str, data: dict[str, Any], *, guild_id: int | None, intent: int | None = None
+    ) -> None:
+        """Send a dispatch to every session of the shard that carries `guild_id` (None: shard 0, as direct messages
+        go), buffered for replay when its connection is down."""
         for session in list(self.sessions.values()):
             if intent is not None and not session.intents & intent:
+                continue
+            if not session.shard.carries(guild_id):
                 continue
             async with session.lock:
                 await self._send_dispatch(session, event, data)
@@ -119,12 +166,27 @@ class Gateway(EmulatorCore):
             await ws.close(code=4004, message=b"Authentication failed.")
             return None
         self.identify_count += 1
+        shard = requested_shard(data)
+        counts = {session.shard.count for session in self.live_sessions()}
+        if isinstance(shard, Shard) and counts - {shard.count}:
+            shard = f"Invalid shard: shard_count {shard.count} differs from the live sessions' {min(counts)}"
+        if isinstance(shard, str):
+            await ws.close(code=CLOSE_INVALID_SHARD, message=shard.encode())
+            return None
+        if len(self._guilds_on(shard)) >= self.max_guilds_per_shard:
+            await ws.close(code=CLOSE_SHARDING_REQUIRED, message=b"Sharding required.")
+            return None
+        if self.session_start_limit.too_fast(shard.id, self.now()):
+            self.too_fast_identifies += 1  # Discord: max_concurrency IDENTIFYs per 5 s, one per bucket
+            await ws.send_str(json.dumps({"op": 9, "d": False}))
+            return None
+        self.session_start_limit.count_identify(shard.id, self.now())
         if self._identify_gate is not None:
             self._notify()
             await self._identify_gate.wait()  # the client is between sessions until released
-        session = GatewaySession(uuid.uuid4().hex, int(data.get("intents", 0)))
+        session = GatewaySession(uuid.uuid4().hex, int(data.get("intents", 0)), shard)
         self.sessions[session.id] = session
-        guilds = [guild for guild in self.guilds.values() if self.bot_user.id in guild.members]
+        guilds = self._guilds_on(shard)
         ready = {
             "v": 10,
             "user": {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
@@ -138,6 +200,8 @@ class Gateway(EmulatorCore):
             "presences": [],
             "geo_ordered_rtc_regions": [],
         }
+        if "shard" in data:
+            ready["shard"] = [shard.id, shard.count]
         async with session.lock:
             session.ws = ws
             await self._send_dispatch(session, "READY", ready)
@@ -145,6 +209,9 @@ class Gateway(EmulatorCore):
                 if session.intents & INTENT_GUILDS:
                     await self._send_dispatch(session, "GUILD_CREATE", guild.payload())
         return session
+
+    def _guilds_on(self, shard: Shard) -> list[Guild]:
+        return [g for g in self.guilds.values() if self.bot_user.id in g.members and shard.carries(g.id)]
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> GatewaySession | None:
         session = self.sessions.get(str(data.get("session_id")))

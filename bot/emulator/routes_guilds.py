@@ -41,20 +41,20 @@ class GuildRoutes(Gateway):
     async def delete_channel(self, channel: Channel) -> None:
         guild = self.guilds[channel.guild_id]
         guild.channels.pop(channel.id, None)
-        await self.dispatch("CHANNEL_DELETE", channel.payload(), intent=INTENT_GUILDS)
+        await self.dispatch("CHANNEL_DELETE", channel.payload(), guild_id=guild.id, intent=INTENT_GUILDS)
 
     async def add_guild(self, guild: Guild) -> None:
         """The bot joins `guild` (built with create_guild): GUILD_CREATE."""
         self.guilds[guild.id] = guild
-        await self.dispatch("GUILD_CREATE", guild.payload(), intent=INTENT_GUILDS)
+        await self.dispatch("GUILD_CREATE", guild.payload(), guild_id=guild.id, intent=INTENT_GUILDS)
 
     async def remove_guild(self, guild: Guild) -> None:
         """The bot is removed from `guild`: GUILD_DELETE (without `unavailable`, meaning it was kicked)."""
         self.guilds.pop(guild.id, None)
-        await self.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
+        await self.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id, intent=INTENT_GUILDS)
 
     async def set_overwrite(self, channel: Channel, target: Role | User, *, allow: int = 0, deny: int = 0) -> None:
         """Set a channel permission overwrite for a role or a member: CHANNEL_UPDATE."""
         kind = 0 if isinstance(target, Role) else 1
         channel.overwrites[target.id] = Overwrite(target.id, kind, allow, deny)
-        await self.dispatch("CHANNEL_UPDATE", channel.payload(), intent=INTENT_GUILDS)
+        await self.dispatch("CHANNEL_UPDATE", channel.payload(), guild_id=channel.guild_id, intent=INTENT_GUILDS)

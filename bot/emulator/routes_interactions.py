@@ -91,7 +91,7 @@ class InteractionRoutes(Gateway):
         record.created_at = self.now()
         self.interactions[record.id] = record
         record.dispatched_at = time.perf_counter()
-        await self.dispatch("INTERACTION_CREATE", payload)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=record.guild.id)
 
     # ------------------------------------------------------------------------------------------- REST routes
     def _interaction_for_token(self, request: web.Request) -> InteractionRecord:

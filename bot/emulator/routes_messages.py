@@ -58,7 +58,9 @@ class MessageRoutes(Gateway):
             flags=int(body.get("flags") or 0) & ~EPHEMERAL,
         )
         channel.messages[message.id] = message
-        await self.dispatch("MESSAGE_CREATE", message.payload(), intent=INTENT_GUILD_MESSAGES)
+        await self.dispatch(
+            "MESSAGE_CREATE", message.payload(), guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGES
+        )
         return 200, message.payload(me=self.bot_user.id)
 
     async def _get_message(self, request: web.Request, body: Any) -> tuple[int, Any]:
@@ -83,7 +85,7 @@ class MessageRoutes(Gateway):
 
     async def _dispatch_message_delete(self, guild: Guild, channel: Channel, message: Message) -> None:
         payload = {"id": str(message.id), "channel_id": str(channel.id), "guild_id": str(guild.id)}
-        await self.dispatch("MESSAGE_DELETE", payload, intent=INTENT_GUILD_MESSAGES)
+        await self.dispatch("MESSAGE_DELETE", payload, guild_id=guild.id, intent=INTENT_GUILD_MESSAGES)
 
     async def user_deletes_message(self, message: Message) -> None:
         guild, channel, _ = self.find_message(message.id)

@@ -85,7 +85,9 @@ class ReactionRoutes(Gateway):
         }
         if guild is not None and user.id in guild.members:
             payload["member"] = guild.members[user.id].payload()
-        await self.dispatch("MESSAGE_REACTION_ADD", payload, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        await self.dispatch(
+            "MESSAGE_REACTION_ADD", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
+        )
         return True
 
     async def remove_reaction(self, message: Message, emoji: dict[str, Any], user: User) -> bool:
@@ -94,7 +96,9 @@ class ReactionRoutes(Gateway):
             return False
         reaction.user_ids.remove(user.id)
         payload = {**self._reaction_payload(message, emoji, user), "burst": False}
-        await self.dispatch("MESSAGE_REACTION_REMOVE", payload, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        await self.dispatch(
+            "MESSAGE_REACTION_REMOVE", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
+        )
         return True
 
     async def clear_reactions(self, message: Message, emoji: dict[str, Any] | None = None) -> bool:
@@ -113,7 +117,7 @@ class ReactionRoutes(Gateway):
         payload: dict[str, Any] = {"channel_id": str(message.channel_id), "message_id": str(message.id), **data}
         if message.guild_id is not None:
             payload["guild_id"] = str(message.guild_id)
-        await self.dispatch(event, payload, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        await self.dispatch(event, payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS)
         return True
 
     @staticmethod

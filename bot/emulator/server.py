@@ -26,6 +26,7 @@ from bot.emulator.routes_guilds import GuildRoutes
 from bot.emulator.routes_interactions import InteractionRoutes
 from bot.emulator.routes_messages import MessageRoutes
 from bot.emulator.routes_reactions import ReactionRoutes
+from bot.emulator.sharding import MAX_GUILDS_PER_SHARD
 from bot.emulator.spec import DEFAULT_SPEC_PATH, SpecValidator
 from bot.emulator.validation import Violation, find_violation
 
@@ -44,8 +45,16 @@ class DiscordEmulator(InteractionRoutes, MessageRoutes, ReactionRoutes, GuildRou
         heartbeat_interval_ms: int = 41_250,
         bot_name: str = "Showbot",
         rate_limits: bool = True,
+        max_concurrency: int = 1,
+        max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD,
     ) -> None:
-        super().__init__(token=token, bot_name=bot_name, heartbeat_interval_ms=heartbeat_interval_ms)
+        super().__init__(
+            token=token,
+            bot_name=bot_name,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            max_concurrency=max_concurrency,
+            max_guilds_per_shard=max_guilds_per_shard,
+        )
         # Discord's global and per-route limits (bot/emulator/ratelimits.py); off only for a test that needs it off.
         self.rate_limiter: RateLimiter | None = RateLimiter() if rate_limits else None
         self.validator = SpecValidator(spec_path, required=require_spec)
@@ -89,14 +98,11 @@ class DiscordEmulator(InteractionRoutes, MessageRoutes, ReactionRoutes, GuildRou
     def api_base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
-    @property
-    def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
-
     # ----------------------------------------------------------------------------------------------- REST plumbing
     def _routes(self) -> list[Route]:
         return [
             *self._application_routes(),
+            *self._gateway_routes(),
             *self._interaction_routes(),
             *self._message_routes(),
             *self._reaction_routes(),

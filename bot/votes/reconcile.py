@@ -35,8 +35,10 @@ async def reconcile_tracked_messages(
     now: datetime,
     days: int = RECONCILE_DAYS,
     processor: VoteProcessor | None = None,
+    in_guild: Callable[[int], bool] | None = None,
 ) -> ReconcileCounts:
-    """Bring votes in line with the reactions on tracked, active messages posted in the last `days` days.
+    """Bring votes in line with the reactions on tracked, active messages posted in the last `days` days (of the
+    servers `in_guild` accepts, when given: a gateway shard's).
 
     For each message, the members reacting now (from `fetch_reactors`, which must leave out bots) are compared with
     the reactions the bot last saw: a reaction added while offline is applied like a live one, a reaction removed
@@ -48,7 +50,7 @@ async def reconcile_tracked_messages(
     totals = ReconcileCounts()
     channels_gone: set[int] = set()
     for message in await store.messages_to_reconcile(now - timedelta(days=days)):
-        if message.channel_id in channels_gone:
+        if message.channel_id in channels_gone or (in_guild is not None and not in_guild(message.guild_id)):
             continue
         if processor is not None:
             processor.watch(message.message_id)

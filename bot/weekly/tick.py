@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfoNotFoundError
@@ -85,9 +86,10 @@ def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f}"
 
 
-async def due_posts(db: Database, now: datetime) -> list[DuePost]:
-    """Every enabled guild whose most recent scheduled instant (<= now, and not before the schedule was set) is
-    owed a post: no ledger row and less than CATCH_UP_WINDOW late, or a row whose retry time has come.
+async def due_posts(db: Database, now: datetime, in_guild: Callable[[int], bool] | None = None) -> list[DuePost]:
+    """Every enabled guild (that `in_guild` accepts, when given: this process's shards') whose most recent scheduled
+    instant (<= now, and not before the schedule was set) is owed a post: no ledger row and less than CATCH_UP_WINDOW
+    late, or a row whose retry time has come.
 
     Side effect: a week found CATCH_UP_WINDOW or more late with no row is recorded as 'skipped' with the reason (the
     bot was not running), and an interrupted claim or a transient failure that ran out of window becomes 'failed',
@@ -105,7 +107,7 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
     expired: list[tuple[int, str, str]] = []
     for row in settings_rows:
         settings = settings_from_row(row)
-        if not settings.complete:
+        if not settings.complete or (in_guild is not None and not in_guild(settings.guild_id)):
             continue
         assert settings.weekday is not None and settings.local_time is not None and settings.timezone is not None
         try:
@@ -189,7 +191,13 @@ def retry_delay(attempt: int) -> timedelta:
 
 
 async def run_tick(
-    db: Database, now: datetime, poster: Poster, *, concurrency: int = 4, finish_concurrency: int = FINISH_CONCURRENCY
+    db: Database,
+    now: datetime,
+    poster: Poster,
+    *,
+    concurrency: int = 4,
+    finish_concurrency: int = FINISH_CONCURRENCY,
+    in_guild: Callable[[int], bool] | None = None,
 ) -> TickReport:
     """One pass of the weekly loop: post every due week through `poster`. Never raises (except cancellation).
 
@@ -204,7 +212,7 @@ async def run_tick(
     """
     report = TickReport()
     try:
-        due = await due_posts(db, now)
+        due = await due_posts(db, now, in_guild)
     except Exception as exc:
         log.exception("Weekly tick could not list the due posts")
         report.errors.append(f"due_posts: {type(exc).__name__}: {exc}")
