@@ -11,14 +11,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import discord
 import pytest
 
 from bot.app.core import ShowBot
 from bot.app.harness import running_bot
+from bot.app.shards import IdentifyPacer, StartLimits
 from bot.common.clock import FakeClock
 from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, Reply, build_demo_server
-from bot.emulator.sharding import shard_of
+from bot.emulator.sharding import IDENTIFY_WINDOW_SECONDS, shard_of
 from bot.storage import Database, open_database
 
 SHARDS = 2
@@ -141,10 +143,10 @@ async def test_two_bots_each_with_one_shard_on_one_database(
 ) -> None:
     emulator = two_buckets
     servers = servers_on_both_shards(emulator)
-    async with (
-        bot_on_shard(emulator, settings, 0, clock) as first,
-        bot_on_shard(emulator, settings, 1, clock) as second,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(bot_on_shard(emulator, settings, 0, clock))
+        second_stack = await stack.enter_async_context(contextlib.AsyncExitStack())
+        second = await second_stack.enter_async_context(bot_on_shard(emulator, settings, 1, clock))
         assert (first.shard_ids, second.shard_ids) == ([0], [1])
         for bot, shard_id in ((first, 0), (second, 1)):  # each bot holds its own shard's servers only
             on_shard = {server.guild.id for server in servers if shard_of(server.guild.id, SHARDS) == shard_id}
@@ -159,9 +161,21 @@ async def test_two_bots_each_with_one_shard_on_one_database(
         await settle(emulator, servers, [first, second])
         assert await stored_votes(db) == await expected_votes(db, servers)
         assert_events_on_their_shard_only(emulator, servers)
-        for bot in (first, second):  # each reconciled its own shard's servers only, at its session's start
-            reconciliations: dict[int, Any] = bot.get_cog("Votes").reconciliations  # type: ignore[union-attr]
-            assert sorted(reconciliations) == bot.shard_ids
+
+        # The shard-1 bot restarts (5 s later, as a restart takes): its new session reconciles the votes of its own
+        # servers' messages only; the shard-0 bot, whose session goes on, reads nothing meanwhile.
+        await second_stack.aclose()
+        emulator.advance_time(IDENTIFY_WINDOW_SECONDS)
+        mark = len(emulator.requests)
+        restarted = await stack.enter_async_context(bot_on_shard(emulator, settings, 1, clock))
+        reconciliations: dict[int, Any] = restarted.get_cog("Votes").reconciliations  # type: ignore[union-attr]
+        assert sorted(reconciliations) == [1]
+        await asyncio.wait_for(reconciliations[1], 30)
+        reads = [r for r in emulator.requests[mark:] if r.method == "GET" and r.route.endswith("/{emoji_name}")]
+        read_channels = {r.path.split("/")[2] for r in reads}
+        shard_one_channels = {str(s.general.id) for s in servers if shard_of(s.guild.id, SHARDS) == 1}
+        assert read_channels == shard_one_channels  # every card of shard 1's servers, none of shard 0's
+        assert await stored_votes(db) == await expected_votes(db, servers)  # nothing changed offline: nothing fixed
 
 
 async def test_a_process_with_too_few_shards_stops_with_one_line(bot_process: Any, emulator: DiscordEmulator) -> None:
@@ -189,3 +203,12 @@ async def test_a_process_without_shard_zero_does_not_sync_commands(
     assert [(s.shard.id, s.shard.count) for s in emulator.live_sessions()] == [(1, 2)]
     assert emulator.global_commands == [] and not any(r.route.endswith("/commands") for r in emulator.requests)
     assert await process.stop() == 0
+
+
+async def test_identify_pacing_falls_back_to_one_bucket_when_the_limits_cannot_be_read() -> None:
+    async def unreachable() -> StartLimits:
+        raise discord.GatewayNotFound()
+
+    pacer = IdentifyPacer(unreachable, window=0.0)
+    await pacer.wait_turn(3)
+    assert pacer.max_concurrency == 1  # as the smallest bots must: one IDENTIFY per 5 s

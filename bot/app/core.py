@@ -15,6 +15,7 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
+from discord.shard import SessionStartLimits
 
 from bot.app.shards import IdentifyPacer, shard_of
 from bot.app.ui import ANSWER, defer_first, send_private
@@ -178,7 +179,8 @@ class ShowBot(commands.AutoShardedBot):
         """With DISCORD_GATEWAY_URL set (the emulator, a proxy) and SHARD_COUNT unset, ask Discord for the count here:
         discord.py would otherwise connect to the URL `GET /gateway/bot` names instead of the configured one."""
         if not self.shard_count and self.settings.discord_gateway_url:  # None until known
-            self.shard_count, _, _ = await self.http.get_bot_gateway()
+            self.shard_count, _, limits = await self.http.get_bot_gateway()
+            self.identify_pacer.learn(SessionStartLimits(**limits))  # one request for the count and the pacing
         await super().launch_shards()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:

@@ -68,12 +68,17 @@ class IdentifyPacer:
                     log.warning("Could not read the session start limit (%s); identifying one shard per 5 s", exc)
                     self.max_concurrency = 1
                 else:
-                    self.max_concurrency = max(1, limits.max_concurrency)
-                    log.info(
-                        "Session start limit: %d of %d IDENTIFYs left today (resets in %.1f h), max_concurrency %d",
-                        limits.remaining,
-                        limits.total,
-                        limits.reset_after / 3_600_000,
-                        limits.max_concurrency,
-                    )
+                    self.learn(limits)
+            assert self.max_concurrency is not None
             return self.max_concurrency
+
+    def learn(self, limits: StartLimits) -> None:
+        """Take `max_concurrency` from limits already read (and log the day's IDENTIFY budget)."""
+        self.max_concurrency = max(1, limits.max_concurrency)
+        log.info(
+            "Session start limit: %d of %d IDENTIFYs left today (resets in %.1f h), max_concurrency %d",
+            limits.remaining,
+            limits.total,
+            limits.reset_after / 3_600_000,
+            limits.max_concurrency,
+        )
