@@ -198,7 +198,8 @@ async def measure(base_url: str, directory: Path, queries: int, seed: int) -> di
             rss_after_rebuild = current_rss_mb()
             timings, cpu_timings = await time_autocomplete(bot.titles, mix)
         finally:
-            await bot.close()
+            # Never logged in, so only its HTTP session is open; discord.py's sharded close() expects a login.
+            await bot.http.close()
     return {
         "path": (
             "tvmaze_index() with the bot's catalog_changed hook: HTTP fetch of each page from a local fake (another "
