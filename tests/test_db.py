@@ -175,3 +175,33 @@ async def test_reads_do_not_wait_behind_a_write_stalled_on_the_lock(tmp_path: Pa
             holder.close()
         await write
         assert await db.get_state("k") == "after"
+
+
+async def test_votes_keep_their_rows_and_accept_poll_and_button_sources_after_0008(tmp_path: Path) -> None:
+    """0008 rebuilds votes to widen its source CHECK: every vote survives it, and only the listed sources fit."""
+    migrations = discover_migrations()
+    widen = next(m for m in migrations if m.path.name.endswith("_vote_sources.sql"))
+    path = tmp_path / "old.db"
+    async with open_database(path, migrate=False) as db:
+        await db.migrate(migrations[: widen.version - 1])
+        await db.execute(
+            "INSERT INTO shows (id, title, title_norm, updated_at) VALUES (1, 'Dark', 'dark', ?)", ("2024-01-01",)
+        )
+        await db.execute(
+            "INSERT INTO votes (guild_id, user_id, show_id, value, source, message_id, emoji, updated_at)"
+            " VALUES (10, 20, 1, -1, 'reaction', 30, '👎', '2024-01-02T00:00:00+00:00')"
+        )
+    async with open_database(path) as db:
+        rows = await db.fetchall("SELECT guild_id, user_id, show_id, value, source, message_id, emoji FROM votes")
+        assert [tuple(r) for r in rows] == [(10, 20, 1, -1, "reaction", 30, "👎")]
+        for user_id, source in ((21, "poll"), (22, "button")):
+            await db.execute(
+                "INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at) VALUES (10, ?, 1, 1, ?, ?)",
+                (user_id, source, "2024-01-03T00:00:00+00:00"),
+            )
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.execute(
+                "INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at) VALUES (10, 23, 1, 1, ?, ?)",
+                ("guess", "2024-01-03T00:00:00+00:00"),
+            )
+        assert await db.fetchval("SELECT count(*) FROM votes") == 3

@@ -9,7 +9,9 @@ from typing import Any, Literal, NamedTuple
 
 from bot.votes.emoji import emoji_key
 
-VoteSource = Literal["reaction", "command", "reconcile", "import"]
+# How a vote was cast: a reaction, /vote, reconciliation after downtime, an import, a watch night's poll answer, or
+# a card's vote button (where the bot cannot read reactions). The votes table's CHECK lists the same (0008).
+VoteSource = Literal["reaction", "command", "reconcile", "import", "poll", "button"]
 
 
 @dataclass(frozen=True, slots=True)
