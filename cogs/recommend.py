@@ -22,9 +22,13 @@ from bot.app.ui import (
     defer_first,
     facet_autocomplete,
     make_votable,
+    reactions_readable,
     send_private,
     send_response,
+    server_of,
     title_autocomplete,
+    user_installable,
+    vote_space,
 )
 from bot.common.errors import UserFacingError
 from bot.common.render import plain_line
@@ -40,13 +44,14 @@ from bot.recommend import (
     picks_heading,
     similar_embed,
 )
-from bot.votes import list_emoji_map
+from bot.votes import PERSONAL_GUILD_ID, list_emoji_map
 
 log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT = 600.0  # seconds the "More" button stays
 LOAD_WAIT = 10.0  # seconds to wait for a server's votes to load (the command was deferred: Discord waits 15 min)
 SIMILAR_COUNT = 5
+NO_SERVER_HERE = "Picks for the whole server need the bot in the server; here I can pick for you (for:me)."
 STILL_LOADING = "I am still reading this server's votes; try again in a few seconds."
 
 
@@ -101,14 +106,16 @@ class Recommend(commands.Cog):
     ) -> None:
         """Post a page of picks in the channel as the answer to `interaction` and make it votable."""
         items = await list_items(self.bot.db, page.items)
-        embed = picks_embed(heading, items, page, scope=request.scope)
+        votable = reactions_readable(interaction)
+        embed = picks_embed(heading, items, page, scope=request.scope, votable=votable)
         view = MorePicks(self, request, heading, shown) if page.has_more else None
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         await send_response(interaction, embed=embed, **extra)
         message = await interaction.original_response()
         if view is not None:
             view.message = message
-        await make_votable(self.bot, message, "recommend", list_emoji_map(page.show_ids))
+        if votable:
+            await make_votable(self.bot, message, "recommend", list_emoji_map(page.show_ids))
 
     # Commands ----------------------------------------------------------------------------------------------------
 
@@ -124,7 +131,7 @@ class Recommend(commands.Cog):
     )
     @app_commands.rename(audience="for")
     @facet_autocomplete
-    @app_commands.guild_only()
+    @user_installable
     async def recommend(
         self,
         interaction: discord.Interaction[ShowBot],
@@ -132,15 +139,17 @@ class Recommend(commands.Cog):
         service: Facet | None = None,
         audience: Literal["me", "server"] = "me",
     ) -> None:
-        assert interaction.guild_id is not None
+        space = vote_space(interaction)
+        if space == PERSONAL_GUILD_ID and audience == "server":
+            raise UserFacingError(NO_SERVER_HERE)
         request = PickRequest(
-            interaction.guild_id,
+            space,
             interaction.user.id,
             audience,
             known_name(self.bot.facets.genres, genre, "genre"),
             known_name(self.bot.facets.services, service, "service"),
         )
-        await self.server_state(interaction.guild_id)
+        await self.server_state(space)
         page = await next_picks(self.bot.recommender, request)
         if not page.items:
             raise UserFacingError(no_picks_message(request))
@@ -150,18 +159,20 @@ class Recommend(commands.Cog):
     @app_commands.command(name="similar", description="Shows like this one, and why", extras=ANSWERS_PUBLICLY)
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
-    @app_commands.guild_only()
+    @user_installable
     async def similar(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
-        assert interaction.guild_id is not None
-        show_id, show_title = await self.bot.titles.resolve(interaction.guild_id, title)
-        await self.server_state(interaction.guild_id)
-        picks = await self.bot.recommender.similar(show_id, guild_id=interaction.guild_id, limit=SIMILAR_COUNT)
+        space = vote_space(interaction)
+        show_id, show_title = await self.bot.titles.resolve(server_of(interaction), title)
+        await self.server_state(space)
+        picks = await self.bot.recommender.similar(show_id, guild_id=space, limit=SIMILAR_COUNT)
         if not picks:
             raise UserFacingError(f"I know too little about **{plain_line(show_title, 150)}** to find shows like it.")
         items = await list_items(self.bot.db, picks)
-        await send_response(interaction, embed=similar_embed(show_title, items))
-        message = await interaction.original_response()
-        await make_votable(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
+        votable = reactions_readable(interaction)
+        await send_response(interaction, embed=similar_embed(show_title, items, votable=votable))
+        if votable:
+            message = await interaction.original_response()
+            await make_votable(self.bot, message, "similar", list_emoji_map([p.show_id for p in picks]))
 
 
 def _log_failure(task: asyncio.Future[GuildState]) -> None:

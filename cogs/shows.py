@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.core import ShowBot
+from bot.app.own_votes import own_vote_buttons
 from bot.app.ui import (
     ANSWERS_PRIVATELY,
     ANSWERS_PUBLICLY,
@@ -18,8 +19,11 @@ from bot.app.ui import (
     defer_first,
     facet_autocomplete,
     make_votable,
+    reactions_readable,
     send_response,
+    server_of,
     title_autocomplete,
+    user_installable,
 )
 from bot.catalog import STATUSES, Filters, ShowSummary, find_shows, lookup_and_add, show_id_of_choice, show_json
 from bot.common.errors import UserFacingError
@@ -153,7 +157,7 @@ class Shows(commands.Cog):
         "thinking…").
         """
         try:
-            show_id, _ = await self.bot.titles.resolve(interaction.guild_id, title)
+            show_id, _ = await self.bot.titles.resolve(server_of(interaction), title)
         except UserFacingError:
             if self.bot.settings.catalog_sync is None or not title.strip() or show_id_of_choice(title) is not None:
                 raise  # nothing to look up (a choice's show was removed since it was offered)
@@ -173,14 +177,21 @@ class Shows(commands.Cog):
         return show
 
     async def send_card(self, interaction: discord.Interaction[ShowBot], show_id: int) -> None:
-        """Post a show's card in the channel, with its trailer button and 👍/👎 to vote."""
+        """Post a show's card in the channel, with its trailer button and 👍/👎 to vote: reactions where the bot is in
+        the server (with the server's tally), else buttons whose votes are the member's own (a user install)."""
         show = await show_json(self.bot.db, show_id)
         if show is None:
             raise UserFacingError("That show is no longer in the catalog.")
-        tally = await self.bot.votes.tally(interaction.guild_id, show_id) if interaction.guild_id else (0, 0)
         label, url, _ = trailer_link(show)
-        view = discord.ui.View()
+        view = discord.ui.View(timeout=None)  # no callbacks of its own: the vote buttons are persistent
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
+        if not reactions_readable(interaction):
+            for button in own_vote_buttons(show_id):
+                view.add_item(button)
+            await send_response(interaction, embed=show_card(show, votes=None), view=view)
+            return
+        assert interaction.guild_id is not None
+        tally = await self.bot.votes.tally(interaction.guild_id, show_id)
         await send_response(interaction, embed=show_card(show, votes=tally), view=view)
         message = await interaction.original_response()
         await make_votable(self.bot, message, "show", show_emoji_map(show_id))
@@ -194,7 +205,7 @@ class Shows(commands.Cog):
     )
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
-    @app_commands.guild_only()
+    @user_installable
     async def show(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         await self.send_card(interaction, await self.resolve(interaction, title))
 
@@ -203,7 +214,7 @@ class Shows(commands.Cog):
     )
     @app_commands.describe(title="Start typing, then pick the show from the list", page="Page to open first")
     @app_commands.autocomplete(title=title_autocomplete)
-    @app_commands.guild_only()
+    @user_installable
     async def cast(
         self, interaction: discord.Interaction[ShowBot], title: str, page: app_commands.Range[int, 1, 100] = 1
     ) -> None:
@@ -222,7 +233,7 @@ class Shows(commands.Cog):
     )
     @app_commands.describe(title="Start typing, then pick the show from the list")
     @app_commands.autocomplete(title=title_autocomplete)
-    @app_commands.guild_only()
+    @user_installable
     async def trailer(self, interaction: discord.Interaction[ShowBot], title: str) -> None:
         show = await self.load_show(interaction, title)
         await send_response(interaction, trailer_message(show))
@@ -239,7 +250,7 @@ class Shows(commands.Cog):
     )
     @app_commands.choices(status=[app_commands.Choice(name=s.capitalize(), value=s) for s in STATUSES])
     @facet_autocomplete
-    @app_commands.guild_only()
+    @user_installable
     async def search(
         self,
         interaction: discord.Interaction[ShowBot],
@@ -250,10 +261,9 @@ class Shows(commands.Cog):
         status: str | None = None,
     ) -> None:
         filters = Filters(genre=genre, service=service, year=year, status=status)
-        boosts = await self.bot.titles.boosts(interaction.guild_id)
-        results = await find_shows(
-            self.bot.db, self.bot.titles.index, query, filters, guild_id=interaction.guild_id, boosts=boosts
-        )
+        server = server_of(interaction)
+        boosts = await self.bot.titles.boosts(server)
+        results = await find_shows(self.bot.db, self.bot.titles.index, query, filters, guild_id=server, boosts=boosts)
         described = " · ".join(part for part in (quoted(query, 60) if query else "", filters.describe()) if part)
         if not results:
             raise UserFacingError(f"No show matches {described or 'that'}.")

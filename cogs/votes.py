@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.core import ShowBot
+from bot.app.own_votes import OwnVoteButton
 from bot.app.shards import shard_of
 from bot.app.ui import (
     ANSWERS_PRIVATELY,
@@ -132,8 +133,10 @@ class Votes(commands.Cog):
 
     async def cog_load(self) -> None:
         self.processor.start()
+        self.bot.add_dynamic_items(OwnVoteButton)
 
     async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(OwnVoteButton)
         for task in self.reconciliations.values():
             if not task.done():
                 task.cancel()

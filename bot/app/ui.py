@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
 from discord.app_commands import Choice
+
+from bot.votes import PERSONAL_GUILD_ID
 
 if TYPE_CHECKING:
     from bot.app.core import ShowBot
@@ -140,11 +142,45 @@ def _may_add_reactions(message: discord.Message) -> bool:
     return permissions.add_reactions and permissions.read_message_history
 
 
+# Where the bot cannot read reactions: user installs.
+
+
+def reactions_readable(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the bot is in the server the interaction comes from (installed there, so it receives that server's
+    reactions). A command a member installed on their own account and used in a direct message, or in a server that
+    has not invited the bot, is not: its cards carry vote buttons instead, and those votes are the member's own."""
+    return interaction.guild_id is not None and interaction.is_guild_integration()
+
+
+def vote_space(interaction: discord.Interaction[Any]) -> int:
+    """Where the member's votes of this interaction are kept: the server's id where the bot is in the server, else
+    the member's own votes (`PERSONAL_GUILD_ID`)."""
+    if reactions_readable(interaction):
+        assert interaction.guild_id is not None
+        return interaction.guild_id
+    return PERSONAL_GUILD_ID
+
+
+def server_of(interaction: discord.Interaction[Any]) -> int | None:
+    """The server whose votes boost titles and fill tallies: the interaction's, where the bot is in it; else None."""
+    return interaction.guild_id if reactions_readable(interaction) else None
+
+
+_T = TypeVar("_T")
+
+
+def user_installable(command: _T) -> _T:
+    """A read-only command a member may also install on their own account and use anywhere: in servers (with the bot
+    or without it), direct messages with the bot and other direct or group messages."""
+    command = app_commands.allowed_installs(guilds=True, users=True)(command)
+    return app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)(command)
+
+
 # Autocomplete callbacks shared by every command with a title, genre or service option.
 
 
 async def title_autocomplete(interaction: discord.Interaction[ShowBot], current: str) -> list[Choice[str]]:
-    choices = await interaction.client.titles.choices(interaction.guild_id, current)
+    choices = await interaction.client.titles.choices(server_of(interaction), current)
     return [Choice(name=name, value=value) for name, value in choices]
 
 

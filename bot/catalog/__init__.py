@@ -8,7 +8,7 @@ packages use only the names exported here.
 from __future__ import annotations
 
 from bot.catalog.browse import Facets, Filters, ShowSummary, find_shows, matching_names
-from bot.catalog.choices import not_found_message, show_id_of_choice
+from bot.catalog.choices import choice_value, not_found_message, show_id_of_choice
 from bot.catalog.export import catalog_stats, show_exists, show_json, shows_updated_since
 from bot.catalog.files import import_path, seed_if_empty
 from bot.catalog.importer import now_iso
@@ -33,6 +33,7 @@ __all__ = [
     "TitleResolver",
     "add_sync_parser",
     "catalog_stats",
+    "choice_value",
     "find_shows",
     "import_netflix",
     "import_path",

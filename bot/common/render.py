@@ -242,8 +242,9 @@ def cast_line(member: dict[str, Any]) -> str:
     return f"{name} as {character}" if character else name
 
 
-def show_card(show: dict[str, Any], *, votes: tuple[int, int] = (0, 0), cast_shown: int = 6) -> discord.Embed:
-    """The /show answer, from the dict `bot.catalog.export.show_json` returns."""
+def show_card(show: dict[str, Any], *, votes: tuple[int, int] | None = (0, 0), cast_shown: int = 6) -> discord.Embed:
+    """The /show answer, from the dict `bot.catalog.export.show_json` returns. `votes`: the server's tally, None
+    where there is no server's tally to show (a user install: the card's buttons take the member's own vote)."""
     embed = discord.Embed(
         title=plain_line(show.get("title"), TITLE_LIMIT) or "Untitled",
         url=_url(show.get("official_site")),
@@ -271,8 +272,9 @@ def show_card(show: dict[str, Any], *, votes: tuple[int, int] = (0, 0), cast_sho
         embed.add_field(name="Seasons", value=" · ".join(parts))
     if show.get("status"):
         embed.add_field(name="Status", value=plain_line(str(show["status"]).capitalize(), 100))
-    up, down = votes
-    embed.add_field(name="Votes", value=f"👍 {up} · 👎 {down}")
+    if votes is not None:
+        up, down = votes
+        embed.add_field(name="Votes", value=f"👍 {up} · 👎 {down}")
     cast = [cast_line(member) for member in show.get("cast") or []]
     if cast:
         shown = cast[: max(0, cast_shown)]

@@ -30,8 +30,10 @@ class CommandDataBuilder:
         bot_user_id: int,
         member: Callable[[str], User],
         channel_named: Callable[[str], Channel],
+        in_server: bool = True,
     ) -> None:
         self.guild = guild
+        self.in_server = in_server  # False in direct messages: no server permissions apply
         self.bot_user_id = bot_user_id
         self.member = member
         self.channel_named = channel_named
@@ -80,7 +82,7 @@ class CommandDataBuilder:
 
     def _check_default_permissions(self, command: dict[str, Any], user: User, channel: Channel) -> None:
         required = command.get("default_member_permissions")
-        if required is None:
+        if required is None or not self.in_server:
             return
         have = self.guild.permissions_in(channel, user.id)
         if not have & ADMINISTRATOR and have & int(required) != int(required):

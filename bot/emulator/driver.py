@@ -277,7 +277,7 @@ class DiscordDriver:
 
     async def _component(self, message: Message, data: dict[str, Any], user: User | str | None) -> Reply:
         who = self._user(user)
-        channel = self.emulator.find_message(message.id)[1]
+        channel = self.emulator.channel_of_message(message.id)
         record, payload = self.emulator.new_interaction(MESSAGE_COMPONENT, who, channel, data, message=message)
         return await self._run(record, payload, f"component {data['custom_id']!r}")
 
@@ -340,7 +340,17 @@ class DiscordDriver:
     def _command_data(
         self, command: str, user: User, channel: Channel, values: dict[str, Any], *, focused: str | None
     ) -> dict[str, Any]:
+        guild = self.emulator.guilds.get(channel.guild_id)  # None in direct messages
         builder = CommandDataBuilder(
-            self.guild, bot_user_id=self.emulator.bot_user.id, member=self.member, channel_named=self.channel
+            guild or self.guild,
+            bot_user_id=self.emulator.bot_user.id,
+            member=self.member,
+            channel_named=self.channel,
+            in_server=guild is not None,
         )
-        return builder.build(self.emulator.commands_for(self.guild.id), command, user, channel, values, focused=focused)
+        synced = self.emulator.commands_for(guild.id if guild else None)
+        return builder.build(synced, command, user, channel, values, focused=focused)
+
+    def direct_messages(self, user: User | str | None = None, other: User | str | None = None) -> Channel:
+        """The direct messages of `user` with the bot, or with `other`: pass it as `in_channel=` (user_installs.py)."""
+        return self.emulator.direct_messages(self._user(user), None if other is None else self._user(other))

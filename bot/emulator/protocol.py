@@ -70,10 +70,12 @@ class InteractionRecord:
     type: int
     user: User
     channel: Channel
-    guild: Guild
+    guild: Guild | None  # None in direct messages
     data: dict[str, Any]
     created_at: float
     message: Message | None = None  # the message a component belongs to
+    context: int = 0  # 0 a server, 1 direct messages with the bot, 2 other direct or group messages
+    owners: dict[str, str] = field(default_factory=dict)  # authorizing_integration_owners
     callback_type: int | None = None
     callback_body: Any = None
     original: Message | None = None

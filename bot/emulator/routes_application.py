@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.emulator.core import EmulatorCore
 from bot.emulator.protocol import ApiError, Route
 from bot.emulator.state import snowflake
+from bot.emulator.user_installs import check_install_fields
 
 
 class ApplicationRoutes(EmulatorCore):
@@ -46,7 +47,7 @@ class ApplicationRoutes(EmulatorCore):
             "redirect_uris": [],
             "interactions_endpoint_url": None,
             "approximate_guild_count": len(self.guilds),
-            "integration_types_config": {"0": {}},
+            "integration_types_config": {"0": {}, "1": {}},  # installable to servers and to members' accounts
         }
 
     def _command_scope(self, request: web.Request) -> tuple[int | None, list[dict[str, Any]]]:
@@ -67,6 +68,7 @@ class ApplicationRoutes(EmulatorCore):
         known = {(command.get("type", 1), command["name"]): command["id"] for command in existing}
         stored = []
         for command in body:
+            check_install_fields(command)
             kind = command.get("type", 1)
             entry = {
                 **command,

@@ -30,9 +30,10 @@ from bot.emulator.protocol import (
 )
 from bot.emulator.routes_messages import apply_edit
 from bot.emulator.state import EPHEMERAL, LOADING, Channel, Message, User, snowflake
+from bot.emulator.user_installs import UserInstalls
 
 
-class InteractionRoutes(Gateway):
+class InteractionRoutes(Gateway, UserInstalls):
     def _interaction_routes(self) -> list[Route]:
         webhook_message = "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}"
         return [
@@ -47,42 +48,38 @@ class InteractionRoutes(Gateway):
     def new_interaction(
         self, type: int, user: User, channel: Channel, data: dict[str, Any], *, message: Message | None = None
     ) -> tuple[InteractionRecord, dict[str, Any]]:
-        """An interaction record and its INTERACTION_CREATE payload (dispatch it with `dispatch_interaction`)."""
-        guild = self.guilds[channel.guild_id]
-        member = guild.members.get(user.id)
-        if member is None:
-            raise ValueError(f"{user} is not a member of {guild.name}")
+        """An interaction record and its INTERACTION_CREATE payload (dispatch it with `dispatch_interaction`). Where
+        it happens (a server or direct messages, and who authorised it) is `interaction_scope`'s (user_installs.py)."""
+        scope = self.interaction_scope(user, channel, data, message)
         record = InteractionRecord(
             snowflake(),
             secrets.token_urlsafe(48),
             type,
             user,
             channel,
-            guild,
+            scope.guild,
             data,
             created_at=self.now(),
             message=message,
+            context=scope.context,
+            owners=scope.owners,
         )
         payload: dict[str, Any] = {
             "id": str(record.id),
             "application_id": str(self.application_id),
             "type": type,
             "data": data,
-            "guild_id": str(guild.id),
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
-            "channel_id": str(channel.id),
-            "channel": channel.payload(),
-            "member": member.payload(permissions=guild.permissions_in(channel, user.id)),
+            **scope.fields,
             "token": record.token,
             "version": 1,
-            "app_permissions": str(guild.permissions_in(channel, self.bot_user.id)),
             "locale": "en-US",
-            "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(guild.id)},
-            "context": 0,
+            "authorizing_integration_owners": scope.owners,
+            "context": scope.context,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
+        if scope.guild is not None:
+            payload["guild_locale"] = "en-US"
         if message is not None:
             payload["message"] = message.payload(me=self.bot_user.id)
         return record, payload
@@ -91,7 +88,7 @@ class InteractionRoutes(Gateway):
         record.created_at = self.now()
         self.interactions[record.id] = record
         record.dispatched_at = time.perf_counter()
-        await self.dispatch("INTERACTION_CREATE", payload, guild_id=record.guild.id)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=record.guild.id if record.guild else None)
 
     # ------------------------------------------------------------------------------------------- REST routes
     def _interaction_for_token(self, request: web.Request) -> InteractionRecord:
@@ -168,7 +165,7 @@ class InteractionRoutes(Gateway):
         message = Message(
             snowflake(),
             record.channel.id,
-            record.guild.id,
+            record.guild.id if record.guild else None,
             self.bot_user,
             content=data.get("content") or "",
             embeds=list(data.get("embeds") or []),
@@ -180,6 +177,7 @@ class InteractionRoutes(Gateway):
             interaction_id=record.id,
         )
         record.channel.messages[message.id] = message
+        self.remember_scope(message, record.context, record.owners)
         return message
 
     async def _execute_webhook(self, request: web.Request, body: Any) -> tuple[int, Any]:

@@ -85,9 +85,10 @@ class ReactionRoutes(Gateway):
         }
         if guild is not None and user.id in guild.members:
             payload["member"] = guild.members[user.id].payload()
-        await self.dispatch(
-            "MESSAGE_REACTION_ADD", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
-        )
+        if self._bot_hears(message):
+            await self.dispatch(
+                "MESSAGE_REACTION_ADD", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
+            )
         return True
 
     async def remove_reaction(self, message: Message, emoji: dict[str, Any], user: User) -> bool:
@@ -96,9 +97,10 @@ class ReactionRoutes(Gateway):
             return False
         reaction.user_ids.remove(user.id)
         payload = {**self._reaction_payload(message, emoji, user), "burst": False}
-        await self.dispatch(
-            "MESSAGE_REACTION_REMOVE", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
-        )
+        if self._bot_hears(message):
+            await self.dispatch(
+                "MESSAGE_REACTION_REMOVE", payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS
+            )
         return True
 
     async def clear_reactions(self, message: Message, emoji: dict[str, Any] | None = None) -> bool:
@@ -117,8 +119,14 @@ class ReactionRoutes(Gateway):
         payload: dict[str, Any] = {"channel_id": str(message.channel_id), "message_id": str(message.id), **data}
         if message.guild_id is not None:
             payload["guild_id"] = str(message.guild_id)
-        await self.dispatch(event, payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS)
+        if self._bot_hears(message):
+            await self.dispatch(event, payload, guild_id=message.guild_id, intent=INTENT_GUILD_MESSAGE_REACTIONS)
         return True
+
+    def _bot_hears(self, message: Message) -> bool:
+        """Reaction events reach the bot only from servers it is in (it asks for no direct-message intents)."""
+        guild = self.guilds.get(message.guild_id or 0)
+        return guild is not None and self.bot_user.id in guild.members
 
     @staticmethod
     def _reaction_payload(message: Message, emoji: dict[str, Any], user: User) -> dict[str, Any]:

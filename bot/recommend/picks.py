@@ -99,18 +99,22 @@ def picks_heading(request: PickRequest, member_name: str) -> str:
     return f"Picks for {who}" + (f" ({filters})" if filters else "")
 
 
-def picks_embed(heading: str, items: Sequence[ListItem], page: PickPage, *, scope: Scope) -> discord.Embed:
-    """A page of picks, numbered 1️⃣…5️⃣ (the keycaps that vote for them on this message)."""
+def picks_embed(
+    heading: str, items: Sequence[ListItem], page: PickPage, *, scope: Scope, votable: bool = True
+) -> discord.Embed:
+    """A page of picks, numbered 1️⃣…5️⃣ (the keycaps that vote for them on this message, when `votable`: not where
+    the bot cannot read reactions)."""
     end = page.start + len(items) - 1
     notes = [f"Picks {page.start}–{end}" if end > page.start else f"Pick {page.start}"]
     if page.cold_start:
         notes.append(SERVER_COLD_START_HINT if scope == "server" else COLD_START_HINT)
-    notes.append(VOTE_HINT)
+    if votable:
+        notes.append(VOTE_HINT)
     return show_list(heading, items, footer=" · ".join(notes))
 
 
-def similar_embed(title: str, items: Sequence[ListItem]) -> discord.Embed:
-    return show_list(f"Shows like {plain_line(title, 150)}", items, footer=VOTE_HINT)
+def similar_embed(title: str, items: Sequence[ListItem], *, votable: bool = True) -> discord.Embed:
+    return show_list(f"Shows like {plain_line(title, 150)}", items, footer=VOTE_HINT if votable else None)
 
 
 def no_picks_message(request: PickRequest) -> str:

@@ -29,6 +29,7 @@ from bot.recommend.signals import Candidates, best_candidates, score_candidates
 from bot.recommend.state import GuildState
 from bot.recommend.vote_arrays import VoteArrays
 from bot.recommend.weights import DEFAULT_WEIGHTS, Weights
+from bot.votes import PERSONAL_GUILD_ID
 
 if TYPE_CHECKING:
     from bot.storage import Database
@@ -167,7 +168,14 @@ class Recommender:
         service: str | None = None,
     ) -> RecommendationPage:
         state = await self.guild(guild_id)
-        return self.recommend_member_now(state, user_id, limit=limit, offset=offset, genre=genre, service=service)
+        own = await self.personal_votes(user_id) if guild_id != PERSONAL_GUILD_ID else {}
+        return self.recommend_member_now(
+            state, user_id, limit=limit, offset=offset, genre=genre, service=service, own_votes=own
+        )
+
+    async def personal_votes(self, user_id: int) -> dict[int, int]:
+        """The member's own votes (cast with a card's buttons where the bot cannot read reactions), show -> value."""
+        return (await self.guild(PERSONAL_GUILD_ID)).user_votes.get(user_id, {})
 
     def recommend_member_now(
         self,
@@ -179,11 +187,16 @@ class Recommender:
         genre: str | None = None,
         service: str | None = None,
         weights: Weights | None = None,
+        own_votes: dict[int, int] | None = None,
     ) -> RecommendationPage:
-        """The synchronous core of recommend_for_member (the evaluation calls it with trial weights)."""
+        """The synchronous core of recommend_for_member (the evaluation calls it with trial weights). `own_votes`:
+        the member's own votes from elsewhere (`personal_votes`), counted as older than their votes here, which win
+        where both name a show."""
         weights = weights or self.weights
         genre_key, service_key = _filter_key(genre), _filter_key(service)
         votes = state.user_votes.get(user_id, {})
+        if own_votes:
+            votes = {**{show: value for show, value in own_votes.items() if show not in votes}, **votes}
         wanted = offset + limit + 1
         if not votes:
             ranked = self._cold_start(state, votes, genre_key, service_key, wanted)

@@ -16,12 +16,13 @@ from bot.votes.events import CommandVote, ForgetMember, ReactionClear, ReactionE
 from bot.votes.export import votes_table
 from bot.votes.processor import VoteProcessor
 from bot.votes.reconcile import ChannelGone, MessageGone, reconcile_tracked_messages
-from bot.votes.records import VoteChange
+from bot.votes.records import PERSONAL_GUILD_ID, VoteChange
 from bot.votes.store import VoteStore
 from bot.votes.tallies import NET_VOTES_SQL, TopShow, net_votes, net_votes_of_guilds, top_shows, vote_tallies
 
 __all__ = [
     "NET_VOTES_SQL",
+    "PERSONAL_GUILD_ID",
     "THUMBS_DOWN",
     "THUMBS_UP",
     "ChannelGone",

@@ -173,7 +173,7 @@ class VoteBatch:
 
     async def command(self, event: CommandVote) -> Vote | None:
         key = (event.guild_id, event.user_id, event.show_id)
-        vote = None if event.value is None else Vote(*key, event.value, "command", None, None, self.now)
+        vote = None if event.value is None else Vote(*key, event.value, event.source, None, None, self.now)
         if vote is None and await self.vote(key) is None:
             return None
         await self.put(key, vote)

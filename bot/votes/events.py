@@ -30,12 +30,14 @@ class ReactionClear:
 
 @dataclass(frozen=True, slots=True)
 class CommandVote:
-    """/vote: value +1/-1 sets the vote, None clears it. Result: the vote afterwards (or None)."""
+    """/vote (or a card's vote button, `source="button"`): value +1/-1 sets the vote, None clears it. Result: the
+    vote afterwards (or None)."""
 
     guild_id: int
     user_id: int
     show_id: int
     value: int | None
+    source: str = "command"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,11 @@ from bot.votes.emoji import emoji_key
 # How a vote was cast: a reaction, /vote, reconciliation after downtime, an import, a watch night's poll answer, or
 # a card's vote button (where the bot cannot read reactions). The votes table's CHECK lists the same (0008).
 VoteSource = Literal["reaction", "command", "reconcile", "import", "poll", "button"]
+# A member's own votes, cast where the bot cannot read reactions (a user-installed command in a direct message or in a
+# server without the bot: the card's vote buttons), are kept as if in one server of this id. Discord never gives a
+# server this id (a snowflake is never 0), so they can never mix with a real server's votes, and they go through
+# the same store, processor and listeners as every other vote (docs/votes.md, "A member's own votes").
+PERSONAL_GUILD_ID = 0
 
 
 @dataclass(frozen=True, slots=True)
