@@ -28,7 +28,7 @@ async def test_synced_commands_declare_installs_and_contexts(discord: DiscordDri
         assert synced[name]["contexts"] == [0, 1, 2], name
     for name in ("vote", "myvotes", "forgetme", "top", "weekly"):
         assert synced[name]["contexts"] == [0], name  # server-only, as before
-        assert synced[name].get("integration_types") in (None, [0]), name
+        assert synced[name]["integration_types"] == [0], name
     assert emulator.violations == []  # the PUT was valid by the spec and the documented rules
 
 
@@ -103,11 +103,14 @@ async def test_server_without_the_bot_and_private_channels(
         await bot.http.add_reaction(with_bob.id, in_private.message.id, "👍")
     assert unknown.value.code == 10003
 
-    # Commands for servers only stay there, and a member without the install sees none of them in direct messages.
+    # Commands for servers only stay there; a member without the install has none in other members' messages (in the
+    # bot's own direct messages the server install offers them, as Discord does to members sharing a server with it).
     with pytest.raises(ActionError, match="cannot be used in direct"):
         await discord.slash("vote", title="Seven Seconds", choice="up", user=alice, in_channel=with_bob)
     with pytest.raises(ActionError, match="not installed"):
-        await discord.slash("show", title="Seven Seconds", user=bob, in_channel=discord.direct_messages(bob))
+        await discord.slash("show", title="Seven Seconds", user=bob, in_channel=with_bob)
+    in_bot_dm = await discord.slash("show", title="Seven Seconds", user=bob, in_channel=discord.direct_messages(bob))
+    assert in_bot_dm.record.owners == {"0": "0"} and set(vote_buttons(in_bot_dm.buttons)) == {"👍", "👎"}
 
 
 async def test_vote_buttons_work_after_a_restart(
@@ -120,5 +123,7 @@ async def test_vote_buttons_work_after_a_restart(
     await make_bot()  # type: ignore[operator]
     pressed = await discord.click(card, vote_buttons(card.buttons)["👎"], user=alice)
     assert pressed.ephemeral and "👎" in pressed.content
-    value = await db.fetchval("SELECT value FROM votes WHERE guild_id = ? AND user_id = ?", (PERSONAL_GUILD_ID, alice.id))
+    value = await db.fetchval(
+        "SELECT value FROM votes WHERE guild_id = ? AND user_id = ?", (PERSONAL_GUILD_ID, alice.id)
+    )
     assert value == -1

@@ -74,7 +74,18 @@ def intents() -> discord.Intents:
 class ShowTree(app_commands.CommandTree["ShowBot"]):
     """The command tree, with the one place where an app-command error becomes an answer to the user, and where
     every command that declares how it answers (`extras=ANSWERS_PUBLICLY/PRIVATELY`, bot/app/ui.py; all of cogs/ do) is
-    deferred before it runs, so nothing it waits on can make Discord give up on it."""
+    deferred before it runs, so nothing it waits on can make Discord give up on it.
+
+    Every command is for servers that invited the bot unless it says otherwise (`bot.app.ui.user_installable`): sent
+    explicitly, since Discord would otherwise offer a command in every install and context the app is configured for.
+    """
+
+    def __init__(self, client: ShowBot, **options: Any) -> None:
+        options.setdefault("allowed_installs", app_commands.AppInstallationType(guild=True, user=False))
+        options.setdefault(
+            "allowed_contexts", app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
+        )
+        super().__init__(client, **options)
 
     async def interaction_check(self, interaction: discord.Interaction[ShowBot], /) -> bool:
         command = interaction.command

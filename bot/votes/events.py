@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.votes.records import VoteSource
+
 
 @dataclass(frozen=True, slots=True)
 class ReactionEvent:
@@ -37,7 +39,7 @@ class CommandVote:
     user_id: int
     show_id: int
     value: int | None
-    source: str = "command"
+    source: VoteSource = "command"
 
 
 @dataclass(frozen=True, slots=True)
