@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="connect to Discord and serve (the default)")
+    cluster = commands.add_parser(
+        "cluster", help="run the bot as several processes, each with a slice of the gateway shards, supervised"
+    )
+    cluster.add_argument(
+        "--processes", type=_positive_int, required=True, metavar="N", help="how many bot processes to run"
+    )
 
     console = commands.add_parser("console", help="try the bot offline against a local Discord emulator")
     console.add_argument("-c", dest="lines", action="append", default=[], metavar="LINE", help="run LINE and exit")
@@ -109,11 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.common.logs import setup_logging
 
     # One-shot commands print their own results; their logs only matter from WARNING up, unless asked for.
-    quiet = args.command not in (None, "run") and "LOG_LEVEL" not in os.environ
+    quiet = args.command not in (None, "run", "cluster") and "LOG_LEVEL" not in os.environ
     setup_logging("WARNING" if quiet else settings.log_level)
     handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
         None: _run,
         "run": _run,
+        "cluster": _cluster,
         "console": _console,
         "catalog": _catalog,
         "votes": _votes,
@@ -136,6 +143,21 @@ async def open_catalog(settings: Settings) -> AsyncIterator[Database]:
     async with open_database(settings.database_path) as db:
         await seed_if_empty(db)
         yield db
+
+
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app.cluster import ClusterGaveUp, run_cluster
+    from bot.app.runner import StartupError
+
+    try:
+        asyncio.run(run_cluster(settings, args.processes, os.environ))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except ClusterGaveUp as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -145,7 +145,7 @@ class ShowBot(commands.AutoShardedBot):
         **options: Any,
     ) -> None:
         # Every REST request waits for this process's share of Discord's global limit (bot/common/ratelimit.py).
-        self.global_limiter = new_global_limiter()
+        self.global_limiter = new_global_limiter(settings.rest_requests_per_second)
         options["http_trace"] = global_limit_trace(self.global_limiter, options.get("http_trace"))
         super().__init__(
             command_prefix=commands.when_mentioned,

@@ -75,10 +75,15 @@ class IdentifyPacer:
     def learn(self, limits: StartLimits) -> None:
         """Take `max_concurrency` from limits already read (and log the day's IDENTIFY budget)."""
         self.max_concurrency = max(1, limits.max_concurrency)
-        log.info(
-            "Session start limit: %d of %d IDENTIFYs left today (resets in %.1f h), max_concurrency %d",
-            limits.remaining,
-            limits.total,
-            limits.reset_after / 3_600_000,
-            limits.max_concurrency,
-        )
+        log_start_limits(limits)
+
+
+def log_start_limits(limits: StartLimits) -> None:
+    """The day's IDENTIFY budget, for the operator: a crash loop that spends it gets the bot's token reset."""
+    log.info(
+        "Session start limit: %d of %d IDENTIFYs left today (resets in %.1f h), max_concurrency %d",
+        limits.remaining,
+        limits.total,
+        limits.reset_after / 3_600_000,
+        limits.max_concurrency,
+    )

@@ -16,6 +16,8 @@ DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CATALOG_SYNC_SOURCES = ("tvmaze",)
 DEFAULT_CATALOG_SYNC = "tvmaze"  # on unless CATALOG_SYNC=none: TVmaze needs no key
+# The bot's REST requests per second, a margin under Discord's global 50 (why: bot/common/ratelimit.py).
+GLOBAL_REQUESTS_PER_SECOND = 48
 
 # A bot token is three base64url parts separated by dots; checking the shape catches a pasted client secret or a
 # stray quote before discord.py fails with a less helpful message.
@@ -45,6 +47,9 @@ class Settings:
     # of them this process runs (None: every one). A server's events arrive on shard (guild_id >> 22) % shard_count.
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # This process's share of Discord's global REST limit (50 requests per second per bot, shared by every process):
+    # all of it (48, a margin under 50) for one process; `python -m bot cluster` gives each of N processes 48 / N.
+    rest_requests_per_second: float = GLOBAL_REQUESTS_PER_SECOND
 
     @property
     def holds_shard_zero(self) -> bool:
@@ -89,6 +94,15 @@ class Settings:
             raise ConfigError("VOTE_RECONCILE_DELAY must be a number of seconds from 0 to 60; unset it to use 0.2.")
 
         shard_count, shard_ids = _shards(env)
+        try:
+            rest_requests_per_second = float(env.get("REST_REQUESTS_PER_SECOND", str(GLOBAL_REQUESTS_PER_SECOND)))
+        except ValueError:
+            rest_requests_per_second = 0.0
+        if not 0.1 <= rest_requests_per_second <= GLOBAL_REQUESTS_PER_SECOND:
+            raise ConfigError(
+                f"REST_REQUESTS_PER_SECOND must be a number from 0.1 to {GLOBAL_REQUESTS_PER_SECOND} (this process's "
+                f"share of Discord's global limit); unset it to use {GLOBAL_REQUESTS_PER_SECOND}."
+            )
         return cls(
             discord_token=token,
             database_path=Path(env.get("DATABASE_PATH", str(DEFAULT_DATABASE_PATH))).expanduser(),
@@ -103,6 +117,7 @@ class Settings:
             vote_reconcile_delay=vote_reconcile_delay,
             shard_count=shard_count,
             shard_ids=shard_ids,
+            rest_requests_per_second=rest_requests_per_second,
         )
 
 

@@ -10,7 +10,9 @@ Discord's 50: a request reaches Discord some time after it left, and requests th
 With Discord's bucket of 50 refilling at 50 per second, requests paced this way stay under it as long as none is
 delayed by more than (50 - GLOBAL_BURST) / GLOBAL_REQUESTS_PER_SECOND, about 0.8 s. Interaction callbacks and
 interaction webhooks (followups, @original) are outside the global limit on Discord, so they never wait here.
-One limiter per process: a bot split over several processes would need a shared one (a REST proxy).
+The limiter is per process. A bot split over several processes shares Discord's one global limit, so each process
+keeps to a share of it (`REST_REQUESTS_PER_SECOND`; `python -m bot cluster` sets GLOBAL_REQUESTS_PER_SECOND / N in each
+of its N processes), with a burst in proportion, so that the processes' bursts together stay GLOBAL_BURST.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import aiohttp
 import discord
 from aiolimiter import AsyncLimiter
 
-GLOBAL_REQUESTS_PER_SECOND = 48
+from bot.common.config import GLOBAL_REQUESTS_PER_SECOND
+
 GLOBAL_BURST = 10
 
 
@@ -48,6 +51,8 @@ def global_limit_trace(limiter: AsyncLimiter, trace: aiohttp.TraceConfig | None 
     return trace
 
 
-def new_global_limiter() -> AsyncLimiter:
+def new_global_limiter(requests_per_second: float = GLOBAL_REQUESTS_PER_SECOND) -> AsyncLimiter:
+    """A bucket for `requests_per_second` (this process's share), its burst the same share of GLOBAL_BURST."""
+    burst = max(1.0, GLOBAL_BURST * requests_per_second / GLOBAL_REQUESTS_PER_SECOND)
     # aiolimiter's leaky bucket holds max_rate and drains it over time_period.
-    return AsyncLimiter(GLOBAL_BURST, GLOBAL_BURST / GLOBAL_REQUESTS_PER_SECOND)
+    return AsyncLimiter(burst, burst / requests_per_second)
