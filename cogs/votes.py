@@ -28,10 +28,13 @@ from bot.app.ui import (
     make_votable,
     send_response,
     title_autocomplete,
+    user_installable,
+    vote_space,
 )
 from bot.common.errors import UserFacingError
 from bot.common.render import ListItem, plain_line, show_list
 from bot.votes import (
+    PERSONAL_GUILD_ID,
     THUMBS_DOWN,
     THUMBS_UP,
     ChannelGone,
@@ -54,6 +57,16 @@ PAGE_SIZE = 10
 REACTION_PAGE = 100  # the reaction-users route's maximum page
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
 PERIOD_TITLES = {"week": "this week", "month": "this month", "all": "of all time"}
+
+
+NO_VOTES_IN_SERVER = "You have no votes in this server."
+NO_OWN_VOTES = "You have no votes of your own (the 👍/👎 buttons on cards where the bot is not in the server)."
+FORGET_IN_SERVER = "Delete all {total} vote{plural} of yours in this server? This cannot be undone."
+FORGET_OWN = "Delete all {total} vote{plural} of your own (cast with the buttons on cards)? This cannot be undone."
+
+
+def no_votes_message(space: int) -> str:
+    return NO_OWN_VOTES if space == PERSONAL_GUILD_ID else NO_VOTES_IN_SERVER
 
 
 class MyVotesView(OwnerOnlyView):
@@ -79,7 +92,7 @@ class MyVotesView(OwnerOnlyView):
         self.update_buttons()
         votes = await self.cog.store.member_votes(self.guild_id, self.owner_id, self.page * PAGE_SIZE, PAGE_SIZE)
         if not votes:
-            return "You have no votes in this server."
+            return no_votes_message(self.guild_id)
         lines = [f"{THUMBS_UP if vote.value > 0 else THUMBS_DOWN} {plain_line(vote.title, 120)}" for vote in votes]
         return f"**Your votes** ({self.total}) · page {self.page + 1}/{self.pages}\n" + "\n".join(lines)
 
@@ -288,32 +301,38 @@ class Votes(commands.Cog):
         await send_response(interaction, message, ephemeral=True)
 
     @app_commands.command(
-        name="myvotes", description="See your votes in this server (only you can see them)", extras=ANSWERS_PRIVATELY
+        name="myvotes",
+        description="See your votes in this server, or your own votes elsewhere (only you can see them)",
+        extras=ANSWERS_PRIVATELY,
     )
-    @app_commands.guild_only()
+    @user_installable
     async def myvotes(self, interaction: discord.Interaction[ShowBot]) -> None:
-        assert interaction.guild_id is not None
-        total = await self.store.member_vote_count(interaction.guild_id, interaction.user.id)
-        view = MyVotesView(self, interaction.user.id, interaction.guild_id, total)
+        space = vote_space(interaction)
+        total = await self.store.member_vote_count(space, interaction.user.id)
+        view = MyVotesView(self, interaction.user.id, space, total)
         content = await view.render()
         if total <= PAGE_SIZE:
             await send_response(interaction, content, ephemeral=True)
         else:
             await send_response(interaction, content, view=view, ephemeral=True)
 
-    @app_commands.command(name="forgetme", description="Delete all your votes in this server", extras=ANSWERS_PRIVATELY)
-    @app_commands.guild_only()
+    @app_commands.command(
+        name="forgetme",
+        description="Delete all your votes in this server, or your own votes elsewhere",
+        extras=ANSWERS_PRIVATELY,
+    )
+    @user_installable
     async def forgetme(self, interaction: discord.Interaction[ShowBot]) -> None:
-        assert interaction.guild_id is not None
-        total = await self.store.member_vote_count(interaction.guild_id, interaction.user.id)
+        space = vote_space(interaction)
+        total = await self.store.member_vote_count(space, interaction.user.id)
         if total == 0:
-            await send_response(interaction, "You have no votes in this server.", ephemeral=True)
+            await send_response(interaction, no_votes_message(space), ephemeral=True)
             return
-        plural = "" if total == 1 else "s"
+        question = FORGET_OWN if space == PERSONAL_GUILD_ID else FORGET_IN_SERVER
         await send_response(
             interaction,
-            f"Delete all {total} vote{plural} of yours in this server? This cannot be undone.",
-            view=ForgetView(self, interaction.user.id, interaction.guild_id),
+            question.format(total=total, plural="" if total == 1 else "s"),
+            view=ForgetView(self, interaction.user.id, space),
             ephemeral=True,
         )
 

@@ -14,7 +14,7 @@ from bot.emulator.user_installs import CONTEXT_BOT_DM, CONTEXT_GUILD, CONTEXT_PR
 from bot.storage import Database
 from bot.votes import PERSONAL_GUILD_ID
 
-USER_INSTALLABLE = {"show", "cast", "trailer", "search", "similar", "recommend"}
+USER_INSTALLABLE = {"show", "cast", "trailer", "search", "similar", "recommend", "myvotes", "forgetme"}
 
 
 def vote_buttons(reply_buttons: list[dict[str, object]]) -> dict[str, str]:
@@ -26,7 +26,7 @@ async def test_synced_commands_declare_installs_and_contexts(discord: DiscordDri
     for name in USER_INSTALLABLE:
         assert synced[name]["integration_types"] == [0, 1], name
         assert synced[name]["contexts"] == [0, 1, 2], name
-    for name in ("vote", "myvotes", "forgetme", "top", "weekly"):
+    for name in ("vote", "top", "weekly"):
         assert synced[name]["contexts"] == [0], name  # server-only, as before
         assert synced[name]["integration_types"] == [0], name
     assert emulator.violations == []  # the PUT was valid by the spec and the documented rules
@@ -57,6 +57,16 @@ async def test_show_in_direct_messages_votes_as_the_members_own(
     assert "React with a number" not in footer  # no reactions where the bot cannot read them
     refused = await discord.slash("recommend", user=alice, in_channel=dm, options={"for": "server"})
     assert refused.ephemeral and "need the bot in the server" in refused.content
+
+    mine = await discord.slash("myvotes", user=alice, in_channel=dm)
+    assert mine.ephemeral and "Seven Seconds" in mine.content
+    in_server = await discord.slash("myvotes", user=alice)  # the demo server's votes: none of hers
+    assert in_server.content == "You have no votes in this server."
+    asked = await discord.slash("forgetme", user=alice, in_channel=dm)
+    assert "1 vote of your own" in asked.content
+    done = await discord.click(asked, "Delete my votes", user=alice)
+    assert "deleted 1 vote" in done.content
+    assert await db.fetchval("SELECT COUNT(*) FROM votes") == 0
 
 
 async def test_own_votes_feed_recommend_in_a_server_with_the_bot(
