@@ -25,7 +25,16 @@ from bot.app.ui import (
     title_autocomplete,
     user_installable,
 )
-from bot.catalog import STATUSES, Filters, ShowSummary, find_shows, lookup_and_add, show_id_of_choice, show_json
+from bot.catalog import (
+    STATUSES,
+    Filters,
+    ShowSummary,
+    find_shows,
+    localise_show,
+    lookup_and_add,
+    show_id_of_choice,
+    show_json,
+)
 from bot.common.errors import UserFacingError
 from bot.common.render import (
     ListItem,
@@ -182,17 +191,18 @@ class Shows(commands.Cog):
         show = await show_json(self.bot.db, show_id)
         if show is None:
             raise UserFacingError("That show is no longer in the catalog.")
-        label, url, _ = trailer_link(show)
+        label, url, _ = trailer_link(show)  # by the catalog's title, which trailers are found by
+        show, english_note = await localise_show(self.bot.db, show, str(interaction.locale))
         view = discord.ui.View(timeout=None)  # no callbacks of its own: the vote buttons are persistent
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
         if not reactions_readable(interaction):
             for button in own_vote_buttons(show_id):
                 view.add_item(button)
-            await send_response(interaction, embed=show_card(show, votes=None), view=view)
+            await send_response(interaction, embed=show_card(show, votes=None, english_note=english_note), view=view)
             return
         assert interaction.guild_id is not None
         tally = await self.bot.votes.tally(interaction.guild_id, show_id)
-        await send_response(interaction, embed=show_card(show, votes=tally), view=view)
+        await send_response(interaction, embed=show_card(show, votes=tally, english_note=english_note), view=view)
         message = await interaction.original_response()
         await make_votable(self.bot, message, "show", show_emoji_map(show_id))
 

@@ -20,6 +20,7 @@ from bot.catalog.sources.commands import add_sync_parser, import_netflix, run_sy
 from bot.catalog.sources.lookup import lookup_and_add
 from bot.catalog.sources.tvmaze_index import REBUILD_INDEX_AFTER_SHOWS
 from bot.catalog.titles import TitleResolver
+from bot.catalog.translations import localise_show
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -37,6 +38,7 @@ __all__ = [
     "find_shows",
     "import_netflix",
     "import_path",
+    "localise_show",
     "lookup_and_add",
     "matching_names",
     "not_found_message",

@@ -330,6 +330,18 @@ class _Importer:
                     release.previous_episode,
                 ),
             )
+        for text in record.translations:
+            # A source's newer text replaces its older one; a language it no longer has stays as it was.
+            changed += self.changes(
+                """INSERT INTO show_translations (show_id, language, title, synopsis, source, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (show_id, language) DO UPDATE
+                   SET title = excluded.title, synopsis = excluded.synopsis, source = excluded.source,
+                       updated_at = excluded.updated_at
+                   WHERE show_translations.title IS NOT excluded.title
+                   OR show_translations.synopsis IS NOT excluded.synopsis""",
+                (show_id, text.language, text.title, text.synopsis, source, self.stamp),
+            )
         for offer in record.availability:
             changed += self.changes(
                 """INSERT INTO availability (show_id, service, region, kind, link, source, updated_at)

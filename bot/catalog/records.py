@@ -84,6 +84,15 @@ class Availability:
 
 
 @dataclass(slots=True)
+class Translation:
+    """The show's title and synopsis in one language (`language`: ISO 639-1 and ISO 3166-1, "de-DE", "pt-BR")."""
+
+    language: str
+    title: str | None = None
+    synopsis: str | None = None
+
+
+@dataclass(slots=True)
 class ShowRecord:
     """One show as read from a catalog file or built by an importer. None means unknown."""
 
@@ -111,6 +120,7 @@ class ShowRecord:
     videos: list[Video] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
     availability: list[Availability] = field(default_factory=list)
+    translations: list[Translation] = field(default_factory=list)  # from a live source only: not in catalog files
     ids: dict[str, int | str] = field(default_factory=dict)
     popularity: float | None = None  # a file's own value: used only for a show no live source has a number for
     source_popularity: float | None = None  # the live source's own number (SOURCE_POPULARITY_COLUMNS)

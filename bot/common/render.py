@@ -242,9 +242,16 @@ def cast_line(member: dict[str, Any]) -> str:
     return f"{name} as {character}" if character else name
 
 
-def show_card(show: dict[str, Any], *, votes: tuple[int, int] | None = (0, 0), cast_shown: int = 6) -> discord.Embed:
+def show_card(
+    show: dict[str, Any],
+    *,
+    votes: tuple[int, int] | None = (0, 0),
+    cast_shown: int = 6,
+    english_note: str | None = None,
+) -> discord.Embed:
     """The /show answer, from the dict `bot.catalog.export.show_json` returns. `votes`: the server's tally, None
-    where there is no server's tally to show (a user install: the card's buttons take the member's own vote)."""
+    where there is no server's tally to show (a user install: the card's buttons take the member's own vote).
+    `english_note`: said once, first in the footer, when the synopsis is English for a member of another language."""
     embed = discord.Embed(
         title=plain_line(show.get("title"), TITLE_LIMIT) or "Untitled",
         url=_url(show.get("official_site")),
@@ -284,7 +291,8 @@ def show_card(show: dict[str, Any], *, votes: tuple[int, int] | None = (0, 0), c
             value += f"\nand {rest} more — see /cast"
         embed.add_field(name="Cast", value=value, inline=False)
     set_poster(embed, show.get("poster_url"))
-    embed.set_footer(text=attribution(show.get("sources") or [show.get("source") or "showbot"]))
+    credits = attribution(show.get("sources") or [show.get("source") or "showbot"])
+    embed.set_footer(text=f"{plain_line(english_note, 100)} · {credits}" if english_note else credits)
     return clamp_embed(embed)
 
 

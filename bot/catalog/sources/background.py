@@ -8,7 +8,13 @@ import logging
 from datetime import date, datetime, timedelta
 
 from bot.catalog.sources.base import SourceError
-from bot.catalog.sources.sync import tmdb_enrich, tmdb_on_the_air, tvmaze_schedule, tvmaze_updates
+from bot.catalog.sources.sync import (
+    tmdb_enrich,
+    tmdb_on_the_air,
+    tmdb_translations,
+    tvmaze_schedule,
+    tvmaze_updates,
+)
 from bot.catalog.sources.tvmaze_index import PageHook, tvmaze_index
 from bot.common.clock import utc_iso
 from bot.common.config import Settings
@@ -17,7 +23,7 @@ from bot.storage import Database
 log = logging.getLogger(__name__)
 
 BACKGROUND_JOBS = ("schedule", "updates", "index", "tmdb")
-TMDB_SHOWS_PER_RUN = 100  # trailers and posters for this many shows a day (the best known without a trailer first)
+TMDB_SHOWS_PER_RUN = 100  # trailers and posters (the best known without a trailer first), and translations, a day
 SCHEDULE_DAYS = 7
 DEFAULT_BROADCAST_COUNTRY = "US"  # TVmaze's /schedule without a country is the US one
 
@@ -53,6 +59,12 @@ async def run_background_job(
             )
             # The week's episodes of the shows on the air, beside TVmaze's schedules, for the weekly post.
             summary.add(await tmdb_on_the_air(settings.tmdb_base_url, settings.tmdb_api_key, db.path))
+            # Titles and synopses in other languages, for cards in the member's language and autocomplete.
+            summary.add(
+                await tmdb_translations(
+                    settings.tmdb_base_url, settings.tmdb_api_key, db.path, limit=TMDB_SHOWS_PER_RUN
+                )
+            )
         elif job == "index":
             run = await tvmaze_index(settings.tvmaze_base_url, db.path, on_page=on_page)
             summary = run.summary

@@ -62,6 +62,7 @@ TVMAZE_TASKS = (
 TMDB_TASKS = (
     ("--trailers", None, "official YouTube trailers and posters"),
     ("--providers", "REGION", "where to watch in REGION (e.g. US, GB)"),
+    ("--translations", None, "titles and synopses in other languages, for shows with a TMDB id (cards, autocomplete)"),
     ("--on-the-air", None, "the next episode of the catalog's shows on TMDB's 'on the air' list (for the weekly post)"),
 )
 
@@ -107,6 +108,10 @@ async def run_sync(args: Any, settings: Settings) -> int:
         if not 1 <= args.limit <= 100_000:
             raise UserFacingError("--limit must be between 1 and 100000.")
         tmdb = (settings.tmdb_base_url, settings.tmdb_api_key, db_path)
+        if args.translations:
+            return await _run_with_bar(
+                "TMDB translations", lambda bar: sync.tmdb_translations(*tmdb, limit=args.limit, meter=bar)
+            )
         if args.on_the_air:
             return await _run_with_bar("TMDB on the air", lambda bar: sync.tmdb_on_the_air(*tmdb, meter=bar))
         region = _two_letter_code(args.providers, "--providers", "region")

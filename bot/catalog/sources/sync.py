@@ -16,12 +16,13 @@ from pathlib import Path
 
 from bot.catalog.importer import ImportSummary
 from bot.catalog.matching import find_show
-from bot.catalog.records import ID_FIELDS, ShowRecord
+from bot.catalog.records import ID_FIELDS, ShowRecord, Translation
 from bot.catalog.sources.base import SourceError, import_each
 from bot.catalog.sources.progress import Meter
 from bot.catalog.sources.tmdb import SOURCE as TMDB
 from bot.catalog.sources.tmdb import TmdbClient, airing_record, listed_show
 from bot.catalog.sources.tvmaze import TvmazeClient
+from bot.common.text import normalise
 from bot.storage import connect_sync
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,68 @@ async def tmdb_enrich(
                 if meter is not None:
                     meter.update(count)
     return await import_fetched(db_path, records, skipped)
+
+
+def shows_to_translate(db_path: Path, limit: int) -> list[CatalogShow]:
+    """Shows with a TMDB id (the trailers run finds it) to read translations for: those without any yet first, then
+    the longest unread, the best known first among equals."""
+    columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
+    conn = connect_sync(db_path)
+    try:
+        rows = conn.execute(
+            f"""SELECT s.title, s.premiered, {columns},
+                       (SELECT MAX(t.updated_at) FROM show_translations t WHERE t.show_id = s.id) AS translated
+                FROM shows s WHERE s.tmdb_id IS NOT NULL
+                ORDER BY translated IS NOT NULL, translated, s.popularity DESC, s.id LIMIT ?""",
+            (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [
+        CatalogShow(row["title"], row["premiered"], {k: row[f"{k}_id"] for k in ID_FIELDS if row[f"{k}_id"]}, False)
+        for row in rows
+    ]
+
+
+async def tmdb_translations(
+    base_url: str, api_key: str, db_path: Path, *, limit: int = 100, meter: Meter | None = None
+) -> ImportSummary:
+    """Titles and synopses in other languages for up to `limit` shows with a TMDB id: stored per language, and each
+    title that differs from the show's also as an alternative title (autocomplete finds the show by it)."""
+    shows = await asyncio.to_thread(shows_to_translate, db_path, limit)
+    if meter is not None:
+        meter.set_total(len(shows))
+    skipped: list[str] = []
+    records: list[ShowRecord] = []
+    async with TmdbClient(base_url, api_key) as client:
+        for count, show in enumerate(shows, start=1):
+            tmdb_id = int(show.ids["tmdb"])
+            try:
+                translations = await client.translations(tmdb_id)
+            except SourceError as exc:
+                skipped.append(f"{show.title}: {exc}")
+            else:
+                if translations is None:
+                    skipped.append(f"{show.title}: TMDB has no show {tmdb_id} (404)")
+                else:
+                    record = enrichment(show, tmdb_id)
+                    record.translations = translations
+                    record.alt_titles = alternative_titles(show.title, translations)
+                    records.append(record)
+            if meter is not None:
+                meter.update(count)
+    return await import_fetched(db_path, records, skipped)
+
+
+def alternative_titles(title: str, translations: list[Translation]) -> list[str]:
+    """The translated titles that differ from `title` (and from each other) once normalised, in language order."""
+    seen = {normalise(title)}
+    titles = []
+    for text in sorted(translations, key=lambda t: t.language):
+        if text.title and (key := normalise(text.title)) and key not in seen:
+            seen.add(key)
+            titles.append(text.title)
+    return titles
 
 
 def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecord]:

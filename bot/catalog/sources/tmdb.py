@@ -1,5 +1,5 @@
 """TMDB API v3 (https://developer.themoviedb.org): official YouTube trailers, posters, watch providers by region,
-and finding the TMDB id of a show by title and first-air year.
+titles and synopses in other languages, and finding the TMDB id of a show by title and first-air year.
 
 Needs TMDB_API_KEY: a v3 API key (sent as `api_key`) or a v4 read access token (sent as a Bearer header). Records get
 source "tmdb", so the show's attribution footer carries the TMDB notice; watch-provider data comes to TMDB from
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from bot.catalog.records import Availability, Release, ShowRecord, Video
+from bot.catalog.records import Availability, Release, ShowRecord, Translation, Video
 from bot.catalog.sources.base import SourceError, popularity_number
 from bot.catalog.sources.http import ApiClient, JsonApi, NotFoundError, Sleep, shared_limiter
 from bot.common.text import normalise
@@ -94,6 +94,15 @@ class TmdbClient(ApiClient):
             if isinstance(item, dict) and isinstance(item.get("id"), int) and _text(item.get("name"))
         ]
 
+    async def translations(self, tmdb_id: int) -> list[Translation] | None:
+        """The show's title and synopsis in every language TMDB has (`/tv/{id}/translations`); None when TMDB has no
+        such show."""
+        try:
+            data = await self.api.get(f"/tv/{int(tmdb_id)}/translations")
+        except NotFoundError:
+            return None
+        return translations_from(data)
+
     async def watch_providers(self, tmdb_id: int, region: str) -> tuple[list[Availability], bool]:
         """Where the show can be watched in `region`, and whether TMDB knew the show at all."""
         try:
@@ -147,6 +156,31 @@ def trailers_from(data: Any) -> list[Video]:
             )
         )
     return sorted(videos, key=lambda video: not video.official)
+
+
+def translations_from(data: Any) -> list[Translation]:
+    """The translations of a `/tv/{id}/translations` response, one per language and country ("de-DE", "pt-BR"), each
+    with its name and overview when not empty; English is left out (the catalog's own text is English). Entries
+    without `data` (older responses listed only the languages) give nothing."""
+    items = data.get("translations") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise SourceError("TMDB translations: malformed response (no translations list)")
+    found: dict[str, Translation] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("data"), dict):
+            continue
+        language, country = item.get("iso_639_1"), item.get("iso_3166_1")
+        if not _is_code(language, str.islower) or not _is_code(country, str.isupper) or language == "en":
+            continue
+        title, synopsis = _text(item["data"].get("name")), _text(item["data"].get("overview"))
+        if title or synopsis:
+            tag = f"{language}-{country}"
+            found[tag] = Translation(tag, title, synopsis)
+    return list(found.values())
+
+
+def _is_code(value: Any, case: Any) -> bool:
+    return isinstance(value, str) and len(value) == 2 and value.isascii() and value.isalpha() and case(value)
 
 
 def airing_record(entry: Mapping[str, Any], details: Mapping[str, Any] | None) -> ShowRecord | None:
