@@ -36,6 +36,7 @@ from bot.catalog import (
     show_json,
 )
 from bot.common.errors import UserFacingError
+from bot.common.i18n import N_, _, ngettext, pgettext
 from bot.common.render import (
     ListItem,
     cast_pages,
@@ -56,12 +57,14 @@ PAGE_SIZE = 10
 class OwnerPages(OwnerOnlyView):
     """Previous/Next paging that only the member who asked may use."""
 
-    refusal = "Only the member who asked can turn these pages; run the command yourself."
+    refusal = N_("Only the member who asked can turn these pages; run the command yourself.")
 
     def __init__(self, owner_id: int, page_count: int) -> None:
         super().__init__(owner_id)
         self.page_count = page_count
         self.page = 0
+        self.previous_page.label = _("Previous")
+        self.next_page.label = _("Next")
         self.sync_buttons()
 
     def sync_buttons(self) -> None:
@@ -101,7 +104,7 @@ class ShowPicker(discord.ui.Select["SearchView"]):
     CUSTOM_ID = "search:open"
 
     def __init__(self, cog: Shows) -> None:
-        super().__init__(placeholder="Open a show's card", custom_id=self.CUSTOM_ID, row=0)
+        super().__init__(placeholder=_("Open a show's card"), custom_id=self.CUSTOM_ID, row=0)
         self.cog = cog
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -136,7 +139,13 @@ class SearchView(OwnerPages):
             ListItem(title=show.title, year=show.year, service=show.network, synopsis=show.synopsis)
             for show in self.page_results()
         ]
-        footer = f"Page {self.page + 1}/{self.page_count} · {len(self.results)} shows · pick one below to open it"
+        footer = " · ".join(
+            [
+                _("Page {page}/{pages}", page=self.page + 1, pages=self.page_count),
+                ngettext("{n} show", "{n} shows", len(self.results)),
+                _("pick one below to open it"),
+            ]
+        )
         return show_list(self.heading, items, numbered=False, footer=footer)
 
     async def show_page(self, interaction: discord.Interaction[Any]) -> None:
@@ -182,7 +191,7 @@ class Shows(commands.Cog):
         show_id = await self.resolve(interaction, title)
         show = await show_json(self.bot.db, show_id)
         if show is None:  # removed between the search and now
-            raise UserFacingError("That show is no longer in the catalog.")
+            raise UserFacingError(_("That show is no longer in the catalog."))
         return show
 
     async def send_card(self, interaction: discord.Interaction[ShowBot], show_id: int) -> None:
@@ -190,8 +199,8 @@ class Shows(commands.Cog):
         the server (with the server's tally), else buttons whose votes are the member's own (a user install)."""
         show = await show_json(self.bot.db, show_id)
         if show is None:
-            raise UserFacingError("That show is no longer in the catalog.")
-        label, url, _ = trailer_link(show)  # by the catalog's title, which trailers are found by
+            raise UserFacingError(_("That show is no longer in the catalog."))
+        label, url, _is_search = trailer_link(show)  # by the catalog's title, which trailers are found by
         show, english_note = await localise_show(self.bot.db, show, str(interaction.locale))
         view = discord.ui.View(timeout=None)  # no callbacks of its own: the vote buttons are persistent
         view.add_item(discord.ui.Button(label=label, url=url, emoji="🎬"))
@@ -274,13 +283,26 @@ class Shows(commands.Cog):
         server = server_of(interaction)
         boosts = await self.bot.titles.boosts(server)
         results = await find_shows(self.bot.db, self.bot.titles.index, query, filters, guild_id=server, boosts=boosts)
-        described = " · ".join(part for part in (quoted(query, 60) if query else "", filters.describe()) if part)
+        described = " · ".join(part for part in (quoted(query, 60) if query else "", describe_filters(filters)) if part)
         if not results:
-            raise UserFacingError(f"No show matches {described or 'that'}.")
-        heading = f"Shows matching {described}" if described else "Shows"
+            if described:
+                raise UserFacingError(_("No show matches {filters}.", filters=described))
+            raise UserFacingError(_("No show matches that."))
+        heading = _("Shows matching {filters}", filters=described) if described else _("Shows")
         view = SearchView(self, interaction.user.id, heading, results)
         await send_response(interaction, embed=view.embed(), view=view, ephemeral=True)
         view.message = await interaction.original_response()
+
+
+def describe_filters(filters: Filters) -> str:
+    """The filters in words, for the answer's heading: the genre and service as members typed them, so quoted."""
+    parts = [
+        _("genre {genre}", genre=quoted(filters.genre)) if filters.genre else "",
+        _("on {service}", service=quoted(filters.service)) if filters.service else "",
+        _("from {year}", year=filters.year) if filters.year else "",
+        pgettext("status", filters.status) if filters.status else "",
+    ]
+    return ", ".join(part for part in parts if part)
 
 
 async def setup(bot: ShowBot) -> None:

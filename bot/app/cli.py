@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("-c", dest="lines", action="append", default=[], metavar="LINE", help="run LINE and exit")
     console.add_argument("--as", dest="member", default=None, metavar="MEMBER", help="act as this demo member")
     console.add_argument("--json", action="store_true", help="print the REST requests the bot sent, one per line")
+    console.add_argument(
+        "--locale", default="en-US", metavar="LOCALE", help="the members' Discord language: de, fr, es-ES, pt-BR, ja..."
+    )
 
     catalog = commands.add_parser("catalog", help="inspect and fill the show catalog").add_subparsers(
         dest="catalog_command", metavar="ACTION", required=True
@@ -100,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--no-peers", action="store_true", help="skip the peer library's models")
     evaluate.add_argument("--json", action="store_true")
+    commands.add_parser(
+        "messages", help="for translators: refresh the message template and merge it into every language's .po file"
+    )
     return parser
 
 
@@ -125,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "catalog": _catalog,
         "votes": _votes,
         "evaluate": _evaluate,
+        "messages": _messages,
     }
     try:
         return handlers[args.command](args, settings)
@@ -177,13 +184,23 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return run_cli(args.dataset, users=args.users, tune=not args.no_tune, peers=not args.no_peers, as_json=args.json)
 
 
+def _messages(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app.messages import catalog_path, update_catalogs, write_template
+
+    missing = update_catalogs(write_template())
+    for locale, count in missing.items():
+        path = catalog_path(locale).relative_to(Path.cwd()) if catalog_path(locale).is_relative_to(Path.cwd()) else None
+        print(f"{path or catalog_path(locale)}: " + (f"{count} message(s) to translate" if count else "complete"))
+    return EXIT_FAILURE if any(missing.values()) else 0
+
+
 def _console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app.console import run_console
 
     if not os.environ.get("CATALOG_SYNC", "").strip():
         # The offline console never touches the network unless CATALOG_SYNC is set explicitly.
         settings = replace(settings, catalog_sync=None)
-    return run_console(settings, lines=args.lines, member=args.member, as_json=args.json)
+    return run_console(settings, lines=args.lines, member=args.member, as_json=args.json, locale=args.locale)
 
 
 def _catalog(args: argparse.Namespace, settings: Settings) -> int:

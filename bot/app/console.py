@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import discord
+
 from bot.app.core import COMMAND_HASH_KEY, ShowBot
 from bot.app.harness import running_bot
 from bot.catalog import seed_if_empty
@@ -51,6 +53,7 @@ Type what a member of the "Showbot Demo" server would do:
   messages [#channel]                show the channel's recent messages
   as <member>                        act as alice, bob, carol or owner (owner has Manage Server)
   in #channel                        run commands in #general, #watch-party or #announcements
+  locale de                          the members' Discord language from now on (de, fr, es-ES, pt-BR, ja, en-US...)
   help, quit"""
 
 
@@ -111,6 +114,9 @@ class Console:
         elif word == "as":
             self.user = self.driver.member(rest.removeprefix("@"))
             self.say(f"You are now {self.user.username}.")
+        elif word == "locale":
+            self.driver.locale = discord_locale(rest)
+            self.say(f"Discord's language is now {self.driver.locale}.")
         elif word == "in":
             self.channel = self.driver.channel(rest)
             self.say(f"Now in #{self.channel.name}.")
@@ -204,6 +210,15 @@ class Console:
         messages = [reply.message] if reply.message is not None else []
         for message in messages + reply.followups:
             self.say(render_message(message, channel=channel))
+
+
+def discord_locale(text: str) -> str:
+    """One of Discord's locale codes, as typed in any case ('DE', 'pt-br'); any other word is refused."""
+    known = {locale.value.casefold(): locale.value for locale in discord.Locale}
+    code = known.get(text.strip().replace("_", "-").casefold())
+    if code is None:
+        raise ConsoleError(f"{text.strip()!r} is not a Discord locale; try de, fr, es-ES, pt-BR, ja or en-US")
+    return code
 
 
 def render_message(message: Message, *, channel: str) -> str:
@@ -302,11 +317,17 @@ def _log_to_file(settings: Settings) -> tuple[Path, logging.Handler]:
     return path, file_handler
 
 
-def run_console(settings: Settings, lines: list[str], member: str | None, as_json: bool) -> int:
-    """Run the console: `lines` non-interactively (stop at the first that fails), or a prompt when there are none."""
+def run_console(settings: Settings, lines: list[str], member: str | None, as_json: bool, locale: str = "en-US") -> int:
+    """Run the console: `lines` non-interactively (stop at the first that fails), or a prompt when there are none;
+    the members' Discord language is `locale` (their replies are in it)."""
+    try:
+        locale = discord_locale(locale)
+    except ConsoleError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     log_path, handler = _log_to_file(settings)
     try:
-        return asyncio.run(_console(settings, lines, member, as_json, log_path))
+        return asyncio.run(_console(settings, lines, member, as_json, log_path, locale))
     except KeyboardInterrupt:
         return 130
     finally:
@@ -314,7 +335,9 @@ def run_console(settings: Settings, lines: list[str], member: str | None, as_jso
         handler.close()
 
 
-async def _console(settings: Settings, lines: list[str], member: str | None, as_json: bool, log_path: Path) -> int:
+async def _console(
+    settings: Settings, lines: list[str], member: str | None, as_json: bool, log_path: Path, locale: str
+) -> int:
     settings.database_path.parent.mkdir(parents=True, exist_ok=True)
     settings = replace(settings, dev_guild_id=DEMO_GUILD_ID)
     async with DiscordEmulator(require_spec=False) as emulator:
@@ -329,7 +352,9 @@ async def _console(settings: Settings, lines: list[str], member: str | None, as_
             # The emulator is new on every run: make the bot sync its commands to the demo server again.
             await db.forget_state(f"{COMMAND_HASH_KEY}:guild:{DEMO_GUILD_ID}")
             async with running_bot(emulator, settings, db) as bot:
-                driver = DiscordDriver(emulator, demo, user=(member or "alice").removeprefix("@"), timeout=15.0)
+                driver = DiscordDriver(
+                    emulator, demo, user=(member or "alice").removeprefix("@"), timeout=15.0, locale=locale
+                )
                 console = Console(emulator, driver, as_json=as_json, after_line=lambda: votes_applied(bot))
                 if lines:
                     for line in lines:

@@ -18,11 +18,13 @@ from discord.ext import commands
 from discord.shard import SessionStartLimits
 
 from bot.app.shards import IdentifyPacer, shard_of
+from bot.app.translator import ShowTranslator
 from bot.app.ui import ANSWER, defer_first, send_private
 from bot.catalog import Facets, SearchIndex, TitleResolver, now_iso, shows_updated_since
 from bot.common.clock import Clock, SystemClock, utc_iso
 from bot.common.config import Settings
 from bot.common.errors import UserFacingError, permission_sentence
+from bot.common.i18n import N_, _, set_locale
 from bot.common.ratelimit import global_limit_trace, new_global_limiter
 from bot.common.render import quoted
 from bot.recommend import Recommender
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 
 COGS_DIR = Path(__file__).resolve().parents[2] / "cogs"
 COMMAND_HASH_KEY = "command_tree_hash"
-GENERIC_FAILURE = "Sorry, something went wrong on my side. The error has been logged; please try again later."
+GENERIC_FAILURE = N_("Sorry, something went wrong on my side. The error has been logged; please try again later.")
 # Shows a catalog change is learned in at a time (title index, recommender), so that the event loop serves commands
 # in between: a slice of 50 takes a few tens of milliseconds.
 CATALOG_CHANGE_SLICE = 50
@@ -88,6 +90,8 @@ class ShowTree(app_commands.CommandTree["ShowBot"]):
         super().__init__(client, **options)
 
     async def interaction_check(self, interaction: discord.Interaction[ShowBot], /) -> bool:
+        # Everything this interaction's task renders (the answer, an error, autocomplete) is in the member's language.
+        set_locale(interaction.locale)
         command = interaction.command
         if interaction.type is discord.InteractionType.application_command and command is not None:
             answer = command.extras.get(ANSWER)
@@ -102,15 +106,17 @@ class ShowTree(app_commands.CommandTree["ShowBot"]):
         elif isinstance(error, app_commands.MissingPermissions):
             message = permission_sentence(error.missing_permissions)
         elif isinstance(error, app_commands.NoPrivateMessage):
-            message = "This command only works in a server."
+            message = _("This command only works in a server.")
         elif isinstance(error, app_commands.CheckFailure):
-            message = str(error) or "You cannot use this command here."
+            # A check of ours says why in the member's language; discord.py's own (English) ones get the general line.
+            plain = type(error) is app_commands.CheckFailure and str(error)
+            message = str(error) if plain else _("You cannot use this command here.")
         elif isinstance(error, app_commands.TransformerError):
-            message = f"I could not understand {quoted(str(error.value))} for that option."
+            message = _("I could not understand {value} for that option.", value=quoted(str(error.value)))
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("Command /%s failed", command, exc_info=original)
-            message = GENERIC_FAILURE
+            message = _(GENERIC_FAILURE)
         await send_ephemeral(interaction, message)
 
 
@@ -169,6 +175,7 @@ class ShowBot(commands.AutoShardedBot):
         self.identify_pacer = IdentifyPacer(self.fetch_session_start_limits)
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(ShowTranslator())  # before the sync: the payload carries every language
         await self.load_extensions()
         if self.runs_shard_zero:
             await self.sync_commands_if_changed()
@@ -249,18 +256,21 @@ class ShowBot(commands.AutoShardedBot):
         self.titles.index = index
         await self.titles.refresh(await shows_updated_since(self.db, started))
 
-    def command_payload(self) -> list[dict[str, Any]]:
-        """What a sync would send, in a stable order: the basis of the change check."""
-        return sorted(
-            (command.to_dict(self.tree) for command in self.tree.get_commands()),
-            key=lambda payload: (payload.get("type", 1), payload["name"]),
-        )
+    async def command_payload(self) -> list[dict[str, Any]]:
+        """What a sync would send, translations included, in a stable order: the basis of the change check (a new or
+        changed translation is a change to sync)."""
+        translator = self.tree.translator
+        payloads = [
+            await command.get_translated_payload(self.tree, translator) if translator else command.to_dict(self.tree)
+            for command in self.tree.get_commands()
+        ]
+        return sorted(payloads, key=lambda payload: (payload.get("type", 1), payload["name"]))
 
     async def sync_commands_if_changed(self) -> bool:
         """Sync the command tree (to DEV_GUILD_ID when set, else globally) only when it differs from the last sync."""
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
         scope = f"guild:{guild.id}" if guild else "global"
-        payload = json.dumps(self.command_payload(), sort_keys=True, separators=(",", ":"))
+        payload = json.dumps(await self.command_payload(), sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(f"{scope}\n{payload}".encode()).hexdigest()
         key = f"{COMMAND_HASH_KEY}:{scope}"
         if await self.db.get_state(key) == digest:

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice
 
+from bot.common.i18n import N_, _, set_locale
 from bot.votes import PERSONAL_GUILD_ID
 
 if TYPE_CHECKING:
@@ -23,10 +24,19 @@ VIEW_TIMEOUT = 300.0  # seconds a member can use the buttons under an answer bef
 FACET_MAX_CHARS = 60
 
 
-class OwnerOnlyView(discord.ui.View):
+class LocalisedView(discord.ui.View):
+    """A view whose callbacks answer in the language of the member who pressed or picked (bot/common/i18n.py): every
+    view with a callback derives from it, or its interaction_check calls `set_locale(interaction.locale)` first."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        set_locale(interaction.locale)
+        return True
+
+
+class OwnerOnlyView(LocalisedView):
     """Buttons only the member who ran the command may press; they are removed from the message when they expire."""
 
-    refusal = "These buttons belong to someone else's command; run it yourself."
+    refusal = N_("These buttons belong to someone else's command; run it yourself.")
 
     def __init__(self, owner_id: int, *, timeout: float | None = None) -> None:
         super().__init__(timeout=VIEW_TIMEOUT if timeout is None else timeout)  # read at call time: tests shorten it
@@ -34,9 +44,10 @@ class OwnerOnlyView(discord.ui.View):
         self.message: discord.Message | None = None  # set once the message carrying the view exists
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        await super().interaction_check(interaction)
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(self.refusal, ephemeral=True)
+        await interaction.response.send_message(_(self.refusal), ephemeral=True)
         return False
 
     async def on_timeout(self) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from bot.catalog.index import year_of
 from bot.catalog.search import SearchIndex
-from bot.common.render import quoted
 from bot.storage import Database
 from bot.votes import NET_VOTES_SQL
 
@@ -23,16 +22,6 @@ class Filters:
     service: str | None = None
     year: int | None = None
     status: str | None = None
-
-    def describe(self) -> str:
-        """The filters in words, for the answer's heading: the genre and service as members typed them, so quoted."""
-        parts = [
-            f"genre {quoted(self.genre)}" if self.genre else "",
-            f"on {quoted(self.service)}" if self.service else "",
-            f"from {self.year}" if self.year else "",
-            self.status or "",
-        ]
-        return ", ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.catalog.ranking import AUTOCOMPLETE_LIMIT
+from bot.common.i18n import _
 
 if TYPE_CHECKING:
     from bot.catalog.search import Match, SearchIndex
@@ -72,8 +73,8 @@ def not_found_message(query: str, suggestions: Sequence[Match]) -> str:
 
     shown = plain_line(query, limit=60)
     if not shown:
-        return "Give the title of a show."  # only spaces or invisible characters were typed
+        return _("Give the title of a show.")  # only spaces or invisible characters were typed
     if not suggestions:
-        return f'No show called "{shown}".'
+        return _('No show called "{title}".', title=shown)
     names = ", ".join(plain_line(match.label(), limit=80) for match in suggestions[:5])
-    return f'No show called "{shown}". Did you mean: {names}?'
+    return _('No show called "{title}". Did you mean: {suggestions}?', title=shown, suggestions=names)

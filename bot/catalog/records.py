@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.common.i18n import NP_
+
 FORMAT = "showbot-catalog/1"
 CURATED_SOURCE = "showbot"
-STATUSES = ("running", "ended", "in development", "to be determined")
+# Marked for translation in the context "status": the card and the /search heading show them in the member's language.
+STATUSES = (
+    NP_("status", "running"),
+    NP_("status", "ended"),
+    NP_("status", "in development"),
+    NP_("status", "to be determined"),
+)
 RELEASE_KINDS = ("premiere", "season_premiere", "episodes", "added")
 VIDEO_KINDS = ("trailer", "teaser", "clip", "featurette", "other")
 AVAILABILITY_KINDS = ("stream", "free", "ads", "rent", "buy")

@@ -15,6 +15,7 @@ from bot.catalog.boosts import Boosts
 from bot.catalog.choices import autocomplete_choices, not_found_message, show_id_of_choice
 from bot.catalog.search import SearchIndex
 from bot.common.errors import UserFacingError
+from bot.common.i18n import _
 from bot.storage import Database
 from bot.votes import VoteChange, vote_tallies
 
@@ -44,7 +45,7 @@ class TitleResolver:
         cached = self._boosts.get(guild_id)
         if cached is not None and time.monotonic() - cached[0] < BOOST_TTL_SECONDS:
             return cached[1]
-        for _ in range(BOOST_READ_ATTEMPTS):
+        for _attempt in range(BOOST_READ_ATTEMPTS):
             heard = self._changes_heard.get(guild_id, 0)
             boosts = Boosts.from_tallies(await vote_tallies(self.db, guild_id))
             if self._changes_heard.get(guild_id, 0) == heard:
@@ -76,7 +77,7 @@ class TitleResolver:
         if show_id is not None:  # a choice picked from autocomplete
             title = await self.db.fetchval("SELECT title FROM shows WHERE id = ?", (show_id,))
             if title is None:
-                raise UserFacingError("That show is no longer in the catalog.")
+                raise UserFacingError(_("That show is no longer in the catalog."))
             return show_id, str(title)
         boosts = await self.boosts(guild_id)
         match = self.index.resolve(text, boosts)
@@ -89,6 +90,6 @@ class TitleResolver:
         it (ON DELETE CASCADE, announced to no listener): the cached boosts drop it too."""
         await self.index.refresh(self.db, show_ids)
         gone = [show_id for show_id in show_ids if show_id not in self.index]
-        for _, boosts in self._boosts.values():
+        for _read_at, boosts in self._boosts.values():
             for show_id in gone:
                 boosts.forget(show_id)

@@ -20,6 +20,8 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown
 
+from bot.common.i18n import N_, _, capitalised, ngettext, pgettext
+
 # List markers, and the emoji members vote with on a list: the n-th keycap upvotes the n-th show (bot/votes).
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 
@@ -44,10 +46,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 CARD_COLOUR = discord.Colour(0x5865F2)
 
 ATTRIBUTIONS = {
-    "showbot": "Catalog: Showbot",
-    "tvmaze": "Data from TVmaze (CC BY-SA)",
-    "tmdb": "This product uses the TMDB API but is not endorsed or certified by TMDB",
-    "netflix": "Netflix titles dataset (Kaggle, CC0)",
+    "showbot": N_("Catalog: Showbot"),
+    "tvmaze": N_("Data from TVmaze (CC BY-SA)"),
+    "tmdb": N_("This product uses the TMDB API but is not endorsed or certified by TMDB"),
+    "netflix": N_("Netflix titles dataset (Kaggle, CC0)"),
 }
 
 # Control characters (C0, DEL, C1) and the Unicode line/paragraph separators; newline and tab are handled apart.
@@ -158,10 +160,11 @@ def set_poster(embed: discord.Embed, poster_url: Any) -> None:
         embed.set_thumbnail(url=poster)
 
 
-def join_limited(items: Sequence[str], limit: int, *, separator: str = ", ", more: str = "and {n} more") -> str:
-    """Items joined within `limit` characters; those that do not fit are summarised by `more` ("and 12 more")."""
+def join_limited(items: Sequence[str], limit: int, *, separator: str = ", ", more: str | None = None) -> str:
+    """Items joined within `limit` characters; the rest summed up by `more` ("and 12 more", in the current language)."""
     if not items:
         return ""
+    more = more or _("and {n} more")
     full = separator.join(items)
     if len(full) <= limit:
         return full
@@ -232,14 +235,16 @@ def clamp_embed(embed: discord.Embed) -> discord.Embed:
 
 def attribution(sources: Iterable[str]) -> str:
     """The footer naming every source a show's data came from, in the wording each licence asks for."""
-    notes = [ATTRIBUTIONS.get(source, f"Source: {source}") for source in dict.fromkeys(sources)]
-    return plain_line(" · ".join(notes) or ATTRIBUTIONS["showbot"], FOOTER_LIMIT)
+    notes = [
+        _(ATTRIBUTIONS[s]) if s in ATTRIBUTIONS else _("Source: {source}", source=s) for s in dict.fromkeys(sources)
+    ]
+    return plain_line(" · ".join(notes) or _(ATTRIBUTIONS["showbot"]), FOOTER_LIMIT)
 
 
 def cast_line(member: dict[str, Any]) -> str:
-    name = plain_line(member.get("name"), 100) or "Unknown"
+    name = plain_line(member.get("name"), 100) or _("Unknown")
     character = plain_line(member.get("character"), 100)
-    return f"{name} as {character}" if character else name
+    return _("{name} as {character}", name=name, character=character) if character else name
 
 
 def show_card(
@@ -253,43 +258,43 @@ def show_card(
     where there is no server's tally to show (a user install: the card's buttons take the member's own vote).
     `english_note`: said once, first in the footer, when the synopsis is English for a member of another language."""
     embed = discord.Embed(
-        title=plain_line(show.get("title"), TITLE_LIMIT) or "Untitled",
+        title=plain_line(show.get("title"), TITLE_LIMIT) or _("Untitled"),
         url=_url(show.get("official_site")),
         description=safe_text(show.get("synopsis"), SYNOPSIS_ON_CARD) or None,
         colour=CARD_COLOUR,
     )
     premiered = discord_date(show.get("premiered"))
     if premiered:
-        embed.add_field(name="Premiered", value=premiered)
+        embed.add_field(name=_("Premiered"), value=premiered)
     if show.get("network"):
-        embed.add_field(name="Network", value=plain_line(show["network"], 200))
+        embed.add_field(name=_("Network"), value=plain_line(show["network"], 200))
     genres = [plain_line(genre, 60) for genre in show.get("genres") or []]
     if genres:
-        embed.add_field(name="Genres", value=join_limited(genres, 300))
+        embed.add_field(name=_("Genres"), value=join_limited(genres, 300))
     creators = [plain_line(name, 100) for name in show.get("creators") or []]
     if creators:
-        embed.add_field(name="Created by", value=join_limited(creators, 300))
+        embed.add_field(name=_("Created by"), value=join_limited(creators, 300))
     seasons, episodes = show.get("seasons"), show.get("episodes")
     if seasons or episodes:
         parts = []
         if seasons:
-            parts.append(f"{seasons} season{'s' if seasons != 1 else ''}")
+            parts.append(ngettext("{n} season", "{n} seasons", int(seasons)))
         if episodes:
-            parts.append(f"{episodes} episode{'s' if episodes != 1 else ''}")
-        embed.add_field(name="Seasons", value=" · ".join(parts))
+            parts.append(ngettext("{n} episode", "{n} episodes", int(episodes)))
+        embed.add_field(name=_("Seasons"), value=" · ".join(parts))
     if show.get("status"):
-        embed.add_field(name="Status", value=plain_line(str(show["status"]).capitalize(), 100))
+        embed.add_field(name=_("Status"), value=plain_line(capitalised(pgettext("status", str(show["status"]))), 100))
     if votes is not None:
         up, down = votes
-        embed.add_field(name="Votes", value=f"👍 {up} · 👎 {down}")
+        embed.add_field(name=_("Votes"), value=f"👍 {up} · 👎 {down}")
     cast = [cast_line(member) for member in show.get("cast") or []]
     if cast:
         shown = cast[: max(0, cast_shown)]
         rest = len(cast) - len(shown)
-        value = join_limited(shown, FIELD_VALUE_LIMIT - 40, separator="\n", more="and {n} more")
+        value = join_limited(shown, FIELD_VALUE_LIMIT - 40, separator="\n")
         if rest:
-            value += f"\nand {rest} more — see /cast"
-        embed.add_field(name="Cast", value=value, inline=False)
+            value += "\n" + _("and {n} more — see /cast", n=rest)
+        embed.add_field(name=_("Cast"), value=value, inline=False)
     set_poster(embed, show.get("poster_url"))
     credits = attribution(show.get("sources") or [show.get("source") or "showbot"])
     embed.set_footer(text=f"{plain_line(english_note, 100)} · {credits}" if english_note else credits)
@@ -300,39 +305,39 @@ def trailer_link(show: dict[str, Any]) -> tuple[str, str, bool]:
     """(button label, URL, is_search): the trailer when known, else a YouTube search labelled as a search."""
     url = _url(show.get("trailer_url"))
     if url:
-        return "Trailer", url, False
-    return "Search trailer", trailer_search_url(str(show.get("title") or ""), show.get("premiered")), True
+        return _("Trailer"), url, False
+    return _("Search trailer"), trailer_search_url(str(show.get("title") or ""), show.get("premiered")), True
 
 
 def trailer_message(show: dict[str, Any]) -> str:
     """The /trailer answer: the title and the bare link, so that Discord unfurls the player. A link is never cut (a
     cut link is a broken one); one too long to share a message with the title gives way to the search."""
-    _, url, is_search = trailer_link(show)
+    _label, url, is_search = trailer_link(show)
     if len(url) > TRAILER_URL_IN_MESSAGE:
         url, is_search = trailer_search_url(str(show.get("title") or ""), show.get("premiered")), True
-    title = plain_line(show.get("title"), 200) or "This show"
+    title = plain_line(show.get("title"), 200) or _("This show")
     if is_search:
-        return f"No trailer on file for **{title}**: search YouTube: {url}"
+        return _("No trailer on file for **{title}**: search YouTube: {url}", title=title, url=url)
     return f"**{title}**: {url}"
 
 
 def cast_pages(show: dict[str, Any], per_page: int = 15) -> list[discord.Embed]:
     """The full cast with characters, creators on the first page, "Page i/n" in every footer."""
     per_page = max(1, per_page)
-    title = plain_line(show.get("title"), 200) or "Untitled"
+    title = plain_line(show.get("title"), 200) or _("Untitled")
     lines = [cast_line(member) for member in show.get("cast") or []]
     chunks = [lines[start : start + per_page] for start in range(0, len(lines), per_page)] or [[]]
     creators = [plain_line(name, 100) for name in show.get("creators") or []]
     pages = []
     for number, chunk in enumerate(chunks, start=1):
         embed = discord.Embed(
-            title=shorten(f"Cast of {title}", TITLE_LIMIT),
-            description=join_limited(chunk, DESCRIPTION_LIMIT, separator="\n") if chunk else "No cast listed.",
+            title=shorten(_("Cast of {title}", title=title), TITLE_LIMIT),
+            description=join_limited(chunk, DESCRIPTION_LIMIT, separator="\n") if chunk else _("No cast listed."),
             colour=CARD_COLOUR,
         )
         if number == 1 and creators:
-            embed.add_field(name="Created by", value=join_limited(creators, FIELD_VALUE_LIMIT), inline=False)
-        embed.set_footer(text=f"Page {number}/{len(chunks)}")
+            embed.add_field(name=_("Created by"), value=join_limited(creators, FIELD_VALUE_LIMIT), inline=False)
+        embed.set_footer(text=_("Page {page}/{pages}", page=number, pages=len(chunks)))
         pages.append(clamp_embed(embed))
     return pages
 
@@ -352,7 +357,7 @@ class ListItem:
 
 
 def list_line(item: ListItem, marker: str, budget: int) -> str:
-    head = f"**{plain_line(item.title, 150) or 'Untitled'}**"
+    head = f"**{plain_line(item.title, 150) or _('Untitled')}**"
     url = _url(item.url)
     if url:
         # Parentheses would end the Markdown link early; percent-encoded they mean the same URL.
@@ -375,11 +380,11 @@ def show_list(
 ) -> discord.Embed:
     """A list of shows in one embed: keycap numbers 1️⃣…🔟 (then "11."), one short block per show; the first
     show's poster, when a source gave one, as the thumbnail."""
-    embed = discord.Embed(title=plain_line(title, TITLE_LIMIT) or "Shows", colour=CARD_COLOUR)
+    embed = discord.Embed(title=plain_line(title, TITLE_LIMIT) or _("Shows"), colour=CARD_COLOUR)
     if items:
         set_poster(embed, items[0].poster_url)
     if not items:
-        embed.description = "Nothing to show."
+        embed.description = _("Nothing to show.")
     else:
         budget = max(60, (DESCRIPTION_LIMIT - 2 * len(items)) // len(items))
         blocks = []
@@ -388,7 +393,7 @@ def show_list(
             if numbered:
                 marker = KEYCAPS[position - 1] if 1 <= position <= len(KEYCAPS) else f"{position}."
             blocks.append(list_line(item, marker, budget))
-        embed.description = join_limited(blocks, DESCRIPTION_LIMIT, separator="\n\n", more="…and {n} more")
+        embed.description = join_limited(blocks, DESCRIPTION_LIMIT, separator="\n\n", more="…" + _("and {n} more"))
     if footer:
         embed.set_footer(text=plain_line(footer, FOOTER_LIMIT))
     return clamp_embed(embed)

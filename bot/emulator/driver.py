@@ -142,8 +142,10 @@ class DiscordDriver:
         user: str = "alice",
         channel: str = "general",
         timeout: float = 5.0,
+        locale: str = "en-US",
     ) -> None:
         self.emulator = emulator
+        self.locale = locale  # the members' client language, sent with every interaction unless an action names one
         self.server = server
         self.in_process = in_process
         self.default_user = server.members[user]
@@ -208,16 +210,20 @@ class DiscordDriver:
         user: User | str | None = None,
         in_channel: Channel | str | None = None,
         options: dict[str, Any] | None = None,
+        locale: str | None = None,
         **values: Any,
     ) -> Reply:
-        """Run `/command` (subcommands separated by spaces: "weekly set") as `user` in `in_channel`.
+        """Run `/command` (subcommands separated by spaces: "weekly set") as `user` in `in_channel`, from a client in
+        `locale` (default: the driver's).
 
         Keyword arguments are option values (`channel="#watch-party"` is the command's channel option); an option
-        named `user`, `in_channel` or `options` goes in `options={...}`.
+        named `user`, `in_channel`, `options` or `locale` goes in `options={...}`.
         """
         who, where = self._user(user), self._channel(in_channel)
         data = self._command_data(command, who, where, {**(options or {}), **values}, focused=None)
-        record, payload = self.emulator.new_interaction(APPLICATION_COMMAND, who, where, data)
+        record, payload = self.emulator.new_interaction(
+            APPLICATION_COMMAND, who, where, data, locale=locale or self.locale
+        )
         return await self._run(record, payload, f"/{command}")
 
     async def autocomplete(
@@ -228,17 +234,20 @@ class DiscordDriver:
         *,
         user: User | str | None = None,
         in_channel: Channel | str | None = None,
+        locale: str | None = None,
         **values: Any,
     ) -> list[dict[str, Any]]:
         """The choices the bot offers while `user` types `value` into `option` of `/command` (other options as in
         `slash`)."""
         who, where = self._user(user), self._channel(in_channel)
         data = self._command_data(command, who, where, {**values, option: value}, focused=option)
-        record, payload = self.emulator.new_interaction(AUTOCOMPLETE, who, where, data)
+        record, payload = self.emulator.new_interaction(AUTOCOMPLETE, who, where, data, locale=locale or self.locale)
         reply = await self._run(record, payload, f"autocomplete of /{command} {option}")
         return list(reply.record.choices or [])
 
-    async def click(self, message: MessageRef, button: str, *, user: User | str | None = None) -> Reply:
+    async def click(
+        self, message: MessageRef, button: str, *, user: User | str | None = None, locale: str | None = None
+    ) -> Reply:
         """Click the button whose custom_id or label is `button` on `message`."""
         target = self.message(message)
         matches = [
@@ -255,10 +264,16 @@ class DiscordDriver:
         if component.get("style") == 5:
             raise ActionError(f"{button!r} is a link button: it opens {component.get('url')}, the bot hears nothing")
         data = {"custom_id": component["custom_id"], "component_type": 2}
-        return await self._component(target, data, user)
+        return await self._component(target, data, user, locale)
 
     async def select(
-        self, message: MessageRef, custom_id: str, values: list[str], *, user: User | str | None = None
+        self,
+        message: MessageRef,
+        custom_id: str,
+        values: list[str],
+        *,
+        user: User | str | None = None,
+        locale: str | None = None,
     ) -> Reply:
         """Choose `values` in the select menu `custom_id` on `message`."""
         target = self.message(message)
@@ -273,12 +288,16 @@ class DiscordDriver:
         if not menu.get("min_values", 1) <= len(values) <= menu.get("max_values", 1):
             raise ActionError(f"{custom_id!r} takes {menu.get('min_values', 1)}-{menu.get('max_values', 1)} values")
         data = {"custom_id": custom_id, "component_type": menu["type"], "values": values}
-        return await self._component(target, data, user)
+        return await self._component(target, data, user, locale)
 
-    async def _component(self, message: Message, data: dict[str, Any], user: User | str | None) -> Reply:
+    async def _component(
+        self, message: Message, data: dict[str, Any], user: User | str | None, locale: str | None
+    ) -> Reply:
         who = self._user(user)
         channel = self.emulator.channel_of_message(message.id)
-        record, payload = self.emulator.new_interaction(MESSAGE_COMPONENT, who, channel, data, message=message)
+        record, payload = self.emulator.new_interaction(
+            MESSAGE_COMPONENT, who, channel, data, message=message, locale=locale or self.locale
+        )
         return await self._run(record, payload, f"component {data['custom_id']!r}")
 
     async def _run(self, record: InteractionRecord, payload: dict[str, Any], what: str) -> Reply:

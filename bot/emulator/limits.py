@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.emulator.localizations import duplicate_localized_names, localization_problems
+
 MESSAGE_CONTENT_MAX = 2000
 EMBEDS_MAX = 10
 EMBED_TOTAL_MAX = 6000
@@ -289,7 +291,7 @@ def check_commands(commands: Any, path: tuple[str | int, ...] = ()) -> list[Prob
         if kind == 1:
             problems += _check_named(command, where, is_chat_input=True)
             problems += _check_options(command.get("options") or [], (*where, "options"), depth=0)
-    return problems
+    return problems + [Problem(*found) for found in duplicate_localized_names(commands, path)]
 
 
 def _check_named(item: dict[str, Any], where: tuple[str | int, ...], *, is_chat_input: bool) -> list[Problem]:
@@ -300,6 +302,7 @@ def _check_named(item: dict[str, Any], where: tuple[str | int, ...], *, is_chat_
                 (*where, "name"), "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {item.get('name')!r}"
             )
         )
+    problems += [Problem(*found) for found in localization_problems(item, where, valid_command_name)]
     description = item.get("description")
     if not isinstance(description, str) or not 1 <= len(description) <= COMMAND_DESCRIPTION_MAX:
         problems.append(
@@ -314,6 +317,7 @@ def _check_options(options: Iterable[Any], path: tuple[str | int, ...], depth: i
     if len(options) > COMMAND_OPTIONS_MAX:
         problems.append(Problem(path, "BASE_TYPE_MAX_LENGTH", f"Must be {COMMAND_OPTIONS_MAX} or fewer in length."))
     seen_optional = False
+    problems += [Problem(*found) for found in duplicate_localized_names(options, path)]
     for index, option in enumerate(options):
         if not isinstance(option, dict):
             continue
@@ -357,6 +361,8 @@ def check_choices(choices: Any, path: tuple[str | int, ...]) -> list[Problem]:
     for index, choice in enumerate(choices):
         if not isinstance(choice, dict):
             continue
+        found = localization_problems(choice, (*path, index), valid_command_name, is_choice=True)
+        problems += [Problem(*problem) for problem in found]
         if not 1 <= _length(choice.get("name")) <= CHOICE_NAME_MAX:
             problems.append(
                 Problem((*path, index, "name"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")

@@ -46,10 +46,18 @@ class InteractionRoutes(Gateway, UserInstalls):
 
     # ------------------------------------------------------------------------------- the interactions users start
     def new_interaction(
-        self, type: int, user: User, channel: Channel, data: dict[str, Any], *, message: Message | None = None
+        self,
+        type: int,
+        user: User,
+        channel: Channel,
+        data: dict[str, Any],
+        *,
+        message: Message | None = None,
+        locale: str = "en-US",
     ) -> tuple[InteractionRecord, dict[str, Any]]:
         """An interaction record and its INTERACTION_CREATE payload (dispatch it with `dispatch_interaction`). Where
-        it happens (a server or direct messages, and who authorised it) is `interaction_scope`'s (user_installs.py)."""
+        it happens (a server or direct messages, and who authorised it) is `interaction_scope`'s (user_installs.py).
+        `locale` is the member's client language; `guild_locale` is the server's preferred locale, as on Discord."""
         scope = self.interaction_scope(user, channel, data, message)
         record = InteractionRecord(
             snowflake(),
@@ -72,14 +80,14 @@ class InteractionRoutes(Gateway, UserInstalls):
             **scope.fields,
             "token": record.token,
             "version": 1,
-            "locale": "en-US",
+            "locale": locale,
             "entitlements": [],
             "authorizing_integration_owners": scope.owners,
             "context": scope.context,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
         if scope.guild is not None:
-            payload["guild_locale"] = "en-US"
+            payload["guild_locale"] = scope.guild.preferred_locale
         if message is not None:
             payload["message"] = message.payload(me=self.bot_user.id)
         return record, payload

@@ -262,6 +262,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     joined_at: str = field(default_factory=iso_now)
+    preferred_locale: str = "en-US"  # the server's language (Server Settings > Community); interactions' guild_locale
 
     @property
     def everyone(self) -> Role:
@@ -337,7 +338,7 @@ class Guild:
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "premium_progress_bar_enabled": False,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "system_channel_id": None,
             "system_channel_flags": 0,
             "rules_channel_id": None,

@@ -193,7 +193,7 @@ class UserInstalls(EmulatorCore):
             app_permissions = guild.permissions_in(channel, guild.id) | USER_INSTALL_PERMISSIONS
         return {
             "guild_id": str(guild.id),
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
+            "guild": {"id": str(guild.id), "locale": guild.preferred_locale, "features": []},
             "channel_id": str(channel.id),
             "channel": channel.payload(),
             "member": guild.members[user.id].payload(permissions=guild.permissions_in(channel, user.id)),
