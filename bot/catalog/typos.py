@@ -143,9 +143,8 @@ def query_words(
             and fuzzy_words < MAX_FUZZY_WORDS
         ):
             fuzzy_words += 1
-            for variant in edits1(text):
-                if variant in index._postings:
-                    word.costs.setdefault(variant, 1)
+            for variant in index._postings.keys() & edits1(text):  # a C-level intersection, not a loop of look-ups
+                word.costs.setdefault(variant, 1)
             if not word.costs and word.is_last and len(text) >= 4:
                 word.costs.update(_fuzzy_prefix(index, text))
             if not word.costs and len(text) >= 5:
