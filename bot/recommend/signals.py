@@ -151,7 +151,7 @@ def score_candidates(
     known = np.fromiter((info is not None for info in infos), dtype=np.bool_, count=count)
     best_known = np.fromiter((info.popularity if info else 0.0 for info in infos), dtype=np.float64, count=count)
     new_release = np.zeros(count)
-    for position, info in enumerate(infos):
+    for position, info in enumerate(infos if new_shows else ()):
         if info is not None and info.show_id in new_shows and info.genres & liked_genres:
             new_release[position] = 1.0
     return Candidates(

@@ -18,6 +18,17 @@ LIVE_MEMBERS_BEFORE_SNAPSHOT = 500  # members who voted since a server's snapsho
 
 
 @dataclass(slots=True)
+class NeighbourList:
+    """A show's neighbours (show indices, most similar first) with their co-vote counts, and the similarities last
+    computed from them with the vote counts and weights in `as_of` (read them through `GuildState.neighbour_arrays`)."""
+
+    others: NDArray[np.int32]
+    counts: NDArray[np.float64]
+    similarities: NDArray[Any] | None = None
+    as_of: tuple[int, float, float] | None = None  # (votes changed, alpha, shrink)
+
+
+@dataclass(slots=True)
 class GuildState:
     """One server's votes, kept up to date vote by vote, and the co-vote counts derived from them.
 
@@ -41,8 +52,9 @@ class GuildState:
     _live_voters: dict[int, set[int]] = field(default_factory=dict)  # show -> live members who voted on it
     _live_orders: dict[int, tuple[list[int], list[int], dict[int, int]]] = field(default_factory=dict)
     _voted_since_snapshot: set[int] = field(default_factory=set)
-    # show -> (neighbour show indices, their co-vote counts): dropped when one of the show's co-votes changes
-    _neighbours: dict[int, tuple[NDArray[np.int32], NDArray[np.float64]]] = field(default_factory=dict)
+    # show -> its neighbour list: dropped when one of the show's co-votes changes
+    _neighbours: dict[int, NeighbourList] = field(default_factory=dict)
+    _vote_changes: int = 0  # votes changed since the state was built: the vote counts similarities are made of
     _popular: list[int] | None = None  # shows with net likes > 0, most liked first (ties: lower id)
     _popular_keys: list[tuple[int, int]] = field(default_factory=list)  # (-net likes, show), parallel to _popular
 
@@ -129,6 +141,7 @@ class GuildState:
         if not votes:
             del self.user_votes[user_id]
         self._live_orders.pop(user_id, None)
+        self._vote_changes += 1  # n_i and n_j moved: every cached similarity is recomputed when next read
         for show in touched:
             self._neighbours.pop(show, None)
         if self._popular is not None:
@@ -192,7 +205,7 @@ class GuildState:
         result: NDArray[Any] = counts / (n_i**alpha * n_j ** (1.0 - alpha)) * counts / (counts + self.weights.shrink)
         return result
 
-    def _neighbour_arrays(self, show_id: int) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    def _neighbour_list(self, show_id: int) -> NeighbourList:
         cached = self._neighbours.get(show_id)
         if cached is None:
             counts = self._covote_counts(show_id)
@@ -205,7 +218,7 @@ class GuildState:
                 others, found, similarities = others[keep], found[keep], similarities[keep]
             # Most similar first; among equals, the higher show id first (as heapq.nlargest over (similarity, id)).
             order = np.lexsort((-self._show_ids[others], -similarities))[:limit]
-            cached = self._neighbours[show_id] = (others[order], found[order])
+            cached = self._neighbours[show_id] = NeighbourList(others[order], found[order])
         return cached
 
     def neighbour_similarities(self, show_id: int) -> list[tuple[int, float]]:
@@ -215,8 +228,14 @@ class GuildState:
 
     def neighbour_arrays(self, show_id: int) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
         """The show's neighbours as show indices (see `show_ids`) and their similarities as of now."""
-        others, counts = self._neighbour_arrays(show_id)
-        return others, self._similarities(show_id, others, counts)
+        listed = self._neighbour_list(show_id)
+        # The similarities as of now: the same arithmetic on the same counts gives the same numbers, so they are
+        # kept until a vote changes the counts or the weights change (tuning tries many on one state).
+        stamp = (self._vote_changes, self.weights.alpha, self.weights.shrink)
+        if listed.similarities is None or listed.as_of != stamp:
+            listed.similarities = self._similarities(show_id, listed.others, listed.counts)
+            listed.as_of = stamp
+        return listed.others, listed.similarities
 
     def show_ids(self, indices: NDArray[np.int32]) -> NDArray[np.int64]:
         return self._show_ids[indices]

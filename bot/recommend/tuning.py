@@ -241,7 +241,7 @@ _NEIGHBOUR_SETS_KEPT = 3
 
 
 def _neighbour_key(weights: Weights) -> tuple[float, ...]:
-    """The weights a show's neighbour list depends on (`GuildState._neighbour_arrays`)."""
+    """The weights a show's neighbour list depends on (`GuildState._neighbour_list`)."""
     return (weights.neighbours, weights.alpha, weights.shrink, weights.covote_window)
 
 
