@@ -17,7 +17,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from fake_tvmaze import FakeTvmaze
+from postgres_server import PostgresServer, session_server, unavailable
 from shared_data import serving
 
 from bot.app.core import ShowBot
@@ -35,7 +36,7 @@ from bot.common.config import Settings
 from bot.emulator import DemoServer, DiscordDriver, DiscordEmulator, build_demo_server
 from bot.emulator.sharding import IDENTIFY_WINDOW_SECONDS
 from bot.emulator.state import User
-from bot.storage import Database, open_database
+from bot.storage import Database, DatabaseUrl, Location, open_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A Friday noon in UTC: scheduled work is driven by this clock, never by waiting.
@@ -63,9 +64,62 @@ def database_path(tmp_path: Path, seeded_database_template: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | str]:
+    """The session's PostgreSQL server (tests/postgres_server.py), started on first use; or why there is none."""
+    with session_server() as server:
+        yield server
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_engines` run once on SQLite and once on PostgreSQL (the `engine` fixture)."""
+    definition = metafunc.definition
+    if (
+        "engine" in metafunc.fixturenames
+        and definition.get_closest_marker("both_engines")
+        and not definition.get_closest_marker("sqlite_only")
+    ):
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-async def db(database_path: Path) -> AsyncIterator[Database]:
-    async with open_database(database_path) as database:
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of this test: "sqlite" unless the test is marked `both_engines`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+async def _postgres_database(request: pytest.FixtureRequest, template: str) -> AsyncIterator[DatabaseUrl]:
+    server = request.getfixturevalue("postgres_server")
+    if isinstance(server, str):
+        unavailable(server)
+    location = await server.fresh(template)
+    yield location
+    await server.drop(location)
+
+
+@pytest.fixture
+async def database_location(engine: str, request: pytest.FixtureRequest) -> AsyncIterator[Location]:
+    """This test's database with the shipped catalog: the SQLite copy at `database_path`, or a PostgreSQL database."""
+    if engine == "sqlite":
+        yield request.getfixturevalue("database_path")
+        return
+    async for location in _postgres_database(request, "showbot_seeded"):
+        yield location
+
+
+@pytest.fixture
+async def empty_location(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Location]:
+    """Where this test's empty (migrated, catalog-less) database is: a new SQLite file, or a PostgreSQL database."""
+    if engine == "sqlite":
+        yield tmp_path / "empty.sqlite3"
+        return
+    async for location in _postgres_database(request, "showbot_empty"):
+        yield location
+
+
+@pytest.fixture
+async def db(database_location: Location) -> AsyncIterator[Database]:
+    async with open_database(database_location) as database:
         yield database
 
 

@@ -18,7 +18,7 @@ from bot.catalog.records import CatalogFormatError
 from bot.catalog.staging import import_staged
 from bot.catalog.validation import parse_document
 from bot.common.text import normalise
-from bot.storage import Database, connect_sync, open_database
+from bot.storage import Database, IntegrityError, connect_sync, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "data" / "catalog.schema.json").read_text())
@@ -182,7 +182,7 @@ async def test_database_error_mid_import_rolls_back(tmp_path: Path, importer: An
             """CREATE TRIGGER refuse BEFORE INSERT ON shows WHEN new.title = 'Second'
                BEGIN SELECT RAISE(ABORT, 'no'); END"""
         )
-        with pytest.raises(sqlite3.IntegrityError, match="no"):
+        with pytest.raises(IntegrityError, match="no"):
             importer(conn, records)
         assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,9 @@ from bot.recommend.recommender import Recommender
 from bot.recommend.state import GuildState
 from bot.recommend.vote_arrays import VoteArrays
 from bot.recommend.weights import Weights
-from bot.storage import Database, open_database
+from bot.storage import Database, Location, open_database
+
+pytestmark = pytest.mark.both_engines  # every store here runs on SQLite and on PostgreSQL
 
 MOVIELENS = SHARED_DATA / "movielens" / "ml-latest-small"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -99,8 +100,8 @@ class Votes:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_database(tmp_path / "showbot.sqlite3") as database:
+async def db(empty_location: Location) -> AsyncIterator[Database]:
+    async with open_database(empty_location) as database:
         await _make_catalog(database)
         yield database
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.common.clock import FakeClock, utc_iso
 from bot.common.render import KEYCAPS
-from bot.storage import Database, open_database
+from bot.storage import Database, IntegrityError, Location, open_database
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -28,6 +26,8 @@ from bot.votes import (
     show_emoji_map,
 )
 from bot.votes.events import ReconcileMessage, VoteEvent
+
+pytestmark = pytest.mark.both_engines  # every store here runs on SQLite and on PostgreSQL
 
 VoteKey = tuple[int, int, int]
 GUILD, OTHER_GUILD = 1000, 2000
@@ -82,8 +82,8 @@ async def tracked_store(db: Database) -> VoteStore:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_database(tmp_path / "listeners.sqlite3") as database:
+async def db(empty_location: Location) -> AsyncIterator[Database]:
+    async with open_database(empty_location) as database:
         await add_shows(database)
         yield database
 
@@ -179,7 +179,7 @@ async def test_a_rolled_back_batch_is_not_heard_and_a_failing_listener_breaks_no
     store.add_listener(recorder)
     await store.apply_batch([CommandVote(GUILD, 1, SHOW_A, 1)])  # the broken listener is logged, the next one runs
     assert recorder.changes == [VoteChange(GUILD, 1, SHOW_A, None, 1)]
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
         await store.apply_batch([CommandVote(GUILD, 1, SHOW_B, 1), CommandVote(GUILD, 1, 999_999, 1)])
     assert len(recorder.calls) == 1
     assert await stored_values(db) == {(GUILD, 1, SHOW_A): 1}

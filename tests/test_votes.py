@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.common.clock import FakeClock, utc_iso
 from bot.common.render import KEYCAPS
-from bot.storage import Database, open_database
+from bot.storage import Database, DatabaseUrl, IntegrityError, Location, open_database
 from bot.votes import (
     THUMBS_DOWN,
     THUMBS_UP,
@@ -36,6 +35,8 @@ from bot.votes import (
 from bot.votes.events import ReconcileCounts, VoteEvent
 from bot.votes.tallies import net_votes, top_shows, wilson_lower_bound
 
+pytestmark = pytest.mark.both_engines  # every store here runs on SQLite and on PostgreSQL
+
 GUILD = 1000
 OTHER_GUILD = 2000
 CHANNEL = 10
@@ -54,8 +55,8 @@ async def add_shows(db: Database, count: int = 12) -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_database(tmp_path / "votes.sqlite3") as database:
+async def db(empty_location: Location) -> AsyncIterator[Database]:
+    async with open_database(empty_location) as database:
         await add_shows(database)
         yield database
 
@@ -307,23 +308,41 @@ async def test_interleaved_listeners_store_what_the_gateway_order_says(
 
 
 async def test_a_database_error_drops_one_event_and_the_consumer_goes_on(store: VoteStore, db: Database) -> None:
-    # A real SQLite error for one member: a temporary trigger on this connection aborts his inserts.
-    await db.connection.execute(
-        """CREATE TEMP TRIGGER injected_failure BEFORE INSERT ON votes WHEN new.user_id = 666
-           BEGIN SELECT RAISE(ABORT, 'injected failure'); END"""
-    )
+    # A real database error for one member: a trigger aborts his inserts.
+    await inject_failure(db, "votes", "user_id = 666")
     events = [add(7, MSG_A, THUMBS_UP), add(666, MSG_A, THUMBS_UP), add(8, MSG_B, THUMBS_DOWN)]
     processor = await run(store, events)
     assert set(await stored(db)) == {(GUILD, 7, SHOW_A), (GUILD, 8, SHOW_B)}
     assert (processor.stats.failed_batches, processor.stats.failed_events) == (1, 1)
     processor = VoteProcessor(store)
     processor.start()
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    with pytest.raises(IntegrityError, match="injected failure"):
         await processor.submit_and_wait(CommandVote(GUILD, 666, SHOW_C, 1))
     processor.submit(add(9, MSG_B, THUMBS_UP))  # still consuming
     await processor.stop()
     assert (GUILD, 9, SHOW_B) in await stored(db)
-    assert await db.fetchval("PRAGMA integrity_check") == "ok"
+    if db.engine == "sqlite":
+        assert await db.fetchval("PRAGMA integrity_check") == "ok"
+
+
+async def inject_failure(db: Database, table: str, condition: str) -> None:
+    """A trigger that refuses an insert into `table` when `condition` holds of the new row (a constraint error)."""
+    if db.engine == "sqlite":
+        await db.execute(
+            f"""CREATE TRIGGER injected_failure BEFORE INSERT ON {table} WHEN new.{condition}
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END"""
+        )
+        return
+    await db.execute(
+        f"""CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.{condition} THEN RAISE EXCEPTION 'injected failure' USING ERRCODE = 'check_violation'; END IF;
+                RETURN NEW;
+            END $$"""
+    )
+    await db.execute(
+        f"CREATE TRIGGER injected_failure BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION injected_failure()"
+    )
 
 
 class FlakyStore(VoteStore):
@@ -602,7 +621,10 @@ async def test_cli_votes_export_json_jsonl_and_table(
 
     await store.set_vote(GUILD, 7, SHOW_A, 1, "command")
     await store.set_vote(OTHER_GUILD, 8, SHOW_B, -1, "reaction", message_id=MSG_B, emoji=THUMBS_DOWN)
-    monkeypatch.setenv("DATABASE_PATH", str(db.path))
+    if isinstance(db.location, DatabaseUrl):
+        monkeypatch.setenv("DATABASE_URL", db.location.url)
+    else:
+        monkeypatch.setenv("DATABASE_PATH", str(db.location))
     # main() runs its own event loop: call it from a worker thread.
     assert await asyncio.to_thread(main, ["votes", "export", "--json"]) == 0
     everything = json.loads(capsys.readouterr().out)

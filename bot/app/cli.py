@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from bot.common.config import ConfigError, Settings
 from bot.common.errors import UserFacingError
-from bot.storage import Database, DatabaseError, open_database
+from bot.storage import Database, DatabaseError, database_location, open_database
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -147,7 +147,7 @@ async def open_catalog(settings: Settings) -> AsyncIterator[Database]:
     """The configured database, migrated, and seeded with the shipped catalog when it holds no show yet."""
     from bot.catalog import seed_if_empty
 
-    async with open_database(settings.database_path) as db:
+    async with open_database(database_location(settings)) as db:
         await seed_if_empty(db)
         yield db
 
@@ -218,7 +218,7 @@ def _votes(args: argparse.Namespace, settings: Settings) -> int:
     from bot.votes import VoteStore, votes_table
 
     async def export() -> list[dict[str, Any]]:
-        async with open_database(settings.database_path) as db:
+        async with open_database(database_location(settings)) as db:
             return await VoteStore(db).export(args.guild)
 
     rows = asyncio.run(export())
@@ -247,7 +247,7 @@ async def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
         return await import_netflix(settings, args.path)
     progress = _progress_bar("Importing")
     try:
-        summary = await asyncio.to_thread(import_path, settings.database_path, args.path, progress=progress)
+        summary = await asyncio.to_thread(import_path, database_location(settings), args.path, progress=progress)
     except CatalogFormatError as exc:
         raise UserFacingError(f"Nothing imported: {exc}.") from None
     finally:

@@ -252,7 +252,7 @@ class ShowBot(commands.AutoShardedBot):
         capped candidate sets slower; the rebuilt one is what a restart would load. Shows changed meanwhile are
         learned again after the swap."""
         started = now_iso()  # the importer's clock: rows updated from now on are re-read after the swap
-        index = await asyncio.to_thread(SearchIndex.load_sync, self.db.path)
+        index = await asyncio.to_thread(SearchIndex.load_sync, self.db.location)
         self.titles.index = index
         await self.titles.refresh(await shows_updated_since(self.db, started))
 

@@ -13,7 +13,7 @@ import discord
 from bot.app.core import ShowBot
 from bot.catalog import seed_if_empty
 from bot.common.config import Settings
-from bot.storage import open_database
+from bot.storage import database_location, open_database
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def run_bot(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        async with open_database(settings.database_path) as db:
+        async with open_database(database_location(settings)) as db:
             seeded = await seed_if_empty(db)
             if seeded is not None:
                 log.info("Seeded the empty catalog: %s", seeded.line())

@@ -55,7 +55,7 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     if filters.status:
         clauses.append("s.status = ?")
         parameters.append(filters.status)
-    return (" AND ".join(clauses) or "1"), parameters
+    return (" AND ".join(clauses) or "1 = 1"), parameters
 
 
 def _summary(row: Any) -> ShowSummary:

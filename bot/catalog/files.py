@@ -13,7 +13,7 @@ from bot.catalog.records import CatalogFormatError, ShowRecord
 from bot.catalog.staging import import_staged
 from bot.catalog.validation import parse_document
 from bot.common.paths import CATALOG_DIR
-from bot.storage import Database, connect_sync
+from bot.storage import Database, Location, connect_sync
 
 
 def load_records(path: Path) -> list[ShowRecord]:
@@ -27,9 +27,9 @@ def load_records(path: Path) -> list[ShowRecord]:
     return parse_document(document)
 
 
-def import_path(db_path: Path, path: Path, *, progress: Callable[[int], None] | None = None) -> ImportSummary:
+def import_path(location: Location, path: Path, *, progress: Callable[[int], None] | None = None) -> ImportSummary:
     records = load_records(path)
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         return import_staged(conn, records, progress=progress)
     finally:
@@ -47,7 +47,7 @@ async def seed_if_empty(db: Database) -> ImportSummary | None:
 
     def seed() -> ImportSummary:
         records = [record for path in shipped_catalog_files() for record in load_records(path)]
-        conn = connect_sync(db.path)
+        conn = connect_sync(db.location)
         try:
             return import_records(conn, records)
         finally:

@@ -37,8 +37,6 @@ VOLATILE_FIELDS = (
     "official_site",
 )
 LIVE_SOURCES = ("tvmaze", "tmdb")
-# 64 MiB: an import's index updates stay in memory until COMMIT.
-IMPORT_CACHE_PRAGMA = "PRAGMA cache_size = -65536"
 
 
 @dataclass(slots=True)
@@ -92,8 +90,8 @@ def import_records(
     every show's popularity ("all"), only the changed shows' ("changed": a page of a long run, which derives all at its
     end) or nothing ("none": the caller does it once after many imports, from `popularity_inputs`)."""
     summary = ImportSummary()
-    conn.execute(IMPORT_CACHE_PRAGMA)
-    conn.execute("BEGIN IMMEDIATE")
+    conn.prepare_bulk_writes()
+    conn.begin()
     try:
         importer = _Importer(conn)
         for count, record in enumerate(records, start=1):
@@ -112,9 +110,9 @@ def import_records(
         if state is not None:
             conn.execute(SET_STATE_SQL, state)
     except BaseException:
-        conn.execute("ROLLBACK")
+        conn.rollback()
         raise
-    conn.execute("COMMIT")
+    conn.commit()
     return summary
 
 
@@ -152,20 +150,24 @@ class _Importer:
             }
             if number_column is not None and number is not None:
                 columns[number_column] = number
-            cursor = self.conn.execute(
-                f"INSERT INTO shows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                list(columns.values()),
+            show_id = int(
+                self.conn.execute(
+                    f"INSERT INTO shows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) RETURNING id",
+                    list(columns.values()),
+                ).fetchone()[0]
             )
-            show_id = int(cursor.lastrowid or 0)
             if number is not None:
                 self.popularity_inputs.append(show_id)
             self.add_details(show_id, record)
             return "added"
 
         existing = self.conn.execute("SELECT * FROM shows WHERE id = ?", (show_id,)).fetchone()
-        given_by = dict(
-            self.conn.execute("SELECT field, source FROM show_field_sources WHERE show_id = ?", (show_id,)).fetchall()
-        )
+        given_by = {
+            str(field): str(source)
+            for field, source in self.conn.execute(
+                "SELECT field, source FROM show_field_sources WHERE show_id = ?", (show_id,)
+            )
+        }
         changed: dict[str, Any] = {}
         if number_column is not None and number is not None and number != existing[number_column]:
             changed[number_column] = number  # only this source writes its own number
@@ -216,7 +218,7 @@ class _Importer:
     def genre_id(self, name: str) -> int:
         key = name.casefold()
         if key not in self._genre_ids:
-            self.conn.execute("INSERT OR IGNORE INTO genres (name) VALUES (?)", (name,))
+            self.conn.execute("INSERT INTO genres (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
             row = self.conn.execute("SELECT id FROM genres WHERE name = ?", (name,)).fetchone()
             self._genre_ids[key] = int(row[0])
         return self._genre_ids[key]
@@ -228,8 +230,11 @@ class _Importer:
         ).fetchone()
         if row:
             return int(row[0])
-        cursor = self.conn.execute("INSERT INTO people (name, name_norm) VALUES (?, ?)", (name, name_norm))
-        return int(cursor.lastrowid or 0)
+        return int(
+            self.conn.execute(
+                "INSERT INTO people (name, name_norm) VALUES (?, ?) RETURNING id", (name, name_norm)
+            ).fetchone()[0]
+        )
 
     def add_credits(self, show_id: int, role: str, entries: Sequence[tuple[str, str, str]], source: str) -> int:
         """Insert (name, character, job) credits not yet present, after the existing ones of that role."""
@@ -270,8 +275,8 @@ class _Importer:
             if known is not None and role == "cast":
                 continue  # the character the catalog already has wins (the curated one first): never a second one
             added += self.changes(
-                """INSERT OR IGNORE INTO credits (show_id, person_id, role, character, job, billing, source)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO credits (show_id, person_id, role, character, job, billing, source)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 (show_id, person, role, character, job, next_billing + added, source),
             )
         return added
@@ -280,17 +285,18 @@ class _Importer:
         """Merge the list fields of `record` into the show; returns how many rows were added or changed."""
         source = record.source
         changed = self.changes(
-            "INSERT OR IGNORE INTO show_sources (show_id, source, fetched_at) VALUES (?, ?, ?)",
+            "INSERT INTO show_sources (show_id, source, fetched_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (show_id, source, self.stamp),
         )
         for title in record.alt_titles:
             changed += self.changes(
-                "INSERT OR IGNORE INTO show_titles (show_id, title, title_norm) VALUES (?, ?, ?)",
+                "INSERT INTO show_titles (show_id, title, title_norm) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (show_id, title, normalise(title)),
             )
         for genre in record.genres:
             changed += self.changes(
-                "INSERT OR IGNORE INTO show_genres (show_id, genre_id) VALUES (?, ?)", (show_id, self.genre_id(genre))
+                "INSERT INTO show_genres (show_id, genre_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (show_id, self.genre_id(genre)),
             )
         # Creators are a fact, not a list to pool: a source adds them only where no other source has named any (a
         # dataset's episode directors must not join the curated creators).
@@ -303,8 +309,8 @@ class _Importer:
         changed += self.add_credits(show_id, "crew", [(c.name, "", c.job) for c in record.crew], source)
         for video in record.videos:
             changed += self.changes(
-                """INSERT OR IGNORE INTO videos (show_id, url, site, kind, name, official, season, source)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO videos (show_id, url, site, kind, name, official, season, source)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 (show_id, video.url, video.site, video.kind, video.name, int(video.official), video.season, source),
             )
         releases = list(record.releases)
@@ -318,7 +324,7 @@ class _Importer:
                    ON CONFLICT (show_id, kind, date, service, region) DO UPDATE
                    SET previous_episode = excluded.previous_episode
                    WHERE excluded.previous_episode IS NOT NULL
-                   AND releases.previous_episode IS NOT excluded.previous_episode""",
+                   AND releases.previous_episode IS DISTINCT FROM excluded.previous_episode""",
                 (
                     show_id,
                     release.kind,
@@ -347,7 +353,7 @@ class _Importer:
                 """INSERT INTO availability (show_id, service, region, kind, link, source, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (show_id, service, region, kind) DO UPDATE SET link = excluded.link
-                   WHERE availability.link IS NOT excluded.link""",
+                   WHERE availability.link IS DISTINCT FROM excluded.link""",
                 (show_id, offer.service, offer.region, offer.kind, offer.link, source, self.stamp),
             )
         return changed

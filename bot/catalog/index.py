@@ -22,11 +22,10 @@ import logging
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from bot.common.text import normalise
-from bot.storage import connect_sync
+from bot.storage import Location, connect_sync
 
 if TYPE_CHECKING:
     from bot.catalog.typos import LetterCounts
@@ -87,23 +86,25 @@ class TitleIndex:
             alternatives.setdefault(show_id, []).append(title)
         # Entries are numbered in popularity order, so that posting lists (kept in entry order) list popular
         # titles first and a capped candidate set keeps the popular ones.
-        async with db.reader.execute(
+        async for rows in db.fetch_chunks(
             "SELECT id, title, premiered, popularity FROM shows ORDER BY popularity DESC, id"
-        ) as cursor:
-            while rows := await cursor.fetchmany(5000):
-                for show_id, title, premiered, popularity in rows:
-                    index._add_show(show_id, [title, *alternatives.get(show_id, ())], year_of(premiered), popularity)
+        ):
+            for show_id, title, premiered, popularity in rows:
+                index._add_show(show_id, [title, *alternatives.get(show_id, ())], year_of(premiered), popularity)
         index._finish_bulk_load()
         log.info("Search index: %d shows, %d titles", len(index), len(index._entry_norm))
         return index
 
     @classmethod
-    def load_sync(cls, db_path: Path) -> Self:
+    def load_sync(cls, location: Location) -> Self:
         """What load() builds, read on a connection of the calling thread: a worker thread rebuilds the index (seconds
         at 90,000 shows) while the event loop keeps serving from the current one."""
-        conn = connect_sync(db_path, read_only=True)
+        conn = connect_sync(location, read_only=True)
         try:
-            alternatives = conn.execute("SELECT show_id, title FROM show_titles WHERE is_primary = 0").fetchall()
+            alternatives = [
+                (int(show_id), str(title))
+                for show_id, title in conn.execute("SELECT show_id, title FROM show_titles WHERE is_primary = 0")
+            ]
             shows = conn.execute("SELECT id, title, premiered, popularity FROM shows").fetchall()
         finally:
             conn.close()

@@ -31,14 +31,14 @@ _RANKS = {column: f"rank_{source}" for source, column in SOURCE_POPULARITY_COLUM
 _PERCENTILE_SUM = " + ".join(
     f"COALESCE((SELECT percentile FROM {table} WHERE value = shows.{column}), 0)" for column, table in _RANKS.items()
 )
-_SOURCES_HAD = " + ".join(f"({column} IS NOT NULL)" for column in _RANKS)
-_DERIVED = f"ROUND(({_PERCENTILE_SUM}) / ({_SOURCES_HAD}), 4)"  # rounded: float noise rewrites no row
+_SOURCES_HAD = " + ".join(f"(CASE WHEN {column} IS NOT NULL THEN 1 ELSE 0 END)" for column in _RANKS)
+_DERIVED = f"ROUND(CAST(({_PERCENTILE_SUM}) / ({_SOURCES_HAD}) AS NUMERIC), 4)"  # rounded: float noise rewrites no row
 # One statement, one pass over the shows: each source's value -> percentile table, then every show that has a number
 # gets the mean of its percentiles, written only where it changes. Column names come from SOURCE_POPULARITY_COLUMNS.
 _RECOMPUTE_SQL = f"""
 WITH {", ".join(_percentiles(table, column) for column, table in _RANKS.items())}
 UPDATE shows SET popularity = {_DERIVED}
-WHERE ({" OR ".join(f"{column} IS NOT NULL" for column in _RANKS)}) AND popularity IS NOT {_DERIVED}"""
+WHERE ({" OR ".join(f"{column} IS NOT NULL" for column in _RANKS)}) AND popularity IS DISTINCT FROM {_DERIVED}"""
 
 
 def recompute_popularity(conn: SyncConnection, show_ids: Iterable[int] | None = None) -> int:
@@ -50,20 +50,13 @@ def recompute_popularity(conn: SyncConnection, show_ids: Iterable[int] | None = 
     bot re-reads it); the others' percentiles shift by a fraction, in the same order among shows with the same
     sources, and the bot's in-memory copies take them at the next rebuild of the title index or restart."""
     if show_ids is None:
-        conn.execute(_RECOMPUTE_SQL)
-        return _changes(conn)
+        return conn.execute(_RECOMPUTE_SQL).rowcount
     ids = sorted(set(show_ids))
     changed = 0
     for start in range(0, len(ids), 500):  # SQLite's parameter limit
         chunk = ids[start : start + 500]
-        conn.execute(_RECOMPUTE_SQL + f" AND id IN ({','.join('?' * len(chunk))})", chunk)
-        changed += _changes(conn)
+        changed += conn.execute(_RECOMPUTE_SQL + f" AND id IN ({','.join('?' * len(chunk))})", chunk).rowcount
     return changed
-
-
-def _changes(conn: SyncConnection) -> int:
-    # The driver's rowcount is -1 for a statement that starts with WITH; SQLite's own count is exact.
-    return int(conn.execute("SELECT changes()").fetchone()[0])
 
 
 def popularity_sources(row: Row) -> list[str]:

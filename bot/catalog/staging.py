@@ -5,27 +5,48 @@ write lock, and only the writes it planned run on the database, grouped per tabl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from bot.catalog.importer import IMPORT_CACHE_PRAGMA, ImportSummary, import_records
+from bot.catalog.importer import ImportSummary, import_records
 from bot.catalog.records import ShowRecord
 from bot.storage import SyncConnection, SyncCursor, WritePlan, write_prepared_on_snapshot
 
 _WRITE_STATEMENT = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
-class _RecordingConnection:
+class _RecordingConnection(SyncConnection):
     """The staging copy, noting every write statement (with its parameters) in the order it ran."""
 
     def __init__(self, conn: SyncConnection) -> None:
         self.conn = conn
+        self.engine = conn.engine
+        self.location = conn.location
         self.writes: list[tuple[str, Sequence[Any]]] = []
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> SyncCursor:
         if _WRITE_STATEMENT.match(sql):
             self.writes.append((sql, tuple(parameters)))
         return self.conn.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        for parameters in rows:
+            self.execute(sql, parameters)
+
+    def begin(self) -> None:
+        self.conn.begin()
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def prepare_bulk_writes(self) -> None:
+        self.conn.prepare_bulk_writes()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 _WRITTEN_TABLE = re.compile(
@@ -80,11 +101,10 @@ def import_staged(
 
     def prepare(copy: SyncConnection) -> tuple[ImportSummary, WritePlan]:
         recorder = _RecordingConnection(copy)
-        # The recorder stands in for the connection: the importer only calls execute().
-        summary = import_records(recorder, records, progress=progress)  # type: ignore[arg-type]
+        summary = import_records(recorder, records, progress=progress)
         return summary, _write_plan(recorder.writes)
 
-    conn.execute(IMPORT_CACHE_PRAGMA)
+    conn.prepare_bulk_writes()
     summary, lock_seconds = write_prepared_on_snapshot(conn, prepare, what="the import")
     summary.lock_seconds = lock_seconds
     return summary

@@ -24,6 +24,17 @@ GLOBAL_REQUESTS_PER_SECOND = 48
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 
 
+# postgresql:// or postgres://, then something: the driver checks the rest (host, port, database) when it connects.
+_POSTGRESQL_URL = re.compile(r"^postgres(?:ql)?://\S+$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@.*)$", re.IGNORECASE)
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ***, for anything that is logged or shown."""
+    match = _URL_PASSWORD.match(url)
+    return f"{match['head']}***{match['tail']}" if match else url
+
+
 class ConfigError(Exception):
     """A missing or malformed setting. The message is one sentence naming the variable and what to do."""
 
@@ -32,6 +43,9 @@ class ConfigError(Exception):
 class Settings:
     discord_token: str | None = field(default=None, repr=False)  # repr=False: the token never reaches a log
     database_path: Path = DEFAULT_DATABASE_PATH
+    # A PostgreSQL server (postgresql://user:password@host:port/dbname) instead of the SQLite file at database_path.
+    # repr=False: its password never reaches a log (`database_description` masks it).
+    database_url: str | None = field(default=None, repr=False)
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     discord_api_base_url: str | None = None
@@ -50,6 +64,11 @@ class Settings:
     # This process's share of Discord's global REST limit (50 requests per second per bot, shared by every process):
     # all of it (48, a margin under 50) for one process; `python -m bot cluster` gives each of N processes 48 / N.
     rest_requests_per_second: float = GLOBAL_REQUESTS_PER_SECOND
+
+    @property
+    def database_description(self) -> str:
+        """Where the database is, for logs and messages: the URL with its password masked, or the SQLite path."""
+        return mask_password(self.database_url) if self.database_url else str(self.database_path)
 
     @property
     def holds_shard_zero(self) -> bool:
@@ -103,9 +122,16 @@ class Settings:
                 f"REST_REQUESTS_PER_SECOND must be a number from 0.1 to {GLOBAL_REQUESTS_PER_SECOND} (this process's "
                 f"share of Discord's global limit); unset it to use {GLOBAL_REQUESTS_PER_SECOND}."
             )
+        database_url = env.get("DATABASE_URL")
+        if database_url is not None and not _POSTGRESQL_URL.match(database_url):
+            raise ConfigError(
+                "DATABASE_URL must be a PostgreSQL URL like postgresql://user:password@host:5432/showbot "
+                "(unset it to use the SQLite file at DATABASE_PATH)."
+            )
         return cls(
             discord_token=token,
             database_path=Path(env.get("DATABASE_PATH", str(DEFAULT_DATABASE_PATH))).expanduser(),
+            database_url=database_url,
             dev_guild_id=_snowflake(env, "DEV_GUILD_ID"),
             log_level=log_level,
             discord_api_base_url=_url(env, "DISCORD_API_BASE_URL", ("http", "https")),

@@ -94,7 +94,7 @@ def leave_last_out(votes: Sequence[RatingEvent]) -> tuple[Split, Split]:
 async def build_database(path: Path, movies: Iterable[Movie], votes: Iterable[RatingEvent]) -> None:
     """A fresh Showbot database holding the movies as catalog items and the votes of one server."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    async with open_database(path) as db, db.transaction() as conn:
+    async with open_database(path) as db, db.transaction() as tx:
         genre_ids: dict[str, int] = {}
         show_rows, genre_rows = [], []
         for movie in movies:
@@ -103,13 +103,13 @@ async def build_database(path: Path, movies: Iterable[Movie], votes: Iterable[Ra
             for genre in movie.genres:
                 genre_ids.setdefault(genre, len(genre_ids) + 1)
                 genre_rows.append((movie.movie_id, genre_ids[genre]))
-        await conn.executemany(
+        await tx.executemany(
             "INSERT INTO shows (id, title, title_norm, premiered, source, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
             show_rows,
         )
-        await conn.executemany("INSERT INTO genres (id, name) VALUES (?, ?)", [(i, g) for g, i in genre_ids.items()])
-        await conn.executemany("INSERT INTO show_genres (show_id, genre_id) VALUES (?, ?)", genre_rows)
-        await conn.executemany(
+        await tx.executemany("INSERT INTO genres (id, name) VALUES (?, ?)", [(i, g) for g, i in genre_ids.items()])
+        await tx.executemany("INSERT INTO show_genres (show_id, genre_id) VALUES (?, ?)", genre_rows)
+        await tx.executemany(
             "INSERT INTO votes (guild_id, user_id, show_id, value, source, updated_at)"
             " VALUES (?, ?, ?, ?, 'import', ?)",
             [

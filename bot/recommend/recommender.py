@@ -91,7 +91,8 @@ class Recommender:
                 "SELECT user_id, show_id, value FROM votes WHERE guild_id = ? ORDER BY updated_at, show_id",
                 (guild_id,),
             )
-            state = await asyncio.to_thread(GuildState.build, rows, self.weights)
+            votes = [(int(user_id), int(show_id), int(value)) for user_id, show_id, value in rows]
+            state = await asyncio.to_thread(GuildState.build, votes, self.weights)
             # Votes that arrived while loading may or may not be in the rows read: set_vote is idempotent.
             for user_id, show_id, value in self._pending.pop(guild_id):
                 state.observe_vote(user_id, show_id, value)

@@ -1,39 +1,59 @@
-"""The database: the connection, its migrations, and the one place that knows the database engine.
+"""The database: one engine-neutral interface over SQLite (the embedded default) and PostgreSQL, its migrations,
+and the one place that knows the database engine.
 
-Every feature reads and writes through `Database` (parameterised SQL, one writer, a separate read connection), names
-rows and connections by the types exported here, and never imports the engine's driver itself; the numbered
-migrations under data/migrations are applied by `open_database`. May import: `bot.common` only.
+Every feature reads and writes through `Database` (`fetchone`, `fetchall`, `fetchval`, and `transaction()` yielding
+a `Transaction` with `execute`, `executemany` and the same fetches), with `?` placeholders and portable SQL
+(docs/storage.md); worker threads use a blocking `SyncConnection` (`connect_sync(db.location)`). Rows are `Row`s
+(by position and by name on every engine); the engines' errors arrive as `EngineError`, `IntegrityError` or
+`BusyError`. Features never import a driver. The numbered migrations under data/migrations/<engine>/ are applied
+by `open_database`. May import: `bot.common` only.
 """
 
 from __future__ import annotations
 
-from bot.storage.database import (
-    SET_STATE_SQL,
-    Connection,
-    Database,
+from bot.storage.api import (
+    DatabaseUrl,
+    Engine,
+    Location,
+    Parameters,
+    Reader,
     Row,
-    SyncConnection,
-    SyncCursor,
-    connect_sync,
-    open_database,
+    Transaction,
+    engine_of,
+    is_postgresql_url,
+    mask_url,
 )
-from bot.storage.errors import BUSY_TIMEOUT_MS, DatabaseError, EngineError
+from bot.storage.database import SET_STATE_SQL, Database, database_location, location_of, open_database
+from bot.storage.errors import BUSY_TIMEOUT_MS, BusyError, DatabaseError, EngineError, IntegrityError
 from bot.storage.retry import is_busy, retry_while_locked
 from bot.storage.snapshot import WritePlan, write_prepared_on_snapshot
+from bot.storage.sync import SyncConnection, SyncCursor, connect_sync
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "SET_STATE_SQL",
-    "Connection",
+    "BusyError",
     "Database",
     "DatabaseError",
+    "DatabaseUrl",
+    "Engine",
     "EngineError",
+    "IntegrityError",
+    "Location",
+    "Parameters",
+    "Reader",
     "Row",
     "SyncConnection",
     "SyncCursor",
+    "Transaction",
     "WritePlan",
     "connect_sync",
+    "database_location",
+    "engine_of",
     "is_busy",
+    "is_postgresql_url",
+    "location_of",
+    "mask_url",
     "open_database",
     "retry_while_locked",
     "write_prepared_on_snapshot",

@@ -1,38 +1,17 @@
-"""The SQLite database: connection settings, a connection for writes and one for reads, short serialised write
-transactions, and the row and connection types the features name."""
+"""The database every feature reads and writes through, whichever engine holds it: `open_database` picks the engine
+from where the database lives (an SQLite file, or a PostgreSQL URL)."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
-from bot.storage.errors import BUSY_TIMEOUT_MS, DatabaseError
+from bot.common.config import Settings
+from bot.storage.api import DatabaseUrl, Engine, Location, Parameters, Row, Transaction, is_postgresql_url
 from bot.storage.migrations import Migration, migrate
-
-Row = sqlite3.Row  # what every read returns: indexable by position and by column name
-Connection = aiosqlite.Connection  # what `Database.transaction()` yields
-SyncConnection = sqlite3.Connection  # a blocking connection, for work in a worker thread
-SyncCursor = sqlite3.Cursor  # what `SyncConnection.execute` returns
-
-
-def connect_sync(path: Path, *, read_only: bool = False) -> SyncConnection:
-    """A blocking connection for a worker thread, in autocommit mode with the bot's busy timeout; rows are `Row`s."""
-    if read_only:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    else:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    if not read_only:
-        conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
 
 # Keep (key, value) in bot_state, replacing what was there.
 SET_STATE_SQL = (
@@ -40,57 +19,43 @@ SET_STATE_SQL = (
 )
 
 
-class Database:
-    """The bot's database: one aiosqlite connection for writes, another for reads (WAL mode).
+class Database(ABC):
+    """The bot's database. Reads (`fetchone`, `fetchall`, `fetchval`) see committed data only, never a transaction
+    another task has open; writes go through `transaction()` (or `execute`/`executemany`, one transaction each).
+    Worker threads open their own blocking connection to `location` (`bot.storage.connect_sync`)."""
 
-    Writes go through `transaction()` on `connection`, which holds a lock so that two tasks never interleave
-    statements of one transaction. Reads (`fetchone`, `fetchall`, `fetchval`, and `reader` for cursors) run on
-    their own read-only connection: they see only committed data, never a transaction another task has open, and
-    they do not wait behind a write that waits for SQLite's lock (another process may hold it for seconds).
-    """
+    engine: Engine
+    location: Location
 
-    def __init__(
-        self, connection: aiosqlite.Connection, path: Path, reader: aiosqlite.Connection | None = None
-    ) -> None:
-        self.connection = connection
-        self.reader = reader or connection  # one connection only for ":memory:" (a second would be another database)
-        self.path = path
-        self._write_lock = asyncio.Lock()
+    @abstractmethod
+    async def fetchall(self, sql: str, parameters: Parameters = ()) -> list[Row]: ...
 
-    async def fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.reader.execute(sql, parameters) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+    async def fetchone(self, sql: str, parameters: Parameters = ()) -> Row | None:
+        rows = await self.fetchall(sql, parameters)
+        return rows[0] if rows else None
 
-    async def fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.reader.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
-
-    async def fetchval(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+    async def fetchval(self, sql: str, parameters: Parameters = ()) -> Any:
         row = await self.fetchone(sql, parameters)
         return None if row is None else row[0]
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; one at a time per process."""
-        async with self._write_lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.connection
-            except BaseException:
-                await self.connection.rollback()
-                raise
-            else:
-                await self.connection.commit()
+    async def fetch_chunks(self, sql: str, parameters: Parameters = (), size: int = 5000) -> AsyncIterator[list[Row]]:
+        """The query's rows, `size` at a time: for reading a whole table without holding all of it twice."""
+        rows = await self.fetchall(sql, parameters)
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size]
 
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
-        """One write statement in its own transaction."""
-        async with self.transaction() as conn:
-            await conn.execute(sql, parameters)
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction: committed when the block ends, rolled back on any exception."""
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
+    async def execute(self, sql: str, parameters: Parameters = ()) -> int:
+        """One write statement in its own transaction; returns how many rows it changed."""
+        async with self.transaction() as tx:
+            return await tx.execute(sql, parameters)
+
+    async def executemany(self, sql: str, rows: Iterable[Parameters]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
 
     async def get_state(self, key: str) -> str | None:
         """The value the bot keeps under `key` in bot_state (command sync hashes, catalog sync progress), or None."""
@@ -105,49 +70,51 @@ class Database:
         await self.executemany(SET_STATE_SQL, items)
 
     async def schema_version(self) -> int:
-        return int(await self.fetchval("PRAGMA user_version"))
+        """The highest migration number applied (0: none)."""
+        return max(await self.applied_migrations(), default=0)
+
+    @abstractmethod
+    async def applied_migrations(self) -> set[int]:
+        """The numbers of the migrations this database has applied."""
+
+    @abstractmethod
+    async def apply_migration(self, migration: Migration) -> bool:
+        """Run one migration's statements and record its number, in one transaction; False if another process
+        applied it first (nothing done)."""
 
     async def migrate(self, migrations: Sequence[Migration] | None = None) -> int:
         """Apply every migration newer than the database (bot.storage.migrations). Returns the new version."""
         return await migrate(self, migrations)
 
+    def describe(self) -> str:
+        """Where the database is, for messages (a URL's password masked)."""
+        return str(self.location)
+
+
+def location_of(value: str | Path) -> Location:
+    """A PostgreSQL URL (postgresql://...) or the path of an SQLite file."""
+    if isinstance(value, str) and is_postgresql_url(value):
+        return DatabaseUrl(value)
+    return Path(value)
+
+
+def database_location(settings: Settings) -> Location:
+    """Where the settings put the database: DATABASE_URL's PostgreSQL server if set, else the SQLite file."""
+    return DatabaseUrl(settings.database_url) if settings.database_url else settings.database_path
+
 
 @asynccontextmanager
-async def open_database(path: Path | str, *, migrate: bool = True) -> AsyncIterator[Database]:
-    """Open (creating if needed) the database at `path`, with WAL, foreign keys and a busy timeout: a connection
-    for writes and a read-only one for reads."""
-    path = Path(path)
-    in_memory = str(path) == ":memory:"
-    try:
-        if not in_memory:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # Opened once without aiosqlite first: when aiosqlite fails to connect, its worker thread later reports into
-        # the closed event loop, and a traceback follows the one-line error.
-        sqlite3.connect(path).close()
-        connection = await aiosqlite.connect(path, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        raise DatabaseError(f"cannot open the database {path}: {exc}; check DATABASE_PATH.") from exc
-    reader: aiosqlite.Connection | None = None
-    try:
-        try:
-            connection.row_factory = sqlite3.Row
-            await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-            await connection.execute("PRAGMA journal_mode = WAL")
-            await connection.execute("PRAGMA synchronous = NORMAL")
-            await connection.execute("PRAGMA foreign_keys = ON")
-            if not in_memory:
-                reader = await aiosqlite.connect(path, isolation_level=None)
-                reader.row_factory = sqlite3.Row
-                await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-                await reader.execute("PRAGMA foreign_keys = ON")  # as the writer: PRAGMA reads tell the truth
-                await reader.execute("PRAGMA query_only = ON")  # a write here would bypass transaction()
-            database = Database(connection, path, reader)
-            if migrate:
-                await database.migrate()
-        except sqlite3.DatabaseError as exc:  # not an SQLite file, or one this process may not write
-            raise DatabaseError(f"cannot use {path} as the Showbot database ({exc}); check DATABASE_PATH.") from exc
-        yield database
-    finally:
-        if reader is not None:
-            await reader.close()
-        await connection.close()
+async def open_database(where: Location | str, *, migrate: bool = True) -> AsyncIterator[Database]:
+    """Open the database at `where` (an SQLite path, created if needed, or a PostgreSQL URL), migrated to this
+    Showbot's schema unless `migrate=False`; closed when the block ends."""
+    location = location_of(where) if isinstance(where, str) else where
+    if isinstance(location, DatabaseUrl):
+        from bot.storage.postgresql import open_postgresql
+
+        async with open_postgresql(location, migrate=migrate) as database:
+            yield database
+    else:
+        from bot.storage.sqlite import open_sqlite
+
+        async with open_sqlite(location, migrate=migrate) as sqlite_database:
+            yield sqlite_database

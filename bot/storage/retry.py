@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from bot.storage.errors import BUSY_TIMEOUT_MS
+from bot.storage.errors import BUSY_TIMEOUT_MS, BusyError
 
 log = logging.getLogger(__name__)
 
 
 def is_busy(exc: BaseException) -> bool:
-    """Whether `exc` is SQLite's "database is locked/busy": another connection holds the lock; worth retrying."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in BUSY_CODES
+    """Whether `exc` says another connection holds a lock (or a concurrent write got in first): worth retrying."""
+    return isinstance(exc, BusyError)
 
 
-BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 LOCK_RETRY_FIRST, LOCK_RETRY_MAX = 0.05, 2.0  # seconds between tries while the database is locked (doubling)
 STALL_WARNING_EVERY = 30.0  # seconds between warnings while something waits for the lock
 T = TypeVar("T")

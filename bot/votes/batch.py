@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.storage import Connection
+from bot.storage import Transaction
 from bot.votes.emoji import emoji_key
 from bot.votes.events import (
     CommandVote,
@@ -49,7 +49,9 @@ _FORGET_MEMBER = "DELETE FROM votes WHERE guild_id = ? AND user_id = ? RETURNING
 _LOAD_VOTES = f"""
     SELECT {", ".join("v." + column for column in VOTE_COLUMNS.split(", "))}
     FROM json_each(?) AS k
-    CROSS JOIN votes AS v ON v.guild_id = k.value ->> 0 AND v.user_id = k.value ->> 1 AND v.show_id = k.value ->> 2
+    CROSS JOIN votes AS v
+    ON v.guild_id = CAST(k.value ->> 0 AS BIGINT) AND v.user_id = CAST(k.value ->> 1 AS BIGINT)
+    AND v.show_id = CAST(k.value ->> 2 AS BIGINT)
 """
 
 
@@ -58,7 +60,7 @@ class VoteBatch:
     """The state of one transaction: votes and reactions read once, changed in memory in event order, written once."""
 
     store: VoteStore
-    conn: Connection
+    conn: Transaction
     now: str
     votes: dict[VoteKey, Vote | None] = field(default_factory=dict)
     dirty_votes: set[VoteKey] = field(default_factory=set)
@@ -86,10 +88,9 @@ class VoteBatch:
             return
         for key in missing:
             self.votes[key] = None
-        async with self.conn.execute(_LOAD_VOTES, (json.dumps(missing),)) as cursor:
-            for row in await cursor.fetchall():
-                vote = vote_from_row(row)
-                self.votes[(vote.guild_id, vote.user_id, vote.show_id)] = vote
+        for row in await self.conn.fetchall(_LOAD_VOTES, (json.dumps(missing),)):
+            vote = vote_from_row(row)
+            self.votes[(vote.guild_id, vote.user_id, vote.show_id)] = vote
         for key in missing:
             loaded = self.votes[key]
             self.original.setdefault(key, None if loaded is None else loaded.value)
@@ -160,12 +161,12 @@ class VoteBatch:
         if event.emoji is not None and target is None:
             return 0
         await self.flush()  # reactions recorded earlier in this batch must be seen below
-        async with self.conn.execute(
-            "SELECT emoji, user_id FROM vote_reactions WHERE message_id = ?1 AND (?2 IS NULL OR emoji = ?2)"
-            " ORDER BY user_id, emoji",
+        rows = await self.conn.fetchall(
+            "SELECT emoji, user_id FROM vote_reactions"
+            " WHERE message_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR emoji = ?2) ORDER BY user_id, emoji",
             (event.message_id, None if target is None else target.emoji),
-        ) as cursor:
-            cleared = [(str(emoji), int(user_id)) for emoji, user_id in await cursor.fetchall()]
+        )
+        cleared = [(str(emoji), int(user_id)) for emoji, user_id in rows]
         for emoji, user_id in cleared:
             removal = ReactionEvent(False, event.guild_id, user_id, event.message_id, emoji)
             await self.reaction(removal, source="reaction")
@@ -181,8 +182,7 @@ class VoteBatch:
 
     async def forget(self, event: ForgetMember) -> int:
         await self.flush()
-        async with self.conn.execute(_FORGET_MEMBER, (event.guild_id, event.user_id)) as cursor:
-            deleted = list(await cursor.fetchall())
+        deleted = await self.conn.fetchall(_FORGET_MEMBER, (event.guild_id, event.user_id))
         for show_id, value in deleted:
             key = (event.guild_id, event.user_id, int(show_id))
             self.original.setdefault(key, int(value))  # a vote this batch had not read yet
@@ -195,8 +195,9 @@ class VoteBatch:
     async def untrack(self, event: Untrack) -> int:
         column = {"message": "message_id", "channel": "channel_id", "guild": "guild_id"}[event.scope]
         # The column name comes from the fixed mapping above, never from input.
-        cursor = await self.conn.execute(
-            f"UPDATE vote_messages SET active = 0 WHERE active = 1 AND {column} IN (SELECT value FROM json_each(?))",
+        count = await self.conn.execute(
+            f"UPDATE vote_messages SET active = 0 WHERE active = 1"
+            f" AND {column} IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
             (json.dumps(list(event.ids)),),
         )
         if event.scope == "message":
@@ -204,7 +205,7 @@ class VoteBatch:
                 self.store._messages.pop(message_id, None)
         else:
             self.store.forget_cached_messages()
-        return cursor.rowcount
+        return count
 
     async def reconcile(self, event: ReconcileMessage) -> ReconcileCounts:
         """Replay what changed on the message while the bot was away: removals first, then additions.
@@ -219,10 +220,10 @@ class VoteBatch:
         if message is None or not message.active:
             return counts
         await self.flush()
-        async with self.conn.execute(
+        rows = await self.conn.fetchall(
             "SELECT emoji, user_id FROM vote_reactions WHERE message_id = ?", (event.message_id,)
-        ) as cursor:
-            known = {(emoji, user_id) for emoji, user_id in await cursor.fetchall()}
+        )
+        known = {(emoji, user_id) for emoji, user_id in rows}
         actual: set[tuple[str, int]] = set()
         for emoji, users in event.reactors.items():
             target = message.target(emoji)
@@ -272,7 +273,8 @@ class VoteBatch:
             )
         if present:
             await self.conn.executemany(
-                "INSERT OR IGNORE INTO vote_reactions (message_id, emoji, user_id) VALUES (?, ?, ?)", present
+                "INSERT INTO vote_reactions (message_id, emoji, user_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                present,
             )
         self.dirty_votes.clear()
         self.reactions.clear()

@@ -16,7 +16,7 @@ async def export_votes(db: Database, guild_id: int | None = None) -> list[dict[s
     rows = await db.fetchall(
         """SELECT v.guild_id, v.user_id, v.show_id, s.title, v.value, v.source, v.updated_at
            FROM votes AS v JOIN shows AS s ON s.id = v.show_id
-           WHERE ?1 IS NULL OR v.guild_id = ?1
+           WHERE CAST(?1 AS BIGINT) IS NULL OR v.guild_id = ?1
            ORDER BY v.guild_id, v.user_id, v.show_id""",
         (guild_id,),
     )

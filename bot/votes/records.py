@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from bot.storage import Row
 from bot.votes.emoji import emoji_key
 
 # How a vote was cast: a reaction, /vote, reconciliation after downtime, an import, a watch night's poll answer, or
@@ -93,7 +94,7 @@ VoteKey = tuple[int, int, int]  # guild, user, show
 ReactionKey = tuple[int, str, int]  # message, emoji, user
 
 
-def vote_from_row(row: Sequence[Any]) -> Vote:
+def vote_from_row(row: Row) -> Vote:
     return Vote(
         guild_id=row[0],
         user_id=row[1],

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.common.clock import Clock, SystemClock, utc_iso
-from bot.storage import Connection, Database, retry_while_locked
+from bot.storage import Database, Reader, Row, retry_while_locked
 from bot.votes.batch import VoteBatch
 from bot.votes.emoji import EmojiMap, emoji_key
 from bot.votes.events import VoteEvent
@@ -37,13 +37,13 @@ _SELECT_VALUE = "SELECT value FROM votes WHERE guild_id = ? AND user_id = ? AND 
 _LOAD_MESSAGES = """
     SELECT m.message_id, m.guild_id, m.channel_id, m.kind, m.created_at, m.active, e.emoji, e.show_id, e.value
     FROM json_each(?) AS k
-    CROSS JOIN vote_messages AS m ON m.message_id = k.value
+    CROSS JOIN vote_messages AS m ON m.message_id = CAST(k.value AS BIGINT)
     LEFT JOIN vote_emoji AS e ON e.message_id = m.message_id
 """
 _MESSAGE_CACHE_LIMIT = 20_000
 
 
-def _messages_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, TrackedMessage]:
+def _messages_from_rows(rows: Iterable[Row]) -> dict[int, TrackedMessage]:
     found: dict[int, TrackedMessage] = {}
     for message_id, guild_id, channel_id, kind, created_at, active, emoji, show_id, value in rows:
         message = found.get(message_id)
@@ -107,10 +107,9 @@ class VoteStore:
         if value not in (-1, 1):
             raise ValueError(f"a vote is +1 or -1, not {value!r}")
         vote = Vote(guild_id, user_id, show_id, value, source, message_id, emoji, self._now())
-        async with self.db.transaction() as conn:
-            async with conn.execute(_SELECT_VALUE, (guild_id, user_id, show_id)) as cursor:
-                old = await cursor.fetchone()
-            await conn.execute(UPSERT_VOTE, vote_row(vote))
+        async with self.db.transaction() as tx:
+            old = await tx.fetchone(_SELECT_VALUE, (guild_id, user_id, show_id))
+            await tx.execute(UPSERT_VOTE, vote_row(vote))
         old_value = None if old is None else int(old[0])
         if old_value != value:
             self._notify([VoteChange(guild_id, user_id, show_id, old_value, value)])
@@ -118,8 +117,8 @@ class VoteStore:
 
     async def clear_vote(self, guild_id: int, user_id: int, show_id: int) -> bool:
         key = (guild_id, user_id, show_id)
-        async with self.db.transaction() as conn, conn.execute(DELETE_VOTE + " RETURNING value", key) as cursor:
-            deleted = list(await cursor.fetchall())
+        async with self.db.transaction() as tx:
+            deleted = await tx.fetchall(DELETE_VOTE + " RETURNING value", key)
         self._notify([VoteChange(guild_id, user_id, show_id, int(row[0]), None) for row in deleted])
         return bool(deleted)
 
@@ -164,8 +163,8 @@ class VoteStore:
         )
 
     async def _track(self, message_id: int, guild_id: int, channel_id: int, kind: str, emoji_map: EmojiMap) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        async with self.db.transaction() as tx:
+            await tx.execute(
                 """INSERT INTO vote_messages (message_id, guild_id, channel_id, kind, created_at, active)
                    VALUES (?, ?, ?, ?, ?, 1)
                    ON CONFLICT (message_id) DO UPDATE SET
@@ -173,8 +172,8 @@ class VoteStore:
                        active = 1""",
                 (message_id, guild_id, channel_id, kind, self._now()),
             )
-            await conn.execute("DELETE FROM vote_emoji WHERE message_id = ?", (message_id,))
-            await conn.executemany(
+            await tx.execute("DELETE FROM vote_emoji WHERE message_id = ?", (message_id,))
+            await tx.executemany(
                 "INSERT INTO vote_emoji (message_id, emoji, show_id, value) VALUES (?, ?, ?, ?)",
                 [(message_id, emoji, show_id, value) for emoji, (show_id, value) in emoji_map.items()],
             )
@@ -185,10 +184,10 @@ class VoteStore:
             "SELECT message_id FROM vote_messages WHERE active = 1 AND created_at >= ? ORDER BY created_at, message_id",
             (utc_iso(since),),
         )
-        found = await self._load_messages(self.db.reader, [row[0] for row in rows])
+        found = await self._load_messages(self.db, [row[0] for row in rows])
         return [found[row[0]] for row in rows if row[0] in found]
 
-    async def _load_messages(self, conn: Connection, message_ids: Iterable[int]) -> dict[int, TrackedMessage]:
+    async def _load_messages(self, reader: Reader, message_ids: Iterable[int]) -> dict[int, TrackedMessage]:
         """Tracked messages by id, from the cache or the database (one query for all the misses)."""
         found: dict[int, TrackedMessage] = {}
         missing: list[int] = []
@@ -200,8 +199,7 @@ class VoteStore:
             else:
                 missing.append(message_id)
         if missing:
-            async with conn.execute(_LOAD_MESSAGES, (json.dumps(missing),)) as cursor:
-                loaded = _messages_from_rows(await cursor.fetchall())
+            loaded = _messages_from_rows(await reader.fetchall(_LOAD_MESSAGES, (json.dumps(missing),)))
             if len(self._messages) + len(missing) > _MESSAGE_CACHE_LIMIT:
                 self._messages.clear()
             for message_id in missing:
@@ -220,8 +218,8 @@ class VoteStore:
         On any exception the transaction is rolled back and nothing of the batch is stored.
         """
         try:
-            async with self.db.transaction() as conn:
-                batch = VoteBatch(self, conn, self._now())
+            async with self.db.transaction() as tx:
+                batch = VoteBatch(self, tx, self._now())
                 await batch.prefetch(events)
                 results = [await batch.apply(event) for event in events]
                 await batch.flush()

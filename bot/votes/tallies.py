@@ -31,9 +31,12 @@ def _net_votes_query(guild_filter: str) -> str:
 # Join it once, `LEFT JOIN (NET_VOTES_SQL) AS n ON n.show_id = s.id`: SQLite materialises it from the index in one
 # pass, where a correlated subquery per show would search the votes once per row of the outer query.
 NET_VOTES_SQL = _net_votes_query("guild_id = ?")
-_NET_VOTES_OF_GUILDS_SQL = _net_votes_query("guild_id IN (SELECT value FROM json_each(?))")
+_NET_VOTES_OF_GUILDS_SQL = _net_votes_query("guild_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))")
 # Up and down votes, for rows of `votes AS v` (grouped by the caller).
-_UP_DOWN = "coalesce(sum(v.value = 1), 0) AS up, coalesce(sum(v.value = -1), 0) AS down"
+_UP_DOWN = (
+    "coalesce(sum(CASE WHEN v.value = 1 THEN 1 ELSE 0 END), 0) AS up,"
+    " coalesce(sum(CASE WHEN v.value = -1 THEN 1 ELSE 0 END), 0) AS down"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +114,13 @@ async def top_shows(
         f"""SELECT v.show_id, s.title, {_UP_DOWN}
            FROM votes AS v JOIN shows AS s ON s.id = v.show_id
            WHERE v.guild_id = ?1
-             AND (?2 IS NULL OR v.updated_at >= ?2)
-             AND (?3 IS NULL OR EXISTS (
+             AND (CAST(?2 AS TEXT) IS NULL OR v.updated_at >= ?2)
+             AND (CAST(?3 AS TEXT) IS NULL OR EXISTS (
                  SELECT 1 FROM show_genres AS sg JOIN genres AS g ON g.id = sg.genre_id
                  WHERE sg.show_id = v.show_id AND g.name = ?3))
-             AND (?4 IS NULL OR EXISTS (
+             AND (CAST(?4 AS TEXT) IS NULL OR EXISTS (
                  SELECT 1 FROM availability AS a WHERE a.show_id = v.show_id AND a.service = ?4 COLLATE NOCASE))
-           GROUP BY v.show_id""",
+           GROUP BY v.show_id, s.title""",
         (guild_id, since, genre, service),
     )
     ranked = [TopShow(row[0], row[1], int(row[2]), int(row[3]), wilson_lower_bound(row[2], row[3])) for row in rows]

@@ -7,7 +7,6 @@ post it twice; see bot.weekly.tick for how an interrupted claim is recovered wit
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from bot.common.clock import utc_iso
 from bot.storage import Database, Row
 from bot.weekly.schedule import parse_week_key
 
+CLAIM_CHUNK = 500  # weeks per claiming statement: 5 parameters each, far below every engine's limit
 CATCH_UP_WINDOW = timedelta(hours=24)  # a missed post is made if less late than this, otherwise skipped
 STALE_CLAIM = timedelta(minutes=10)  # a claim this old without a message id: the process died while posting
 
@@ -70,9 +70,10 @@ async def claim_many(db: Database, weeks: Sequence[tuple[int, str, int | None]],
 
     A week not in the ledger is inserted as 'claimed'. A week already there is taken again only when it has no
     message id, is 'claimed' or 'failed', its `retry_at` has passed (an interrupted claim, a transient failure) and
-    it is still inside the catch-up window. Atomic across tasks and processes: the rows are read and written inside
-    one BEGIN IMMEDIATE transaction, which holds SQLite's write lock from its start, so no other writer can claim
-    between the read and the write.
+    it is still inside the catch-up window. Atomic across tasks and processes on every engine: each week is one
+    `INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING` row, so the engine decides, row by row, who inserts a
+    week or retakes it (PostgreSQL locks the conflicting row and checks the condition on its newest version: a second
+    process waiting on it finds the week just claimed and gets nothing back).
     """
     if not weeks:
         return set()
@@ -80,36 +81,27 @@ async def claim_many(db: Database, weeks: Sequence[tuple[int, str, int | None]],
     retry_at = utc_iso(now + STALE_CLAIM)
     window_start = utc_iso(now - CATCH_UP_WINDOW)
     wanted = {(guild_id, week): channel_id for guild_id, week, channel_id in weeks}
-    keys = json.dumps([[guild_id, week] for guild_id, week in wanted])
-    async with db.transaction() as conn:
-        async with conn.execute(
-            """SELECT p.guild_id, p.week, p.status, p.message_id, p.retry_at FROM weekly_posts AS p
-               JOIN json_each(?) AS k ON p.guild_id = k.value ->> 0 AND p.week = k.value ->> 1""",
-            (keys,),
-        ) as cursor:
-            existing = {(int(row[0]), row[1]): row for row in await cursor.fetchall()}
-        fresh = [key for key in wanted if key not in existing]
-        retaken = [
-            key
-            for key, row in existing.items()
-            if row[2] in ("claimed", "failed")
-            and row[3] is None
-            and row[4] is not None
-            and row[4] <= stamp
-            and key[1] > window_start
-        ]
-        await conn.executemany(
-            """INSERT INTO weekly_posts (guild_id, week, status, channel_id, attempts, retry_at, updated_at)
-               VALUES (?, ?, 'claimed', ?, 1, ?, ?)""",
-            [(guild_id, week, wanted[guild_id, week], retry_at, stamp) for guild_id, week in fresh],
-        )
-        await conn.executemany(
-            """UPDATE weekly_posts SET status = 'claimed', attempts = attempts + 1, retry_at = ?, updated_at = ?,
-                   channel_id = coalesce(?, channel_id)
-               WHERE guild_id = ? AND week = ?""",
-            [(retry_at, stamp, wanted[guild_id, week], guild_id, week) for guild_id, week in retaken],
-        )
-    return set(fresh) | set(retaken)
+    rows = [(guild_id, week, channel_id, retry_at, stamp) for (guild_id, week), channel_id in wanted.items()]
+    claimed: set[tuple[int, str]] = set()
+    async with db.transaction() as tx:
+        for start in range(0, len(rows), CLAIM_CHUNK):
+            chunk = rows[start : start + CLAIM_CHUNK]
+            values = ", ".join(["(?, ?, 'claimed', ?, 1, ?, ?)"] * len(chunk))  # only placeholders are formatted in
+            returned = await tx.fetchall(
+                f"""INSERT INTO weekly_posts (guild_id, week, status, channel_id, attempts, retry_at, updated_at)
+                    VALUES {values}
+                    ON CONFLICT (guild_id, week) DO UPDATE SET
+                        status = 'claimed', attempts = weekly_posts.attempts + 1, retry_at = excluded.retry_at,
+                        updated_at = excluded.updated_at,
+                        channel_id = coalesce(excluded.channel_id, weekly_posts.channel_id)
+                    WHERE weekly_posts.status IN ('claimed', 'failed') AND weekly_posts.message_id IS NULL
+                      AND weekly_posts.retry_at IS NOT NULL AND weekly_posts.retry_at <= excluded.updated_at
+                      AND weekly_posts.week > ?
+                    RETURNING guild_id, week""",
+                [value for row in chunk for value in row] + [window_start],
+            )
+            claimed.update((int(row[0]), str(row[1])) for row in returned)
+    return claimed
 
 
 async def mark_posted(
@@ -129,15 +121,15 @@ async def mark_posted(
     PostResult.after_recorded once the tick's posts are all out.
     """
     stamp = utc_iso(now)
-    async with db.transaction() as conn:
-        await conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute(
             """UPDATE weekly_posts SET status = 'posted', channel_id = ?, message_id = ?, detail = NULL,
                    retry_at = NULL, updated_at = ?
                WHERE guild_id = ? AND week = ?""",
             (channel_id, message_id, stamp, guild_id, week),
         )
         if clear_problem:
-            await conn.execute(
+            await tx.execute(
                 "UPDATE guild_settings SET weekly_problem = NULL WHERE guild_id = ? AND weekly_problem IS NOT NULL",
                 (guild_id,),
             )
@@ -156,14 +148,14 @@ async def mark_failed(
     """Record a failed week. `retry_at`: when it may be claimed again (within the catch-up window), None: never.
     `needs_attention`: also record `detail` as the setting's problem for /weekly status."""
     stamp = utc_iso(now)
-    async with db.transaction() as conn:
-        await conn.execute(
+    async with db.transaction() as tx:
+        await tx.execute(
             """UPDATE weekly_posts SET status = 'failed', detail = ?, retry_at = ?, updated_at = ?
                WHERE guild_id = ? AND week = ? AND status != 'posted'""",
             (detail[:500], None if retry_at is None else utc_iso(retry_at), stamp, guild_id, week),
         )
         if needs_attention:
-            await conn.execute(
+            await tx.execute(
                 "UPDATE guild_settings SET weekly_problem = ?, updated_at = ? WHERE guild_id = ?",
                 (detail[:500], stamp, guild_id),
             )

@@ -120,12 +120,11 @@ async def set_weekly(
 
 async def disable_weekly(db: Database, guild_id: int, now: datetime) -> bool:
     """Turn the weekly post off (the schedule is kept for status). Returns whether it was on."""
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE guild_settings SET weekly_enabled = 0, updated_at = ? WHERE guild_id = ? AND weekly_enabled = 1",
-            (utc_iso(now), guild_id),
-        )
-        return cursor.rowcount > 0
+    changed = await db.execute(
+        "UPDATE guild_settings SET weekly_enabled = 0, updated_at = ? WHERE guild_id = ? AND weekly_enabled = 1",
+        (utc_iso(now), guild_id),
+    )
+    return changed > 0
 
 
 async def mark_problem(db: Database, guild_id: int, problem: str, now: datetime) -> None:

@@ -160,13 +160,13 @@ async def due_posts(db: Database, now: datetime, in_guild: Callable[[int], bool]
         )
     if skipped or expired:
         stamp = utc_iso(now)
-        async with db.transaction() as conn:
-            await conn.executemany(
+        async with db.transaction() as tx:
+            await tx.executemany(
                 """INSERT INTO weekly_posts (guild_id, week, status, detail, updated_at) VALUES (?, ?, 'skipped', ?, ?)
                    ON CONFLICT (guild_id, week) DO NOTHING""",
                 [(guild_id, week, detail, stamp) for guild_id, week, detail in skipped],
             )
-            await conn.executemany(
+            await tx.executemany(
                 """UPDATE weekly_posts SET status = 'failed', detail = ?, retry_at = NULL, updated_at = ?
                    WHERE guild_id = ? AND week = ? AND message_id IS NULL AND status IN ('claimed', 'failed')""",
                 [(detail, stamp, guild_id, week) for guild_id, week, detail in expired],

@@ -43,30 +43,30 @@ async def run_background_job(
         if job == "schedule":
             # The streaming schedule (every country) and the US broadcast one, then the broadcast schedule of every
             # other country a server's weekly post lists.
-            summary = await tvmaze_schedule(settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS)
+            summary = await tvmaze_schedule(settings.tvmaze_base_url, db.location, now.date(), SCHEDULE_DAYS)
             for country in await weekly_countries(db):
                 if country != DEFAULT_BROADCAST_COUNTRY:
                     summary.add(
                         await tvmaze_schedule(
-                            settings.tvmaze_base_url, db.path, now.date(), SCHEDULE_DAYS, country=country, web=False
+                            settings.tvmaze_base_url, db.location, now.date(), SCHEDULE_DAYS, country=country, web=False
                         )
                     )
         elif job == "tmdb":
             if not settings.tmdb_api_key:
                 raise SourceError("TMDB needs TMDB_API_KEY")
             summary = await tmdb_enrich(
-                settings.tmdb_base_url, settings.tmdb_api_key, db.path, limit=TMDB_SHOWS_PER_RUN
+                settings.tmdb_base_url, settings.tmdb_api_key, db.location, limit=TMDB_SHOWS_PER_RUN
             )
             # The week's episodes of the shows on the air, beside TVmaze's schedules, for the weekly post.
-            summary.add(await tmdb_on_the_air(settings.tmdb_base_url, settings.tmdb_api_key, db.path))
+            summary.add(await tmdb_on_the_air(settings.tmdb_base_url, settings.tmdb_api_key, db.location))
             # Titles and synopses in other languages, for cards in the member's language and autocomplete.
             summary.add(
                 await tmdb_translations(
-                    settings.tmdb_base_url, settings.tmdb_api_key, db.path, limit=TMDB_SHOWS_PER_RUN
+                    settings.tmdb_base_url, settings.tmdb_api_key, db.location, limit=TMDB_SHOWS_PER_RUN
                 )
             )
         elif job == "index":
-            run = await tvmaze_index(settings.tvmaze_base_url, db.path, on_page=on_page)
+            run = await tvmaze_index(settings.tvmaze_base_url, db.location, on_page=on_page)
             summary = run.summary
             if run.first_page == 0 and run.position.complete and await db.get_state(since_key) is None:
                 # A fresh bootstrap just read every show: the updates job need only re-read those changed since.
@@ -74,7 +74,7 @@ async def run_background_job(
         else:
             after = await db.get_state(since_key)
             summary = await tvmaze_updates(
-                settings.tvmaze_base_url, db.path, newer_than=int(after) if after is not None else None
+                settings.tvmaze_base_url, db.location, newer_than=int(after) if after is not None else None
             )
         for skipped in summary.skipped:
             log.warning("Catalog sync (%s): skipped %s", job, skipped)

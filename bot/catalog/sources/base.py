@@ -6,13 +6,12 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from bot.catalog.importer import ImportSummary, import_records
 from bot.catalog.popularity import recompute_popularity
 from bot.catalog.records import ShowRecord
-from bot.storage import EngineError, connect_sync
+from bot.storage import EngineError, Location, connect_sync
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def popularity_number(value: object) -> float | None:
 
 
 def import_each(
-    db_path: Path,
+    location: Location,
     records: Iterable[ShowRecord],
     *,
     progress: Callable[[int], None] | None = None,
@@ -49,7 +48,7 @@ def import_each(
     second at 90,000 shows, see docs/sources.md), or with "changed" only the changed shows', each in its own
     transaction (a member's lookup, who is waiting; the next sync derives everyone's)."""
     summary = ImportSummary()
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         for count, record in enumerate(records, start=1):
             try:

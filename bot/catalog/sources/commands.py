@@ -18,7 +18,7 @@ from bot.catalog.sources.base import SourceError
 from bot.catalog.sources.progress import Meter, ProgressBar
 from bot.common.config import Settings
 from bot.common.errors import UserFacingError
-from bot.storage import open_database
+from bot.storage import database_location, open_database
 
 EXIT_USAGE = 2
 T = TypeVar("T")
@@ -37,12 +37,12 @@ def print_outcome(summary: ImportSummary, notes: list[str] | None = None) -> int
 async def import_netflix(settings: Settings, path: Path) -> int:
     from bot.catalog.sources.netflix import import_report, read_netflix_csv
 
-    async with open_database(settings.database_path):
+    async with open_database(database_location(settings)):
         pass  # creates and migrates the database before the import's own connection opens it
     try:
         report = await asyncio.to_thread(read_netflix_csv, path)
         with ProgressBar("Importing Netflix TV shows", len(report.records)) as bar:
-            summary = await asyncio.to_thread(import_report, settings.database_path, report, progress=bar.update)
+            summary = await asyncio.to_thread(import_report, database_location(settings), report, progress=bar.update)
     except SourceError as exc:
         raise UserFacingError(f"Nothing imported: {exc}.") from None
     return print_outcome(summary, report.notes)
@@ -100,14 +100,14 @@ async def run_sync(args: Any, settings: Settings) -> int:
 
     from bot.catalog.sources import sync, tvmaze_index
 
-    db_path = settings.database_path
+    location = database_location(settings)
     if args.sync_source == "tmdb":
         if not settings.tmdb_api_key:
             sys.stderr.write("TMDB needs an API key: set TMDB_API_KEY (https://www.themoviedb.org/settings/api).\n")
             return EXIT_USAGE
         if not 1 <= args.limit <= 100_000:
             raise UserFacingError("--limit must be between 1 and 100000.")
-        tmdb = (settings.tmdb_base_url, settings.tmdb_api_key, db_path)
+        tmdb = (settings.tmdb_base_url, settings.tmdb_api_key, location)
         if args.translations:
             return await _run_with_bar(
                 "TMDB translations", lambda bar: sync.tmdb_translations(*tmdb, limit=args.limit, meter=bar)
@@ -123,7 +123,7 @@ async def run_sync(args: Any, settings: Settings) -> int:
     if args.show is not None:
         if not args.show.strip():
             raise UserFacingError("--show needs the name of a show.")
-        summary, record = await _guarded(sync.tvmaze_show(base_url, db_path, args.show))
+        summary, record = await _guarded(sync.tvmaze_show(base_url, location, args.show))
         if record is not None:
             sys.stderr.write(f"TVmaze: {record.title} (TVmaze id {record.ids['tvmaze']})\n")
         return print_outcome(summary)
@@ -134,11 +134,11 @@ async def run_sync(args: Any, settings: Settings) -> int:
         today = datetime.now(UTC).date()
         return await _run_with_bar(
             "Importing schedule",
-            lambda bar: sync.tvmaze_schedule(base_url, db_path, today, args.days, country=country, meter=bar),
+            lambda bar: sync.tvmaze_schedule(base_url, location, today, args.days, country=country, meter=bar),
         )
     if args.all:
         with ProgressBar("TVmaze show index", None) as bar:
-            run = await _guarded(tvmaze_index.tvmaze_index(base_url, db_path, meter=bar))
+            run = await _guarded(tvmaze_index.tvmaze_index(base_url, location, meter=bar))
         sys.stderr.write(
             f"TVmaze show index: pages {run.first_page}-{run.first_page + run.pages - 1} read, the whole index is in "
             f"({run.position.shows} shows read over all runs).\n"
@@ -147,7 +147,7 @@ async def run_sync(args: Any, settings: Settings) -> int:
         )
         return print_outcome(run.summary)
     return await _run_with_bar(
-        "Refreshing from TVmaze", lambda bar: sync.tvmaze_updates(base_url, db_path, period=args.since, meter=bar)
+        "Refreshing from TVmaze", lambda bar: sync.tvmaze_updates(base_url, location, period=args.since, meter=bar)
     )
 
 

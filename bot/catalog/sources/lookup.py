@@ -56,7 +56,7 @@ async def lookup_and_add(
         log.info("Lookup of %r on TVmaze: no such show", title)
         return None
     # The member is waiting: only the found show's popularity is derived now, against the catalog (not everyone's).
-    summary = await asyncio.to_thread(partial(import_each, derive_popularity="changed"), db.path, [record])
+    summary = await asyncio.to_thread(partial(import_each, derive_popularity="changed"), db.location, [record])
     if summary.skipped:
         return None
     show_id = await db.fetchval("SELECT id FROM shows WHERE tvmaze_id = ?", (record.ids["tvmaze"],))

@@ -21,7 +21,7 @@ from bot.catalog.records import CastMember, Release, ShowRecord
 from bot.catalog.sources.base import SourceError, SourceReport
 from bot.catalog.staging import import_staged
 from bot.common.text import normalise
-from bot.storage import connect_sync
+from bot.storage import Location, connect_sync
 
 SOURCE = "netflix"
 SYNOPSIS_SOURCE = "Netflix titles dataset (Kaggle, CC0)"
@@ -217,21 +217,21 @@ def split_names(text: str) -> list[str]:
 
 
 def import_netflix_csv(
-    db_path: Path, csv_path: Path, *, progress: Callable[[int], None] | None = None
+    location: Location, csv_path: Path, *, progress: Callable[[int], None] | None = None
 ) -> tuple[ImportSummary, SourceReport]:
     """Read the CSV and import its TV shows (see `import_report`)."""
     report = read_netflix_csv(csv_path)
-    return import_report(db_path, report, progress=progress), report
+    return import_report(location, report, progress=progress), report
 
 
 def import_report(
-    db_path: Path, report: SourceReport, *, progress: Callable[[int], None] | None = None
+    location: Location, report: SourceReport, *, progress: Callable[[int], None] | None = None
 ) -> ImportSummary:
     """Import what was read in one transaction (all or nothing, like a catalog file); skipped rows join the summary.
 
     The database must exist and be migrated (`bot.storage.open_database` does that).
     """
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         summary = import_staged(conn, report.records, progress=progress)
     finally:

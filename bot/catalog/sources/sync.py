@@ -12,7 +12,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from bot.catalog.importer import ImportSummary
 from bot.catalog.matching import find_show
@@ -23,34 +22,34 @@ from bot.catalog.sources.tmdb import SOURCE as TMDB
 from bot.catalog.sources.tmdb import TmdbClient, airing_record, listed_show
 from bot.catalog.sources.tvmaze import TvmazeClient
 from bot.common.text import normalise
-from bot.storage import connect_sync
+from bot.storage import Location, connect_sync
 
 log = logging.getLogger(__name__)
 
 ON_THE_AIR_PAGES = 3  # TMDB's "on the air", most popular first: 60 shows, 3 calls and one per show in the catalog
 
 
-async def import_in_thread(db_path: Path, records: list[ShowRecord], meter: Meter | None) -> ImportSummary:
+async def import_in_thread(location: Location, records: list[ShowRecord], meter: Meter | None) -> ImportSummary:
     progress = None if meter is None else meter.update
-    return await asyncio.to_thread(import_each, db_path, records, progress=progress)
+    return await asyncio.to_thread(import_each, location, records, progress=progress)
 
 
-async def import_fetched(db_path: Path, records: list[ShowRecord], skipped: list[str]) -> ImportSummary:
+async def import_fetched(location: Location, records: list[ShowRecord], skipped: list[str]) -> ImportSummary:
     """Import what an API sync fetched; the shows it could not fetch are reported first among the skipped."""
-    summary = await import_in_thread(db_path, records, None)
+    summary = await import_in_thread(location, records, None)
     summary.skipped = skipped + summary.skipped
     return summary
 
 
-def known_tvmaze_ids(db_path: Path) -> set[int]:
-    conn = connect_sync(db_path)
+def known_tvmaze_ids(location: Location) -> set[int]:
+    conn = connect_sync(location)
     try:
         return {int(row[0]) for row in conn.execute("SELECT tvmaze_id FROM shows WHERE tvmaze_id IS NOT NULL")}
     finally:
         conn.close()
 
 
-async def tvmaze_show(base_url: str, db_path: Path, name: str) -> tuple[ImportSummary, ShowRecord | None]:
+async def tvmaze_show(base_url: str, location: Location, name: str) -> tuple[ImportSummary, ShowRecord | None]:
     """Look `name` up on TVmaze and import the best match (with cast and creators)."""
     async with TvmazeClient(base_url) as client:
         record = await client.show_by_name(name)
@@ -58,12 +57,12 @@ async def tvmaze_show(base_url: str, db_path: Path, name: str) -> tuple[ImportSu
         summary = ImportSummary()
         summary.skipped.append(f"{name!r}: TVmaze knows no such show")
         return summary, None
-    return await import_in_thread(db_path, [record], None), record
+    return await import_in_thread(location, [record], None), record
 
 
 async def tvmaze_schedule(
     base_url: str,
-    db_path: Path,
+    location: Location,
     start: date,
     days: int,
     *,
@@ -76,11 +75,11 @@ async def tvmaze_schedule(
         records = await client.schedules(start, days, country=country, web=web)
     if meter is not None:
         meter.set_total(len(records))
-    return await import_in_thread(db_path, records, meter)
+    return await import_in_thread(location, records, meter)
 
 
 async def tvmaze_updates(
-    base_url: str, db_path: Path, *, period: str = "day", newer_than: int | None = None, meter: Meter | None = None
+    base_url: str, location: Location, *, period: str = "day", newer_than: int | None = None, meter: Meter | None = None
 ) -> ImportSummary:
     """Refresh the catalog's shows that TVmaze changed in the last `period` (day, week or month), and after the
     Unix time `newer_than` when given (the last run, so an hourly refresh does not fetch a show twice)."""
@@ -92,7 +91,7 @@ async def tvmaze_updates(
             for show, stamp in (await client.updated_since(period)).items()
             if newer_than is None or stamp > newer_than
         }
-        wanted = sorted(set(changed) & await asyncio.to_thread(known_tvmaze_ids, db_path))
+        wanted = sorted(set(changed) & await asyncio.to_thread(known_tvmaze_ids, location))
         if meter is not None:
             meter.set_total(len(wanted))
         for count, tvmaze_id in enumerate(wanted, start=1):
@@ -107,7 +106,7 @@ async def tvmaze_updates(
                     records.append(record)
             if meter is not None:
                 meter.update(count)
-    return await import_fetched(db_path, records, skipped)
+    return await import_fetched(location, records, skipped)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -124,7 +123,7 @@ class CatalogShow:
     ambiguous: bool  # no id and no date, and another show has the same title: an update could not find it again
 
 
-def catalog_shows(db_path: Path, *, without_trailer: bool, limit: int) -> list[CatalogShow]:
+def catalog_shows(location: Location, *, without_trailer: bool, limit: int) -> list[CatalogShow]:
     """Shows to enrich from TMDB: those with a TMDB id first, then the best known; `without_trailer` keeps only
     shows with no trailer yet."""
     columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
@@ -133,7 +132,7 @@ def catalog_shows(db_path: Path, *, without_trailer: bool, limit: int) -> list[C
         if without_trailer
         else ""
     )
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         rows = conn.execute(
             f"""SELECT s.title, s.premiered, {columns},
@@ -168,7 +167,7 @@ async def _resolve_tmdb_id(client: TmdbClient, show: CatalogShow) -> int | None:
 async def tmdb_enrich(
     base_url: str,
     api_key: str,
-    db_path: Path,
+    location: Location,
     *,
     region: str | None = None,
     limit: int = 100,
@@ -176,7 +175,7 @@ async def tmdb_enrich(
 ) -> ImportSummary:
     """Trailers and posters (no `region`: shows without a trailer yet), or watch providers in `region` (every show),
     for up to `limit` shows; shows without a TMDB id are looked up by title and first-air year."""
-    shows = await asyncio.to_thread(catalog_shows, db_path, without_trailer=region is None, limit=limit)
+    shows = await asyncio.to_thread(catalog_shows, location, without_trailer=region is None, limit=limit)
     if meter is not None:
         meter.set_total(len(shows))
     skipped: list[str] = []
@@ -206,14 +205,14 @@ async def tmdb_enrich(
             finally:
                 if meter is not None:
                     meter.update(count)
-    return await import_fetched(db_path, records, skipped)
+    return await import_fetched(location, records, skipped)
 
 
-def shows_to_translate(db_path: Path, limit: int) -> list[CatalogShow]:
+def shows_to_translate(location: Location, limit: int) -> list[CatalogShow]:
     """Shows with a TMDB id (the trailers run finds it) to read translations for: those without any yet first, then
     the longest unread, the best known first among equals."""
     columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         rows = conn.execute(
             f"""SELECT s.title, s.premiered, {columns},
@@ -231,11 +230,11 @@ def shows_to_translate(db_path: Path, limit: int) -> list[CatalogShow]:
 
 
 async def tmdb_translations(
-    base_url: str, api_key: str, db_path: Path, *, limit: int = 100, meter: Meter | None = None
+    base_url: str, api_key: str, location: Location, *, limit: int = 100, meter: Meter | None = None
 ) -> ImportSummary:
     """Titles and synopses in other languages for up to `limit` shows with a TMDB id: stored per language, and each
     title that differs from the show's also as an alternative title (autocomplete finds the show by it)."""
-    shows = await asyncio.to_thread(shows_to_translate, db_path, limit)
+    shows = await asyncio.to_thread(shows_to_translate, location, limit)
     if meter is not None:
         meter.set_total(len(shows))
     skipped: list[str] = []
@@ -257,7 +256,7 @@ async def tmdb_translations(
                     records.append(record)
             if meter is not None:
                 meter.update(count)
-    return await import_fetched(db_path, records, skipped)
+    return await import_fetched(location, records, skipped)
 
 
 def alternative_titles(title: str, translations: list[Translation]) -> list[str]:
@@ -271,9 +270,9 @@ def alternative_titles(title: str, translations: list[Translation]) -> list[str]
     return titles
 
 
-def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecord]:
+def shows_in_catalog(location: Location, records: list[ShowRecord]) -> list[ShowRecord]:
     """The records an import would match to a show the catalog already has (by ids, else title and years)."""
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         return [record for record in records if find_show(conn, record) is not None]
     finally:
@@ -281,7 +280,7 @@ def shows_in_catalog(db_path: Path, records: list[ShowRecord]) -> list[ShowRecor
 
 
 async def tmdb_on_the_air(
-    base_url: str, api_key: str, db_path: Path, *, pages: int = ON_THE_AIR_PAGES, meter: Meter | None = None
+    base_url: str, api_key: str, location: Location, *, pages: int = ON_THE_AIR_PAGES, meter: Meter | None = None
 ) -> ImportSummary:
     """The next episode of each show on TMDB's "on the air" (`pages` pages, 20 shows each, most popular first) as a
     release event of the show in the catalog. Only shows the catalog already has (matched by TMDB id, else title and
@@ -292,7 +291,7 @@ async def tmdb_on_the_air(
     async with TmdbClient(base_url, api_key) as client:
         entries = [entry for page in range(1, pages + 1) for entry in await client.on_the_air(page)]
         candidates = [listed_show(entry) for entry in entries]
-        known = {int(record.ids["tmdb"]) for record in await asyncio.to_thread(shows_in_catalog, db_path, candidates)}
+        known = {int(record.ids["tmdb"]) for record in await asyncio.to_thread(shows_in_catalog, location, candidates)}
         wanted = [entry for entry in entries if entry["id"] in known]
         log.info("TMDB on the air: %d of %d shows are in the catalog", len(wanted), len(entries))
         if meter is not None:
@@ -307,4 +306,4 @@ async def tmdb_on_the_air(
                     records.append(record)
             if meter is not None:
                 meter.update(count)
-    return await import_fetched(db_path, records, skipped)
+    return await import_fetched(location, records, skipped)

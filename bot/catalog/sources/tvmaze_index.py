@@ -10,14 +10,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.catalog.importer import ImportSummary, import_records
 from bot.catalog.popularity import recompute_popularity
 from bot.catalog.sources.base import SourceError, import_each
 from bot.catalog.sources.progress import Meter
 from bot.catalog.sources.tvmaze import IndexPage, TvmazeClient
-from bot.storage import SET_STATE_SQL, EngineError, connect_sync
+from bot.storage import SET_STATE_SQL, EngineError, Location, connect_sync
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,8 @@ class IndexRun:
     first_page: int = 0
 
 
-def read_index_position(db_path: Path) -> IndexPosition:
-    conn = connect_sync(db_path)
+def read_index_position(location: Location) -> IndexPosition:
+    conn = connect_sync(location)
     try:
         row = conn.execute("SELECT value FROM bot_state WHERE key = ?", (INDEX_STATE_KEY,)).fetchone()
     finally:
@@ -72,12 +71,12 @@ def read_index_position(db_path: Path) -> IndexPosition:
     return IndexPosition.from_json(None if row is None else str(row[0]))
 
 
-def import_index_page(db_path: Path, page: IndexPage, after: IndexPosition) -> tuple[ImportSummary, list[int]]:
+def import_index_page(location: Location, page: IndexPage, after: IndexPosition) -> tuple[ImportSummary, list[int]]:
     """The page's shows in one transaction together with the position `after` it; the catalog ids of its shows.
 
     A page whose transaction fails (one show the database refuses) is imported show by show instead, so that the
     others are kept and the failing one is named; the position is written after them."""
-    conn = connect_sync(db_path)
+    conn = connect_sync(location)
     try:
         try:
             # Only the page's shows get their popularity here (against the catalog so far); the run's end derives
@@ -87,7 +86,7 @@ def import_index_page(db_path: Path, page: IndexPage, after: IndexPosition) -> t
             )
         except EngineError as exc:
             log.warning("TVmaze index page %d: its transaction failed (%s); importing show by show", page.number, exc)
-            summary = import_each(db_path, page.records)
+            summary = import_each(location, page.records)
             conn.execute(SET_STATE_SQL, (INDEX_STATE_KEY, after.to_json()))
         tvmaze_ids = [record.ids["tvmaze"] for record in page.records]
         show_ids = [
@@ -104,7 +103,7 @@ def import_index_page(db_path: Path, page: IndexPage, after: IndexPosition) -> t
 
 async def tvmaze_index(
     base_url: str,
-    db_path: Path,
+    location: Location,
     *,
     on_page: PageHook | None = None,
     meter: Meter | None = None,
@@ -116,7 +115,7 @@ async def tvmaze_index(
 
     A failure (TVmaze down after retries) raises SourceError; the pages before it are kept, and the next run
     continues from the page that failed."""
-    position = await asyncio.to_thread(read_index_position, db_path)
+    position = await asyncio.to_thread(read_index_position, location)
     run = IndexRun(ImportSummary(), position, first_page=position.page)
     async with AsyncExitStack() as stack:
         api = client if client is not None else await stack.enter_async_context(TvmazeClient(base_url))
@@ -138,11 +137,11 @@ async def tvmaze_index(
                     # The end of the index: remember the last page that had shows (re-read for new shows next time).
                     last = page_number - 1 if run.pages or not position.complete else position.page
                     run.position = IndexPosition(max(last, 0), True, run.position.shows)
-                    await _set_state_sync(db_path, INDEX_STATE_KEY, run.position.to_json())
+                    await _set_state_sync(location, INDEX_STATE_KEY, run.position.to_json())
                     return run
                 fetching = asyncio.ensure_future(api.index_page(page_number + 1))
                 after = IndexPosition(page_number + 1, False, run.position.shows + len(page.records))
-                summary, show_ids = await asyncio.to_thread(import_index_page, db_path, page, after)
+                summary, show_ids = await asyncio.to_thread(import_index_page, location, page, after)
                 run.position = after
                 run.pages += 1
                 run.summary.add(summary)
@@ -160,23 +159,23 @@ async def tvmaze_index(
                 fetching.cancel()
             await asyncio.gather(fetching, return_exceptions=True)  # a prefetch past a failure is not awaited
             if run.summary.popularity_inputs:  # also after a failure: the pages before it are in
-                await asyncio.to_thread(_derive_popularity, db_path)
+                await asyncio.to_thread(_derive_popularity, location)
             if hook is not None:
                 await hook  # the last page's shows are learned before this returns
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _derive_popularity(db_path: Path) -> None:
-    conn = connect_sync(db_path)
+def _derive_popularity(location: Location) -> None:
+    conn = connect_sync(location)
     try:
         recompute_popularity(conn)
     finally:
         conn.close()
 
 
-async def _set_state_sync(db_path: Path, key: str, value: str) -> None:
+async def _set_state_sync(location: Location, key: str, value: str) -> None:
     def write() -> None:
-        conn = connect_sync(db_path)
+        conn = connect_sync(location)
         try:
             conn.execute(SET_STATE_SQL, (key, value))
         finally:
