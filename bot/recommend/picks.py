@@ -80,7 +80,8 @@ async def list_items(db: Database, picks: Sequence[Recommendation]) -> list[List
     """One line per pick: the title, its year and network, and the reason it is listed (and its poster, the list's
     thumbnail when it comes first)."""
     rows = await db.fetchall(
-        "SELECT id, premiered, network, poster_url FROM shows WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
+        "SELECT id, premiered, network, poster_url FROM shows"
+        " WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))",
         (json.dumps([pick.show_id for pick in picks]),),
     )
     facts = {int(row[0]): (row[1], row[2], row[3]) for row in rows}
