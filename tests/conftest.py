@@ -13,6 +13,7 @@ limits (the emulator enforces them); a test provoking one on purpose clears it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from engine_helpers import NewLocation
 from fake_tvmaze import FakeTvmaze
 from postgres_server import PostgresServer, session_server, unavailable
 from shared_data import serving
@@ -98,23 +100,42 @@ async def _postgres_database(request: pytest.FixtureRequest, template: str) -> A
 
 
 @pytest.fixture
-async def database_location(engine: str, request: pytest.FixtureRequest) -> AsyncIterator[Location]:
+async def database_location(
+    engine: str, database_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Location]:
     """This test's database with the shipped catalog: the SQLite copy at `database_path`, or a PostgreSQL database."""
     if engine == "sqlite":
-        yield request.getfixturevalue("database_path")
+        yield database_path
         return
     async for location in _postgres_database(request, "showbot_seeded"):
         yield location
 
 
 @pytest.fixture
-async def empty_location(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Location]:
+async def new_location(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[NewLocation]:
+    """`await new_location()`: another empty (migrated, catalog-less) database of this test's engine, dropped after."""
+    made: list[DatabaseUrl] = []
+    numbers = itertools.count(1)
+
+    async def make() -> Location:
+        if engine == "sqlite":
+            return tmp_path / f"empty-{next(numbers)}.sqlite3"
+        server = request.getfixturevalue("postgres_server")
+        if isinstance(server, str):
+            unavailable(server)
+        made.append(await server.fresh("showbot_empty"))
+        return made[-1]
+
+    yield make
+    for location in made:
+        server = request.getfixturevalue("postgres_server")
+        await server.drop(location)
+
+
+@pytest.fixture
+async def empty_location(new_location: NewLocation) -> Location:
     """Where this test's empty (migrated, catalog-less) database is: a new SQLite file, or a PostgreSQL database."""
-    if engine == "sqlite":
-        yield tmp_path / "empty.sqlite3"
-        return
-    async for location in _postgres_database(request, "showbot_empty"):
-        yield location
+    return await new_location()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.catalog import Facets
 from bot.catalog.importer import import_records
 from bot.catalog.records import Release, ShowRecord
@@ -11,13 +13,14 @@ from bot.storage import Database, connect_sync
 
 
 def add(db: Database, record: ShowRecord) -> None:
-    conn = connect_sync(db.path)
+    conn = connect_sync(db.location)
     try:
         import_records(conn, [record])
     finally:
         conn.close()
 
 
+@pytest.mark.both_engines
 async def test_learning_changed_shows_equals_a_full_load(db: Database) -> None:
     facets = await Facets.load(db)
     assert "Zeta Test Genre" not in facets.genres

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import date
@@ -10,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from engine_helpers import NewLocation, inject_failure_sync
 
 from bot.catalog.export import show_json
 from bot.catalog.files import import_path, load_records, seed_if_empty, shipped_catalog_files
@@ -18,7 +20,7 @@ from bot.catalog.records import CatalogFormatError
 from bot.catalog.staging import import_staged
 from bot.catalog.validation import parse_document
 from bot.common.text import normalise
-from bot.storage import Database, IntegrityError, connect_sync, open_database
+from bot.storage import Database, IntegrityError, Location, connect_sync, open_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "data" / "catalog.schema.json").read_text())
@@ -117,9 +119,11 @@ def without_db_fields(show: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in show.items() if key != "id"}
 
 
-async def test_round_trip_every_shipped_show(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+async def test_round_trip_every_shipped_show(tmp_path: Path, new_location: NewLocation) -> None:
     """The --json of every shipped show re-imports to the same record."""
-    async with open_database(tmp_path / "a.db") as first:
+    first_location, second_location = await new_location(), await new_location()
+    async with open_database(first_location) as first:
         summary = await seed_if_empty(first)
         assert summary is not None and summary.added == len(shipped_shows())
         exported = await export_all(first)
@@ -128,60 +132,60 @@ async def test_round_trip_every_shipped_show(tmp_path: Path) -> None:
     export_file = tmp_path / "export.json"
     export_file.write_text(json.dumps(exported))
 
-    async with open_database(tmp_path / "b.db"):
+    async with open_database(second_location):
         pass
-    summary = import_path(tmp_path / "b.db", export_file)
+    summary = await asyncio.to_thread(import_path, second_location, export_file)
     assert summary.added == len(exported)
-    async with open_database(tmp_path / "b.db") as second:
+    async with open_database(second_location) as second:
         again = await export_all(second)
     assert [without_db_fields(s) for s in again] == [without_db_fields(s) for s in exported]
 
     # Importing the export into the database it came from changes nothing.
     assert (
         f"0 added, 0 updated, {len(exported)} unchanged; write lock held "
-        in import_path(tmp_path / "a.db", export_file).line()
+        in (await asyncio.to_thread(import_path, first_location, export_file)).line()
     )
 
 
-async def test_reimporting_a_file_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+async def test_reimporting_a_file_changes_nothing(empty_location: Location) -> None:
     path = shipped_catalog_files()[0]
-    async with open_database(tmp_path / "t.db"):
+    async with open_database(empty_location):
         pass
-    first = import_path(tmp_path / "t.db", path)
-    second = import_path(tmp_path / "t.db", path)
+    first = await asyncio.to_thread(import_path, empty_location, path)
+    second = await asyncio.to_thread(import_path, empty_location, path)
     assert first.added == len(load_records(path)) > 0
     assert (second.added, second.updated, second.unchanged) == (0, 0, first.added)
 
 
-async def test_malformed_record_rolls_back_the_whole_import(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+async def test_malformed_record_rolls_back_the_whole_import(tmp_path: Path, empty_location: Location) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(
             {"format": "showbot-catalog/1", "shows": [{"title": "Good Show"}, {"title": "Bad", "seasons": "two"}]}
         )
     )
-    async with open_database(tmp_path / "t.db"):
+    async with open_database(empty_location):
         pass
     with pytest.raises(CatalogFormatError, match=r"record 2 \('Bad'\): field 'seasons'"):
-        import_path(tmp_path / "t.db", bad)
-    conn = connect_sync(tmp_path / "t.db")
+        import_path(empty_location, bad)
+    conn = connect_sync(empty_location)
     try:
         assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
     finally:
         conn.close()
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize("importer", [import_records, import_staged])
-async def test_database_error_mid_import_rolls_back(tmp_path: Path, importer: Any) -> None:
+async def test_database_error_mid_import_rolls_back(empty_location: Location, importer: Any) -> None:
     records = parse_document([{"title": "First"}, {"title": "Second", "ids": {"imdb": "tt0000001"}}])
-    async with open_database(tmp_path / "t.db"):
+    async with open_database(empty_location):
         pass
-    conn = connect_sync(tmp_path / "t.db")
+    conn = connect_sync(empty_location)
     try:
-        conn.execute(
-            """CREATE TRIGGER refuse BEFORE INSERT ON shows WHEN new.title = 'Second'
-               BEGIN SELECT RAISE(ABORT, 'no'); END"""
-        )
+        inject_failure_sync(conn, "shows", "title = 'Second'", "no")
         with pytest.raises(IntegrityError, match="no"):
             importer(conn, records)
         assert conn.execute("SELECT COUNT(*) FROM shows").fetchone()[0] == 0
@@ -240,10 +244,11 @@ def test_validation_names_position_and_field(record: Any, problem: str) -> None:
     assert "record 1" in str(caught.value)
 
 
-async def test_same_show_from_two_sources_is_one_show(tmp_path: Path) -> None:
+@pytest.mark.both_engines
+async def test_same_show_from_two_sources_is_one_show(empty_location: Location) -> None:
     """Matched by normalised title + year (within a year), ids and cast merged, curated facts kept."""
-    async with open_database(tmp_path / "t.db") as db:
-        conn = connect_sync(tmp_path / "t.db")
+    async with open_database(empty_location) as db:
+        conn = connect_sync(empty_location)
         try:
             import_records(conn, parse_document([{
                 "title": "Seven Seconds", "premiered": "2018-02-23", "network": "Netflix",

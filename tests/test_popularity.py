@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 
 import pytest
 from fake_tvmaze import JESSICA_JONES, FakeTvmaze
@@ -27,7 +26,7 @@ from bot.catalog.sources.tvmaze import show_to_record
 from bot.catalog.sources.tvmaze_index import tvmaze_index
 from bot.catalog.titles import TitleResolver
 from bot.recommend import Recommender
-from bot.storage import Database, connect_sync, open_database
+from bot.storage import Database, Location, connect_sync, open_database
 from bot.weekly.content import weekly_content
 
 # Two shows TVmaze weighs the same and TMDB does not: Strictly Come Dancing: It Takes Two is the more popular on TMDB
@@ -69,12 +68,13 @@ async def orders(db: Database, titles: TitleResolver, recommender: Recommender) 
     }
 
 
+@pytest.mark.both_engines
 async def test_tmdb_popularity_breaks_a_tvmaze_tie_everywhere_popularity_is_read(
-    tmdb: FakeTmdb, tmp_path: Path
+    tmdb: FakeTmdb, empty_location: Location
 ) -> None:
     tmdb.recordings.use(ON_THE_AIR)
     listed = {entry["name"]: entry for entry in recorded(ON_THE_AIR)["results"]}
-    db_path = tmp_path / "t.db"
+    db_path = empty_location
     async with open_database(db_path) as db:
         weights = {LESS_ON_TMDB: EQUAL_WEIGHT, "Yellowstone": 30.0, MORE_ON_TMDB: EQUAL_WEIGHT, "Chainsaw Man": 70.0}
         records = [tvmaze_shaped(name, listed[name]["first_air_date"], weight) for name, weight in weights.items()]
@@ -117,18 +117,19 @@ async def test_tmdb_popularity_breaks_a_tvmaze_tie_everywhere_popularity_is_read
         assert card["popularity"] == after[MORE_ON_TMDB]["popularity"]
 
 
-async def import_as_a_sync_does(db_path: Path, records: list[ShowRecord]) -> None:
+async def import_as_a_sync_does(db_path: Location, records: list[ShowRecord]) -> None:
     summary = await asyncio.to_thread(import_each, db_path, records)
     assert summary.added == len(records)
 
 
+@pytest.mark.both_engines
 async def test_the_bootstrap_derives_every_popularity_in_range_and_in_weight_order(
-    tvmaze: FakeTvmaze, tmp_path: Path
+    tvmaze: FakeTvmaze, empty_location: Location
 ) -> None:
     """The recorded index page (245 real shows) in three pages: each show's popularity is its weight's percentile
     among the catalog's weights, in (0, 100], in the weight's order; a curated show no source weighs keeps its own."""
     shows = tvmaze.serve_recorded_index(pages=3)
-    db_path = tmp_path / "t.db"
+    db_path = empty_location
     async with open_database(db_path) as db:
         conn = connect_sync(db_path)
         try:
@@ -164,4 +165,6 @@ async def test_the_bootstrap_derives_every_popularity_in_range_and_in_weight_ord
         below, equal = sum(w < 2 for w in weights), weights.count(2)
         found = await db.fetchval("SELECT popularity FROM shows WHERE tvmaze_id = 1370")
         assert found == pytest.approx(100 * (below + equal / 2) / len(weights), abs=1e-4)
-        assert dict(await db.fetchall("SELECT id, popularity FROM shows WHERE tvmaze_id IS NOT 1370")) == others
+        assert (
+            dict(await db.fetchall("SELECT id, popularity FROM shows WHERE tvmaze_id IS DISTINCT FROM 1370")) == others
+        )

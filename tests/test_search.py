@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +24,7 @@ from bot.catalog.records import ShowRecord
 from bot.catalog.search import Match, SearchIndex
 from bot.catalog.typos import edits1, edits_allowed, title_distance
 from bot.common.text import normalise
-from bot.storage import connect_sync, open_database
+from bot.storage import Location, connect_sync, open_database
 
 # --------------------------------------------------------------------------------------------------------------------
 # The shipped catalog, indexed once per module (from the files: the database path is tested separately below)
@@ -442,16 +442,21 @@ def test_incremental_updates_match_a_fresh_build(
     assert len(index) == len(state)
 
 
-async def test_load_and_refresh_from_the_database(tmp_path: Path) -> None:
-    async with open_database(tmp_path / "t.sqlite3") as db:
+@pytest.mark.both_engines
+async def test_load_and_refresh_from_the_database(empty_location: Location) -> None:
+    async with open_database(empty_location) as db:
         await seed_if_empty(db)
         index = await SearchIndex.load(db)
+        # A worker thread's rebuild reads the same, on its own blocking connection.
+        rebuilt = await asyncio.to_thread(SearchIndex.load_sync, db.location)
+        for query in ("seven seconds", "la casa de papel", "dark", "the"):
+            assert ids(rebuilt.search(query)) == ids(index.search(query))
         assert len(index) == await db.fetchval("SELECT COUNT(*) FROM shows")
         seven = index.search("seven seconds")[0]
         assert (seven.title, seven.year) == ("Seven Seconds", 2018)
         assert index.search("la casa de papel")[0].title == "Money Heist"
 
-        conn = connect_sync(db.path)
+        conn = connect_sync(db.location)
         try:
             record = ShowRecord(title="Zorblax Station", alt_titles=["Estação Zorblax"], premiered="2031-02-18")
             import_records(conn, [record])

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from engine_helpers import inject_failure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -323,26 +324,6 @@ async def test_a_database_error_drops_one_event_and_the_consumer_goes_on(store: 
     assert (GUILD, 9, SHOW_B) in await stored(db)
     if db.engine == "sqlite":
         assert await db.fetchval("PRAGMA integrity_check") == "ok"
-
-
-async def inject_failure(db: Database, table: str, condition: str) -> None:
-    """A trigger that refuses an insert into `table` when `condition` holds of the new row (a constraint error)."""
-    if db.engine == "sqlite":
-        await db.execute(
-            f"""CREATE TRIGGER injected_failure BEFORE INSERT ON {table} WHEN new.{condition}
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END"""
-        )
-        return
-    await db.execute(
-        f"""CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.{condition} THEN RAISE EXCEPTION 'injected failure' USING ERRCODE = 'check_violation'; END IF;
-                RETURN NEW;
-            END $$"""
-    )
-    await db.execute(
-        f"CREATE TRIGGER injected_failure BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION injected_failure()"
-    )
 
 
 class FlakyStore(VoteStore):

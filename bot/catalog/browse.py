@@ -101,10 +101,11 @@ async def genre_names(db: Database) -> list[str]:
 
 async def service_names(db: Database) -> list[str]:
     rows = await db.fetchall(
-        """SELECT network FROM shows WHERE network IS NOT NULL
-           UNION SELECT service FROM availability
-           UNION SELECT service FROM releases WHERE service != ''
-           ORDER BY 1 COLLATE NOCASE"""
+        """SELECT name FROM (
+               SELECT network AS name FROM shows WHERE network IS NOT NULL
+               UNION SELECT service FROM availability
+               UNION SELECT service FROM releases WHERE service != ''
+           ) AS names ORDER BY name COLLATE NOCASE"""
     )
     return [row[0] for row in rows]
 

@@ -24,7 +24,8 @@ def _percentiles(name: str, column: str) -> str:
     # from a running count over the column's index, not a sort of the shows.
     return f"""{name} AS (
         SELECT value, 50.0 * (2 * SUM(shows) OVER (ORDER BY value) - shows) / SUM(shows) OVER () AS percentile
-        FROM (SELECT {column} AS value, COUNT(*) AS shows FROM shows WHERE {column} IS NOT NULL GROUP BY {column}))"""
+        FROM (SELECT {column} AS value, COUNT(*) AS shows FROM shows WHERE {column} IS NOT NULL GROUP BY {column})
+              AS counts)"""
 
 
 _RANKS = {column: f"rank_{source}" for source, column in SOURCE_POPULARITY_COLUMNS.items()}
