@@ -86,8 +86,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def engine(request: pytest.FixtureRequest) -> str:
-    """The database engine of this test: "sqlite" unless the test is marked `both_engines`."""
-    return str(getattr(request, "param", "sqlite"))
+    """The database engine of this test: both for tests marked `both_engines`; otherwise SHOWBOT_TEST_ENGINE's
+    ("sqlite" unless set: `SHOWBOT_TEST_ENGINE=postgresql pytest tests/test_e2e_votes.py` runs those on PostgreSQL)."""
+    return str(getattr(request, "param", os.environ.get("SHOWBOT_TEST_ENGINE", "sqlite")))
 
 
 async def _postgres_database(request: pytest.FixtureRequest, template: str) -> AsyncIterator[DatabaseUrl]:
