@@ -22,7 +22,7 @@ from bot.catalog.sources.tmdb import TmdbClient, translations_from
 from bot.catalog.translations import ENGLISH_TEXT_NOTE, best_translation, localise_show
 from bot.common.render import show_card
 from bot.emulator import APPLICATION_COMMAND
-from bot.storage import connect_sync, open_database
+from bot.storage import Location, connect_sync, open_database
 
 # The recorded /tv/1396 response with append_to_response=translations: an older shape that lists the languages only.
 APPENDED_1396 = "tv_1396_append_credits_external_ids_content_ratings_images_translations_watch_providers.json"
@@ -88,11 +88,12 @@ def test_translations_by_language_and_country() -> None:
     assert best_translation(rows, "ja") is None
 
 
+@pytest.mark.both_engines
 async def test_sync_stores_translations_and_titles_that_autocomplete_finds(
-    tmdb: FakeTmdbTranslations, tmp_path: Path
+    tmdb: FakeTmdbTranslations, empty_location: Location
 ) -> None:
     tmdb.recordings.use(APPENDED_1396)
-    db_path = tmp_path / "t.db"
+    db_path = empty_location
     async with open_database(db_path) as db:
         conn = connect_sync(db_path)
         try:

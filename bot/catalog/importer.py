@@ -344,8 +344,8 @@ class _Importer:
                    ON CONFLICT (show_id, language) DO UPDATE
                    SET title = excluded.title, synopsis = excluded.synopsis, source = excluded.source,
                        updated_at = excluded.updated_at
-                   WHERE show_translations.title IS NOT excluded.title
-                   OR show_translations.synopsis IS NOT excluded.synopsis""",
+                   WHERE show_translations.title IS DISTINCT FROM excluded.title
+                   OR show_translations.synopsis IS DISTINCT FROM excluded.synopsis""",
                 (show_id, text.language, text.title, text.synopsis, source, self.stamp),
             )
         for offer in record.availability:

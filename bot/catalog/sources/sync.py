@@ -213,12 +213,13 @@ def shows_to_translate(location: Location, limit: int) -> list[CatalogShow]:
     the longest unread, the best known first among equals."""
     columns = ", ".join(f"s.{key}_id" for key in ID_FIELDS)
     conn = connect_sync(location)
-    try:
+    try:  # the alias `translated` is ordered on outside: PostgreSQL orders by an alias only when it stands alone
         rows = conn.execute(
-            f"""SELECT s.title, s.premiered, {columns},
-                       (SELECT MAX(t.updated_at) FROM show_translations t WHERE t.show_id = s.id) AS translated
-                FROM shows s WHERE s.tmdb_id IS NOT NULL
-                ORDER BY translated IS NOT NULL, translated, s.popularity DESC, s.id LIMIT ?""",
+            f"""SELECT * FROM (
+                    SELECT s.id, s.popularity, s.title, s.premiered, {columns},
+                           (SELECT MAX(t.updated_at) FROM show_translations t WHERE t.show_id = s.id) AS translated
+                    FROM shows s WHERE s.tmdb_id IS NOT NULL) AS candidates
+                ORDER BY CASE WHEN translated IS NULL THEN 0 ELSE 1 END, translated, popularity DESC, id LIMIT ?""",
             (limit,),
         ).fetchall()
     finally:
