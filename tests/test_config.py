@@ -53,6 +53,19 @@ def test_values_are_parsed_and_frozen() -> None:
         settings.log_level = "INFO"  # type: ignore[misc]
 
 
+def test_database_url_selects_postgresql_and_its_password_is_never_shown() -> None:
+    url = "postgresql://showbot:s3cret@db.example:5432/showbot"
+    settings = Settings.from_env({"DATABASE_URL": url})
+    assert settings.database_url == url
+    assert "s3cret" not in repr(settings)
+    assert settings.database_description == "postgresql://showbot:***@db.example:5432/showbot"
+    assert Settings.from_env({}).database_url is None
+    assert Settings.from_env({}).database_description == "data/showbot.sqlite3"
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://showbot:s3cret@db.example/showbot"})
+    assert "s3cret" not in str(caught.value)
+
+
 def test_token_never_in_repr() -> None:
     settings = Settings.from_env({"DISCORD_TOKEN": GOOD_TOKEN})
     assert GOOD_TOKEN not in repr(settings)
@@ -74,6 +87,7 @@ def test_token_never_in_repr() -> None:
         ("SHARD_COUNT", "0"),
         ("SHARD_COUNT", "-1"),
         ("SHARD_COUNT", "1.5"),
+        ("DATABASE_URL", "mysql://showbot:s3cret@db.example/showbot"),
     ],
 )
 def test_malformed_values_name_the_variable(name: str, value: str) -> None:

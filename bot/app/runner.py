@@ -62,6 +62,7 @@ async def run_bot(settings: Settings) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         async with open_database(database_location(settings)) as db:
+            log.info("Database: %s (%s)", settings.database_description, db.engine)  # a URL's password masked
             seeded = await seed_if_empty(db)
             if seeded is not None:
                 log.info("Seeded the empty catalog: %s", seeded.line())
