@@ -69,6 +69,17 @@ async def test_show_in_direct_messages_votes_as_the_members_own(
     assert await db.fetchval("SELECT COUNT(*) FROM votes") == 0
 
 
+async def test_own_votes_are_no_servers_favourites(
+    discord: DiscordDriver, emulator: DiscordEmulator, alice: User, bob: User
+) -> None:
+    emulator.install_for_user(bob)
+    card = await discord.slash("show", title="Seven Seconds", user=bob, in_channel=discord.direct_messages(bob))
+    await discord.click(card, vote_buttons(card.buttons)["👍"], user=bob)
+    emulator.install_for_user(alice)
+    picks = await discord.slash("recommend", user=alice, in_channel=discord.direct_messages(alice))
+    assert "this server" not in picks.text  # bob's own vote makes no "popular in this server" pick for alice
+
+
 async def test_own_votes_feed_recommend_in_a_server_with_the_bot(
     discord: DiscordDriver, emulator: DiscordEmulator, alice: User, bot: ShowBot
 ) -> None:

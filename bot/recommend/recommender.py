@@ -171,7 +171,14 @@ class Recommender:
         state = await self.guild(guild_id)
         own = await self.personal_votes(user_id) if guild_id != PERSONAL_GUILD_ID else {}
         return self.recommend_member_now(
-            state, user_id, limit=limit, offset=offset, genre=genre, service=service, own_votes=own
+            state,
+            user_id,
+            limit=limit,
+            offset=offset,
+            genre=genre,
+            service=service,
+            own_votes=own,
+            server_favourites=guild_id != PERSONAL_GUILD_ID,  # members' own votes are no server's favourites
         )
 
     async def personal_votes(self, user_id: int) -> dict[int, int]:
@@ -189,6 +196,7 @@ class Recommender:
         service: str | None = None,
         weights: Weights | None = None,
         own_votes: dict[int, int] | None = None,
+        server_favourites: bool = True,
     ) -> RecommendationPage:
         """The synchronous core of recommend_for_member (the evaluation calls it with trial weights). `own_votes`:
         the member's own votes from elsewhere (`personal_votes`), counted as older than their votes here, which win
@@ -200,7 +208,7 @@ class Recommender:
             votes = {**{show: value for show, value in own_votes.items() if show not in votes}, **votes}
         wanted = offset + limit + 1
         if not votes:
-            ranked = self._cold_start(state, votes, genre_key, service_key, wanted)
+            ranked = self._cold_start(state, votes, genre_key, service_key, wanted, server_favourites)
             return _page(ranked, offset, limit, cold_start=True)
         scored = self.score_candidates(state, votes, weights)
         best = best_candidates(self.catalog, scored, weights, genre_key, service_key, wanted)
@@ -208,7 +216,9 @@ class Recommender:
         if len(ranked) < wanted:  # few personal candidates pass the filters: fill with popular shows
             seen = {r.show_id for r in ranked}
             ranked += [
-                r for r in self._cold_start(state, votes, genre_key, service_key, wanted) if r.show_id not in seen
+                r
+                for r in self._cold_start(state, votes, genre_key, service_key, wanted, server_favourites)
+                if r.show_id not in seen
             ]
         return _page(ranked, offset, limit, cold_start=False)
 
@@ -219,13 +229,20 @@ class Recommender:
         return score_candidates(self.catalog, state, votes, weights, new_shows)
 
     def _cold_start(
-        self, state: GuildState, votes: dict[int, int], genre: str | None, service: str | None, wanted: int
+        self,
+        state: GuildState,
+        votes: dict[int, int],
+        genre: str | None,
+        service: str | None,
+        wanted: int,
+        server_favourites: bool = True,
     ) -> list[Recommendation]:
-        """The server's favourites, then the catalog's best-known shows, filtered, never one already voted on."""
+        """The server's favourites (unless not `server_favourites`), then the catalog's best-known shows, filtered,
+        never one already voted on."""
         ranked: list[Recommendation] = []
         seen: set[int] = set()
         max_likes = math.log1p(state.max_net_likes()) or 1.0
-        for show_id in state.popular():
+        for show_id in state.popular() if server_favourites else ():
             if len(ranked) >= wanted:
                 return ranked
             if show_id not in votes and self.catalog.matches(show_id, genre, service):
