@@ -4,8 +4,13 @@ feeds their /recommend there and in a server with the bot; where the bot is in t
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
+
 import discord as discord_py
 import pytest
+from test_cli import run
 
 from bot.app.core import ShowBot
 from bot.emulator import ActionError, DiscordDriver, DiscordEmulator
@@ -33,7 +38,7 @@ async def test_synced_commands_declare_installs_and_contexts(discord: DiscordDri
 
 
 async def test_show_in_direct_messages_votes_as_the_members_own(
-    discord: DiscordDriver, emulator: DiscordEmulator, alice: User, db: Database
+    discord: DiscordDriver, emulator: DiscordEmulator, alice: User, db: Database, database_path: Path
 ) -> None:
     emulator.install_for_user(alice)
     dm = discord.direct_messages(alice)
@@ -49,6 +54,11 @@ async def test_show_in_direct_messages_votes_as_the_members_own(
     assert pressed.ephemeral and "Seven Seconds" in pressed.content and "👍" in pressed.content
     rows = await db.fetchall("SELECT guild_id, user_id, value, source FROM votes")
     assert [tuple(row) for row in rows] == [(PERSONAL_GUILD_ID, alice.id, 1, "button")]
+    exported = await asyncio.to_thread(run, "votes", "export", "--guild", "0", "--json", database=database_path)
+    assert exported.returncode == 0, exported.stderr
+    assert [(v["guild_id"], v["user_id"], v["source"]) for v in json.loads(exported.stdout)] == [
+        (PERSONAL_GUILD_ID, alice.id, "button")
+    ]
 
     picks = await discord.slash("recommend", user=alice, in_channel=dm)
     assert picks.embed["title"].startswith("Picks for")

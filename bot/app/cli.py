@@ -39,6 +39,11 @@ def _discord_id(text: str) -> int:
     return int(text)
 
 
+def _vote_space(text: str) -> int:
+    """A server's id, or 0 for members' own votes (`bot.votes.PERSONAL_GUILD_ID`)."""
+    return 0 if text.strip() == "0" else _discord_id(text)
+
+
 def _positive_int(text: str) -> int:
     if not (text.isascii() and text.isdigit() and int(text) > 0):
         raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
@@ -89,7 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="votes_command", metavar="ACTION", required=True
     )
     export = votes.add_parser("export", help="print every stored vote (a backup; what a server owner may see)")
-    export.add_argument("--guild", type=_discord_id, default=None, metavar="ID", help="only this server's votes")
+    export.add_argument(
+        "--guild",
+        type=_vote_space,
+        default=None,
+        metavar="ID",
+        help="only this server's votes (0: members' own votes, cast outside servers with the bot)",
+    )
     export.add_argument("--json", action="store_true", help="one JSON list")
     export.add_argument("--jsonl", action="store_true", help="JSON Lines: one vote object per line")
 
