@@ -77,6 +77,8 @@ async def test_show_in_direct_messages_votes_as_the_members_own(
     done = await discord.click(asked, "Delete my votes", user=alice)
     assert "deleted 1 vote" in done.content
     assert await db.fetchval("SELECT COUNT(*) FROM votes") == 0
+    in_german = await discord.click(reply, buttons["👎"], user=alice, locale="de")  # answered in the presser's language
+    assert in_german.content.startswith("Deine eigene Stimme für **Seven Seconds**: 👎")
 
 
 async def test_own_votes_are_no_servers_favourites(

@@ -19,7 +19,7 @@ from bot.catalog.records import ShowRecord, Translation
 from bot.catalog.sources.base import SourceError
 from bot.catalog.sources.sync import tmdb_translations
 from bot.catalog.sources.tmdb import TmdbClient, translations_from
-from bot.catalog.translations import ENGLISH_TEXT_NOTE, best_translation, localise_show
+from bot.catalog.translations import best_translation, localise_show
 from bot.common.render import show_card
 from bot.emulator import APPLICATION_COMMAND
 from bot.storage import Location, connect_sync, open_database
@@ -30,6 +30,7 @@ APPENDED_1396 = "tv_1396_append_credits_external_ids_content_ratings_images_tran
 # built from TMDB's documented shape (id; translations[] of iso_3166_1, iso_639_1, name, english_name and data {name,
 # overview, homepage}). The titles are the show's real ones in those languages; the overviews are test text.
 MONEY_HEIST_TMDB = 71446
+ENGLISH_TEXT_NOTE = {"fr": "Résumé en anglais", "ja": "あらすじは英語です", "de": "Inhaltsangabe auf Englisch"}
 MONEY_HEIST_TRANSLATIONS: dict[str, Any] = {
     "id": MONEY_HEIST_TMDB,
     "translations": [
@@ -180,4 +181,4 @@ async def test_card_and_autocomplete_in_the_members_language(
     japanese = await show_in("ja")
     assert japanese["title"] == "ペーパー・ハウス" and japanese["footer"]["text"].startswith(ENGLISH_TEXT_NOTE["ja"])
     english = await show_in("en-US")
-    assert english["title"] == "Money Heist" and ENGLISH_TEXT_NOTE["en"] not in english["footer"]["text"]
+    assert english["title"] == "Money Heist" and "Synopsis in English" not in english["footer"]["text"]

@@ -16,16 +16,17 @@ import discord
 
 from bot.app.ui import defer_first, send_private, send_response
 from bot.catalog import choice_value
+from bot.common.i18n import N_, _, set_locale
 from bot.common.render import plain_line
 from bot.votes import PERSONAL_GUILD_ID, THUMBS_DOWN, THUMBS_UP, CommandVote, VoteProcessor
 
 if TYPE_CHECKING:
     from bot.app.core import ShowBot
 
-# The member-facing text of this feature.
-OWN_VOTE_STORED = "Your own vote for **{title}**: {emoji}. It shapes your /recommend wherever you use it."
-SHOW_GONE = "That show is no longer in the catalog."
-VOTES_UNAVAILABLE = "Votes cannot be taken right now; try again in a moment."
+# The member-facing text of this feature (translated in bot/common/locales).
+OWN_VOTE_STORED = N_("Your own vote for **{title}**: {emoji}. It shapes your /recommend wherever you use it.")
+SHOW_GONE = N_("That show is no longer in the catalog.")
+VOTES_UNAVAILABLE = N_("Votes cannot be taken right now; try again in a moment.")
 
 CUSTOM_ID = "vote:own:{show_id}:{choice}"
 CHOICES = {"up": (THUMBS_UP, 1), "down": (THUMBS_DOWN, -1)}
@@ -54,13 +55,14 @@ class OwnVoteButton(
         return cls(int(match["show_id"]), match["choice"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        set_locale(interaction.locale)  # the answer in the language of the member who pressed
         bot: ShowBot = interaction.client
         processor = getattr(bot.get_cog("Votes"), "processor", None)
         if not isinstance(processor, VoteProcessor):
-            await send_private(interaction, VOTES_UNAVAILABLE)
+            await send_private(interaction, _(VOTES_UNAVAILABLE))
             return
         if self.show_id not in bot.titles.index:
-            await send_private(interaction, SHOW_GONE)
+            await send_private(interaction, _(SHOW_GONE))
             return
         # Queued before the first await, as reactions are: two quick presses are applied in the order they came.
         stored = processor.submit_and_wait(
@@ -68,9 +70,9 @@ class OwnVoteButton(
         )
         await defer_first(interaction, private=True)  # the vote queue may be waiting for the database
         await stored
-        _, title = await bot.titles.resolve(None, choice_value(self.show_id))
+        _show_id, title = await bot.titles.resolve(None, choice_value(self.show_id))
         emoji = THUMBS_UP if self.value > 0 else THUMBS_DOWN
-        await send_response(interaction, OWN_VOTE_STORED.format(title=plain_line(title, 150), emoji=emoji))
+        await send_response(interaction, _(OWN_VOTE_STORED, title=plain_line(title, 150), emoji=emoji))
 
 
 def own_vote_buttons(show_id: int) -> list[OwnVoteButton]:

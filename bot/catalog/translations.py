@@ -14,19 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.common.i18n import N_, _, use_locale
 from bot.storage import Database
 
 SOURCE_OF_TRANSLATIONS = "tmdb"
-# The card's footer note where a member's language has no synopsis and the English one is shown, in that language
-# (English for a language not listed). Kept here until the reply catalogs (issue 17, gettext) take it over.
-ENGLISH_TEXT_NOTE = {
-    "en": "Synopsis in English",
-    "de": "Inhaltsangabe auf Englisch",
-    "fr": "Résumé en anglais",
-    "es": "Sinopsis en inglés",
-    "pt": "Sinopse em inglês",
-    "ja": "あらすじは英語です",
-}
+# The card's footer note where a member's language has no synopsis and the English one is shown (in their language).
+ENGLISH_TEXT_NOTE = N_("Synopsis in English")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,5 +86,6 @@ async def localise_show(db: Database, show: dict[str, Any], locale: str) -> tupl
         if SOURCE_OF_TRANSLATIONS not in sources:
             localised["sources"] = [*sources, SOURCE_OF_TRANSLATIONS]
     if (text is None or not text.synopsis) and show.get("synopsis"):
-        return localised, ENGLISH_TEXT_NOTE.get(language_of(locale), ENGLISH_TEXT_NOTE["en"])
+        with use_locale(locale):
+            return localised, _(ENGLISH_TEXT_NOTE)
     return localised, None
