@@ -31,6 +31,7 @@ from bot.app.ui import (
     vote_space,
 )
 from bot.common.errors import UserFacingError
+from bot.common.i18n import N_, _
 from bot.common.render import plain_line
 from bot.recommend import (
     GuildState,
@@ -51,14 +52,14 @@ log = logging.getLogger(__name__)
 VIEW_TIMEOUT = 600.0  # seconds the "More" button stays
 LOAD_WAIT = 10.0  # seconds to wait for a server's votes to load (the command was deferred: Discord waits 15 min)
 SIMILAR_COUNT = 5
-NO_SERVER_HERE = "Picks for the whole server need the bot in the server; here I can pick for you (for:me)."
-STILL_LOADING = "I am still reading this server's votes; try again in a few seconds."
+NO_SERVER_HERE = N_("Picks for the whole server need the bot in the server; here I can pick for you (for:me).")
+STILL_LOADING = N_("I am still reading this server's votes; try again in a few seconds.")
 
 
 class MorePicks(OwnerOnlyView):
     """The "More" button under a page of picks: only the member who asked may press it; it posts the next five."""
 
-    refusal = "Only the member who asked can get more of these picks; run /recommend for your own."
+    refusal = N_("Only the member who asked can get more of these picks; run /recommend for your own.")
 
     def __init__(self, cog: Recommend, request: PickRequest, heading: str, shown: list[int]) -> None:
         super().__init__(request.user_id, timeout=VIEW_TIMEOUT)
@@ -66,6 +67,7 @@ class MorePicks(OwnerOnlyView):
         self.request = request
         self.heading = heading
         self.shown = shown
+        self.more.label = _("More")
 
     @discord.ui.button(label="More", emoji="➡️", style=discord.ButtonStyle.primary)
     async def more(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MorePicks]) -> None:
@@ -76,7 +78,7 @@ class MorePicks(OwnerOnlyView):
         if page.items:
             await self.cog.post_picks(interaction, self.request, self.heading, page, self.shown + page.show_ids)
         else:
-            await send_private(interaction, "That is all I have for now: vote on these to get new picks.")
+            await send_private(interaction, _("That is all I have for now: vote on these to get new picks."))
         await self.remove_from_message()  # the button has moved to the new page (or there is no more)
 
 
@@ -94,7 +96,7 @@ class Recommend(commands.Cog):
             return await asyncio.wait_for(asyncio.shield(loading), LOAD_WAIT)
         except TimeoutError:
             loading.add_done_callback(_log_failure)
-            raise UserFacingError(STILL_LOADING) from None
+            raise UserFacingError(_(STILL_LOADING)) from None
 
     async def post_picks(
         self,
@@ -141,7 +143,7 @@ class Recommend(commands.Cog):
     ) -> None:
         space = vote_space(interaction)
         if space == PERSONAL_GUILD_ID and audience == "server":
-            raise UserFacingError(NO_SERVER_HERE)
+            raise UserFacingError(_(NO_SERVER_HERE))
         request = PickRequest(
             space,
             interaction.user.id,
@@ -166,7 +168,9 @@ class Recommend(commands.Cog):
         await self.server_state(space)
         picks = await self.bot.recommender.similar(show_id, guild_id=space, limit=SIMILAR_COUNT)
         if not picks:
-            raise UserFacingError(f"I know too little about **{plain_line(show_title, 150)}** to find shows like it.")
+            raise UserFacingError(
+                _("I know too little about **{title}** to find shows like it.", title=plain_line(show_title, 150))
+            )
         items = await list_items(self.bot.db, picks)
         votable = reactions_readable(interaction)
         await send_response(interaction, embed=similar_embed(show_title, items, votable=votable))

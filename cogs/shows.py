@@ -36,7 +36,7 @@ from bot.catalog import (
     show_json,
 )
 from bot.common.errors import UserFacingError
-from bot.common.i18n import N_, _, ngettext, pgettext
+from bot.common.i18n import N_, _, ngettext, pgettext, set_locale
 from bot.common.render import (
     ListItem,
     cast_pages,
@@ -153,7 +153,8 @@ class SearchView(OwnerPages):
         await interaction.response.edit_message(embed=self.embed(), view=self)
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        # Anyone who can see the results may open a card; only the asker turns the pages.
+        # Anyone who can see the results may open a card (in their own language); only the asker turns the pages.
+        set_locale(interaction.locale)
         if interaction.data is not None and interaction.data.get("custom_id") == ShowPicker.CUSTOM_ID:
             return True
         return await super().interaction_check(interaction)

@@ -32,6 +32,7 @@ from bot.app.ui import (
     vote_space,
 )
 from bot.common.errors import UserFacingError
+from bot.common.i18n import N_, _, ngettext, number
 from bot.common.render import ListItem, plain_line, show_list
 from bot.votes import (
     PERSONAL_GUILD_ID,
@@ -56,17 +57,33 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10
 REACTION_PAGE = 100  # the reaction-users route's maximum page
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
-PERIOD_TITLES = {"week": "this week", "month": "this month", "all": "of all time"}
+PERIOD_TITLES = {
+    "week": N_("Top shows this week"),
+    "month": N_("Top shows this month"),
+    "all": N_("Top shows of all time"),
+}
 
 
-NO_VOTES_IN_SERVER = "You have no votes in this server."
-NO_OWN_VOTES = "You have no votes of your own (the 👍/👎 buttons on cards where the bot is not in the server)."
-FORGET_IN_SERVER = "Delete all {total} vote{plural} of yours in this server? This cannot be undone."
-FORGET_OWN = "Delete all {total} vote{plural} of your own (cast with the buttons on cards)? This cannot be undone."
+NO_VOTES_IN_SERVER = N_("You have no votes in this server.")
+NO_OWN_VOTES = N_("You have no votes of your own (the 👍/👎 buttons on cards where the bot is not in the server).")
 
 
 def no_votes_message(space: int) -> str:
-    return NO_OWN_VOTES if space == PERSONAL_GUILD_ID else NO_VOTES_IN_SERVER
+    return _(NO_OWN_VOTES if space == PERSONAL_GUILD_ID else NO_VOTES_IN_SERVER)
+
+
+def forget_message(space: int, total: int) -> str:
+    if space == PERSONAL_GUILD_ID:
+        return ngettext(
+            "Delete your {n} vote of your own (cast with the buttons on cards)? This cannot be undone.",
+            "Delete all {n} votes of your own (cast with the buttons on cards)? This cannot be undone.",
+            total,
+        )
+    return ngettext(
+        "Delete your {n} vote in this server? This cannot be undone.",
+        "Delete all {n} votes of yours in this server? This cannot be undone.",
+        total,
+    )
 
 
 class MyVotesView(OwnerOnlyView):
@@ -76,6 +93,8 @@ class MyVotesView(OwnerOnlyView):
         self.guild_id = guild_id
         self.total = total
         self.page = 0
+        self.previous.label = _("Previous")
+        self.next.label = _("Next")
         self.update_buttons()
 
     @property
@@ -94,7 +113,10 @@ class MyVotesView(OwnerOnlyView):
         if not votes:
             return no_votes_message(self.guild_id)
         lines = [f"{THUMBS_UP if vote.value > 0 else THUMBS_DOWN} {plain_line(vote.title, 120)}" for vote in votes]
-        return f"**Your votes** ({self.total}) · page {self.page + 1}/{self.pages}\n" + "\n".join(lines)
+        heading = _(
+            "**Your votes** ({count}) · page {page}/{pages}", count=self.total, page=self.page + 1, pages=self.pages
+        )
+        return heading + "\n" + "\n".join(lines)
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction[Any], button: discord.ui.Button[MyVotesView]) -> None:
@@ -116,6 +138,8 @@ class ForgetView(OwnerOnlyView):
         super().__init__(owner_id)
         self.cog = cog
         self.guild_id = guild_id
+        self.confirm.label = _("Delete my votes")
+        self.cancel.label = _("Cancel")
 
     @discord.ui.button(label="Delete my votes", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
@@ -123,13 +147,14 @@ class ForgetView(OwnerOnlyView):
         event = self.cog.processor.submit_and_wait(ForgetMember(self.guild_id, self.owner_id))
         await defer_update(interaction)  # the vote queue may be waiting for the database
         deleted = await event
-        plural = "" if deleted == 1 else "s"
-        await interaction.edit_original_response(content=f"Done: deleted {deleted} vote{plural} of yours.", view=None)
+        assert isinstance(deleted, int)  # ForgetMember's result: how many votes it deleted
+        done = ngettext("Done: deleted {n} vote of yours.", "Done: deleted {n} votes of yours.", deleted)
+        await interaction.edit_original_response(content=done, view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[ForgetView]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Nothing deleted.", view=None)
+        await interaction.response.edit_message(content=_("Nothing deleted."), view=None)
 
 
 class Votes(commands.Cog):
@@ -295,9 +320,9 @@ class Votes(commands.Cog):
         await self.processor.submit_and_wait(event)
         name = f"**{plain_line(show_title, 150)}**"
         if value is None:
-            message = f"Your vote for {name} is cleared."
+            message = _("Your vote for {title} is cleared.", title=name)
         else:
-            message = f"Your vote for {name}: {THUMBS_UP if value > 0 else THUMBS_DOWN}"
+            message = _("Your vote for {title}: {vote}", title=name, vote=THUMBS_UP if value > 0 else THUMBS_DOWN)
         await send_response(interaction, message, ephemeral=True)
 
     @app_commands.command(
@@ -328,10 +353,9 @@ class Votes(commands.Cog):
         if total == 0:
             await send_response(interaction, no_votes_message(space), ephemeral=True)
             return
-        question = FORGET_OWN if space == PERSONAL_GUILD_ID else FORGET_IN_SERVER
         await send_response(
             interaction,
-            question.format(total=total, plural="" if total == 1 else "s"),
+            forget_message(space, total),
             view=ForgetView(self, interaction.user.id, space),
             ephemeral=True,
         )
@@ -363,7 +387,7 @@ class Votes(commands.Cog):
             now=self.bot.clock.now(),
         )
         if not shows:
-            raise UserFacingError("No votes match that yet: vote with 👍/👎 on the bot's posts, or with /vote.")
+            raise UserFacingError(_("No votes match that yet: vote with 👍/👎 on the bot's posts, or with /vote."))
         await send_response(interaction, embed=top_embed(shows, period, genre, service))
         message = await interaction.original_response()
         await make_votable(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
@@ -371,9 +395,12 @@ class Votes(commands.Cog):
 
 def top_embed(shows: list[TopShow], period: str, genre: str | None, service: str | None) -> discord.Embed:
     scope = " · ".join(filter(None, [genre, service]))
-    title = f"Top shows {PERIOD_TITLES.get(period, '')}" + (f" ({scope})" if scope else "")
-    items = [ListItem(title=show.title, reason=f"{THUMBS_UP} {show.up} · {THUMBS_DOWN} {show.down}") for show in shows]
-    footer = "Ranked by the lower bound of the 95% Wilson score interval. React with a number to upvote that show."
+    title = _(PERIOD_TITLES.get(period, PERIOD_TITLES["all"])) + (f" ({scope})" if scope else "")
+    items = [
+        ListItem(title=show.title, reason=f"{THUMBS_UP} {number(show.up)} · {THUMBS_DOWN} {number(show.down)}")
+        for show in shows
+    ]
+    footer = _("Ranked by the lower bound of the 95% Wilson score interval. React with a number to upvote that show.")
     return show_list(title, items, footer=footer)
 
 

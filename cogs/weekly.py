@@ -21,8 +21,11 @@ from bot.app.core import ShowBot
 from bot.app.ui import ANSWERS_PRIVATELY, add_vote_reactions, send_response
 from bot.common import render
 from bot.common.errors import permission_label
+from bot.common.i18n import _, join_words, use_locale, weekday_name
 from bot.votes import list_emoji_map
 from bot.weekly import (
+    POSTING_PERMISSIONS,
+    REACTING_PERMISSIONS,
     WEEKDAYS,
     AfterRecorded,
     CannotCheckEarlierPost,
@@ -35,11 +38,18 @@ from bot.weekly import (
     TickReport,
     TransientPostFailure,
     WeeklyContent,
+    channel_problem,
     country_choices,
+    country_name,
     describe_schedule,
     disable_weekly,
     discord_time,
     format_local_time,
+    gone_message,
+    is_transient,
+    mention,
+    missing_permissions,
+    missing_sentence,
     parse_local_time,
     preview_content,
     render_weekly,
@@ -48,6 +58,7 @@ from bot.weekly import (
     set_weekly,
     status_text,
     timezone_choices,
+    unreachable,
     weekly_marker,
     weekly_region,
     weekly_status,
@@ -59,58 +70,7 @@ TICK_SECONDS = 60.0
 # Newest messages read when looking for a post already made (one request). Newest first rather than from the scheduled
 # time: a recovery runs STALE_CLAIM after the interrupted post, which may itself have been a catch-up hours late.
 RECOVERY_LOOKBACK = 100
-# What /weekly set asks for, in Discord's own words. The first three are needed to post at all; without the last two
-# the post goes out but the bot cannot add the keycaps (members still can) nor look for an interrupted post.
-CHANNEL_PERMISSIONS = tuple(
-    (name, permission_label(name))
-    for name in ("view_channel", "send_messages", "embed_links", "add_reactions", "read_message_history")
-)
-POSTING_PERMISSIONS = frozenset({"view_channel", "send_messages", "embed_links"})
-REACTING_PERMISSIONS = frozenset({"add_reactions", "read_message_history"})  # Discord wants both to add a reaction
 DAY_CHOICES = [app_commands.Choice(name=day.capitalize(), value=number) for number, day in enumerate(WEEKDAYS)]
-
-
-def missing_permissions(permissions: discord.Permissions, wanted: frozenset[str] | None = None) -> list[str]:
-    """Discord's names of the channel permissions the bot lacks (all five by default, or those in `wanted`).
-
-    Only the ones to grant: without View Channel Discord denies everything else, and without Send Messages it denies
-    Embed Links, so those consequences are not named as if they were separate problems.
-    """
-    if not permissions.view_channel:
-        return ["View Channel"]
-    implied_off = {"embed_links"} if not permissions.send_messages else set()
-    return [
-        label
-        for attribute, label in CHANNEL_PERMISSIONS
-        if (wanted is None or attribute in wanted)
-        and attribute not in implied_off
-        and not getattr(permissions, attribute)
-    ]
-
-
-def name_list(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def gone_message(channel_id: int) -> str:
-    return f"The channel <#{channel_id}> no longer exists or I cannot see it: choose another with /weekly set."
-
-
-def channel_problem(guild: discord.Guild, channel_id: int) -> str | None:
-    """Why the bot could not post in `channel_id` right now, from its cache (no request), or None."""
-    channel = guild.get_channel_or_thread(channel_id)
-    if channel is None:
-        return gone_message(channel_id)
-    if not isinstance(channel, discord.TextChannel):
-        return f"{channel.mention} is not a text channel: choose another with /weekly set."
-    missing = missing_permissions(channel.permissions_for(guild.me))
-    if missing:
-        return f"I am missing {name_list(missing)} in {channel.mention}."
-    return None
-
-
-def is_transient(error: discord.HTTPException) -> bool:
-    return error.status == 429 or error.status >= 500
 
 
 class Weekly(commands.Cog):
@@ -176,27 +136,36 @@ class Weekly(commands.Cog):
     # The poster ----------------------------------------------------------------------------------------------------
 
     async def post(self, due: DuePost, content: WeeklyContent) -> PostResult:
-        """Send one server's post. Raises a PostFailure run_tick understands; see bot.weekly on `recovering`."""
+        """Send one server's post, in the server's language (its problems too: the admins read them in /weekly
+        status). Raises a PostFailure run_tick understands; see bot.weekly on `recovering`."""
         guild = self.bot.get_guild(due.guild_id)
         if guild is None:
-            raise GuildGone("I am no longer in this server.")
+            raise GuildGone(_("I am no longer in this server."))
+        with use_locale(guild.preferred_locale):
+            return await self._post(guild, due, content)
+
+    async def _post(self, guild: discord.Guild, due: DuePost, content: WeeklyContent) -> PostResult:
         if guild.unavailable:
-            raise TransientPostFailure("The server is unavailable (a Discord outage).")
+            raise TransientPostFailure(_("The server is unavailable (a Discord outage)."))
         # A problem already recorded and the channel not in the cache: it is still gone or hidden. Asking Discord again
         # would be one more failed request a week (Discord bans clients that send too many); /weekly set clears it.
         channel = await self._channel(guild, due.channel_id, may_fetch=due.problem is None)
         permissions = channel.permissions_for(guild.me)
         missing = missing_permissions(permissions, POSTING_PERMISSIONS)
         if missing:
-            raise MissingPermissions(f"I am missing {name_list(missing)} in {channel.mention}.")
+            raise MissingPermissions(missing_sentence(missing, channel.mention))
         emoji_map = list_emoji_map([show_id for _, show_id in content.numbering])
         if due.recovering or due.attempt > 1:
             # The earlier attempt may have sent the message before it was interrupted, or before a timeout or a 5xx
             # came back instead of Discord's answer.
             if not permissions.read_message_history:
                 raise CannotCheckEarlierPost(
-                    f"Not posted: an earlier attempt may have gone out, and without Read Message History in "
-                    f"{channel.mention} I cannot check; I skip the week rather than risk posting it twice."
+                    _(
+                        "Not posted: an earlier attempt may have gone out, and without {permission} in {channel} I "
+                        "cannot check; I skip the week rather than risk posting it twice.",
+                        permission=permission_label("read_message_history"),
+                        channel=channel.mention,
+                    )
                 )
             earlier = await self._find_post(channel, guild.me, due)
             if earlier is not None:
@@ -208,13 +177,15 @@ class Weekly(commands.Cog):
         except discord.NotFound as error:
             raise PostChannelGone(gone_message(channel.id)) from error
         except discord.Forbidden as error:
-            raise MissingPermissions(f"Discord refused my post in {channel.mention} ({error.text}).") from error
+            refused = _("Discord refused my post in {channel} ({reason}).", channel=channel.mention, reason=error.text)
+            raise MissingPermissions(refused) from error
         except discord.HTTPException as error:
             if is_transient(error):
-                raise TransientPostFailure(f"Discord answered {error.status} to the post.") from error
-            raise PostFailure(f"Discord rejected the post ({error.status} {error.text}).") from error
+                raise TransientPostFailure(_("Discord answered {status} to the post.", status=error.status)) from error
+            rejected = _("Discord rejected the post ({status} {reason}).", status=error.status, reason=error.text)
+            raise PostFailure(rejected) from error
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
+            raise TransientPostFailure(unreachable(error)) from error
         # Nothing slow or fallible before the message id is recorded: the reactions come after (run_tick).
         return self._posted(message, emoji_map)
 
@@ -240,17 +211,22 @@ class Weekly(commands.Cog):
             except discord.NotFound as error:
                 raise PostChannelGone(gone_message(channel_id)) from error
             except discord.Forbidden as error:
-                raise MissingPermissions(f"I cannot see the channel <#{channel_id}> any more.") from error
+                hidden = _("I cannot see the channel {channel} any more.", channel=mention(channel_id))
+                raise MissingPermissions(hidden) from error
             except discord.HTTPException as error:
                 if is_transient(error):
-                    raise TransientPostFailure(
-                        f"Discord answered {error.status} when I looked up the channel."
-                    ) from error
+                    answered = _("Discord answered {status} when I looked up the channel.", status=error.status)
+                    raise TransientPostFailure(answered) from error
                 raise
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                raise TransientPostFailure(f"Could not reach Discord ({type(error).__name__}).") from error
+                raise TransientPostFailure(unreachable(error)) from error
         if not isinstance(channel, discord.TextChannel) or channel.guild.id != guild.id:
-            raise PostChannelGone(f"<#{channel_id}> is not a text channel of this server: choose one with /weekly set.")
+            raise PostChannelGone(
+                _(
+                    "{channel} is not a text channel of this server: choose one with /weekly set.",
+                    channel=mention(channel_id),
+                )
+            )
         return channel
 
     async def _find_post(
@@ -263,8 +239,12 @@ class Weekly(commands.Cog):
                     return message
         except discord.HTTPException as error:
             if is_transient(error):
-                raise TransientPostFailure(f"Discord answered {error.status} when I read the channel.") from error
-            raise MissingPermissions(f"I could not read the history of {channel.mention} ({error.text}).") from error
+                answered = _("Discord answered {status} when I read the channel.", status=error.status)
+                raise TransientPostFailure(answered) from error
+            unreadable = _(
+                "I could not read the history of {channel} ({reason}).", channel=channel.mention, reason=error.text
+            )
+            raise MissingPermissions(unreadable) from error
         return None
 
     def _keycaps_later(self, message: discord.Message, emoji_map: dict[str, tuple[int, int]]) -> AfterRecorded:
@@ -274,17 +254,23 @@ class Weekly(commands.Cog):
         async def make_post_votable() -> str | None:
             if await add_vote_reactions(message, emoji_map):
                 return None
-            where = getattr(message.channel, "mention", "the channel")
             guild = message.guild
-            lacking = []
-            if guild is not None and isinstance(message.channel, discord.abc.GuildChannel | discord.Thread):
-                lacking = missing_permissions(message.channel.permissions_for(guild.me), REACTING_PERMISSIONS)
-            if lacking:
-                return (
-                    f"I am missing {name_list(lacking)} in {where}: the weekly post went out without its keycaps "
-                    f"(members can still add them to vote)."
+            with use_locale(guild.preferred_locale if guild else None):
+                where = getattr(message.channel, "mention", None) or _("the channel")
+                lacking = []
+                if guild is not None and isinstance(message.channel, discord.abc.GuildChannel | discord.Thread):
+                    lacking = missing_permissions(message.channel.permissions_for(guild.me), REACTING_PERMISSIONS)
+                if lacking:
+                    return _(
+                        "I am missing {permissions} in {channel}: the weekly post went out without its keycaps "
+                        "(members can still add them to vote).",
+                        permissions=join_words(lacking),
+                        channel=where,
+                    )
+                return _(
+                    "The weekly post in {channel} went out, but Discord refused some of its keycap reactions.",
+                    channel=where,
                 )
-            return f"The weekly post in {where} went out, but Discord refused some of its keycap reactions."
 
         return make_post_votable
 
@@ -320,8 +306,12 @@ class Weekly(commands.Cog):
         if missing:
             await send_response(
                 interaction,
-                f"I cannot post the weekly list in {channel.mention}: I am missing {name_list(missing)} there. "
-                "Give me those permissions in the channel (or pick another) and try again.",
+                _(
+                    "I cannot post the weekly list in {channel}: I am missing {permissions} there. "
+                    "Give me those permissions in the channel (or pick another) and try again.",
+                    channel=channel.mention,
+                    permissions=join_words(missing),
+                ),
                 ephemeral=True,
             )
             return
@@ -339,13 +329,16 @@ class Weekly(commands.Cog):
         next_post = settings.next_post(now)
         assert next_post is not None
         log.info("Guild %s set its weekly post: %s", guild.id, describe_schedule(settings))
-        await send_response(
-            interaction,
-            f"Done: every {day.name} at {format_local_time(local_time)} ({tz_name}) in {channel.mention}, "
-            f"with what is new in {region}.\n"
-            f"Next post: {discord_time(next_post)}",
-            ephemeral=True,
+        done = _(
+            "Done: every {day} at {time} ({timezone}) in {channel}, with what is new in {country}.",
+            day=weekday_name(day.value),
+            time=format_local_time(local_time),
+            timezone=tz_name,
+            channel=channel.mention,
+            country=f"{country_name(region)} ({region})",
         )
+        next_line = _("Next post: {when}", when=discord_time(next_post))
+        await send_response(interaction, f"{done}\n{next_line}", ephemeral=True)
 
     @set_command.autocomplete("timezone")
     async def timezone_autocomplete(
@@ -374,8 +367,9 @@ class Weekly(commands.Cog):
     async def off_command(self, interaction: discord.Interaction[ShowBot]) -> None:
         assert interaction.guild_id is not None
         was_on = await disable_weekly(self.bot.db, interaction.guild_id, self.bot.clock.now())
-        message = "The weekly post is off." if was_on else "The weekly post was not on."
-        await send_response(interaction, message + " Turn it on again with /weekly set.", ephemeral=True)
+        message = _("The weekly post is off.") if was_on else _("The weekly post was not on.")
+        again = _("Turn it on again with /weekly set.")
+        await send_response(interaction, f"{message} {again}", ephemeral=True)
 
     @weekly.command(
         name="status", description="The weekly post's schedule, last post and any problem", extras=ANSWERS_PRIVATELY

@@ -120,7 +120,7 @@ def test_reacting_to_a_message_that_does_not_exist_is_one_line(tmp_path: Path, t
 
 
 def test_discord_timestamps_read_as_dates_in_the_terminal() -> None:
-    from bot.app.console import humanise_timestamps
+    from bot.app.console_render import humanise_timestamps
 
     text = humanise_timestamps("Premiered: <t:1519387200:D>, next <t:1519387200:d>")
     assert text == "Premiered: 23 February 2018, next 2018-02-23"  # noon UTC: the same day in every zone near UTC
@@ -153,3 +153,29 @@ async def test_the_console_stays_offline_unless_catalog_sync_is_set(tmp_path: Pa
     assert process.returncode == 0, stderr.decode()
     assert 'No show called "quiet lighthouse"' in stdout.decode()
     assert tvmaze.requests == []
+
+
+def test_the_console_answers_in_the_chosen_language(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    german = console(database, "--locale", "de", "-c", "/show title:Seven Seconds", "-c", "/search query:zzqqxxyy")
+    assert german.returncode == 0, german.stderr
+    assert (
+        "Premiere: 23. Februar 2018" in german.stdout
+    )  # the card's field, and the timestamp as a German client shows it
+    assert "Erfunden von: Veena Sud" in german.stdout and "Created by" not in german.stdout
+    assert "[ Trailer suchen ↗ https://www.youtube.com/results?search_query=Seven+Seconds+2018" in german.stdout
+    assert 'Keine Serie passt zu "zzqqxxyy".' in german.stdout
+    # A `locale` line switches the language for the lines after it.
+    switched = console(
+        database, "-c", "/trailer title:Seven Seconds", "-c", "locale ja", "-c", "/trailer title:Seven Seconds"
+    )
+    assert switched.returncode == 0, switched.stderr
+    english, japanese = switched.stdout.split("Discord's language is now ja.")
+    assert "No trailer on file for **Seven Seconds**" in english
+    assert "**Seven Seconds** の予告編は登録されていません。" in japanese
+
+
+def test_an_unknown_locale_is_one_line(tmp_path: Path) -> None:
+    result = console(tmp_path / "db.sqlite3", "--locale", "klingon", "-c", "/show title:Seven Seconds")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "'klingon' is not a Discord locale; try de, fr, es-ES, pt-BR, ja or en-US"

@@ -35,7 +35,7 @@ async def test_weekly_preview_for_a_server_in_gb_lists_that_weeks_premieres(
     choices = await discord.autocomplete("weekly set", "country", "united k", user="owner")
     assert {"name": "United Kingdom (GB)", "value": "GB"} in choices
     reply = await weekly_set(discord, country="gb")
-    assert "with what is new in GB" in reply.content
+    assert "with what is new in United Kingdom (GB)" in reply.content
 
     sync: Any = bot.get_cog("CatalogSync")
     await sync.run("schedule")  # the daily job: now with GB's broadcast schedule, as a server lists GB
@@ -60,7 +60,7 @@ async def test_the_country_defaults_to_the_servers_locale_and_bad_input_changes_
     discord: DiscordDriver, bot: ShowBot, db: Database
 ) -> None:
     reply = await weekly_set(discord)
-    assert "with what is new in US" in reply.content  # the demo server's locale is en-US
+    assert "with what is new in United States (US)" in reply.content  # the demo server's locale is en-US
     assert await db.fetchval("SELECT region FROM guild_settings") == "US"
     refused = await weekly_set(discord, country="Atlantis")
     assert refused.content == '"Atlantis" is not a country code: pick one from the list, like GB or US.'

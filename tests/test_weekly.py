@@ -814,12 +814,12 @@ async def test_status_preview_and_description(db: Database) -> None:
     assert message_link(7, 70, 5001) == "https://discord.com/channels/7/70/5001"
     assert status.next_post == utc(2024, 6, 14, 13, 0)
     assert status.settings is not None
-    assert describe_schedule(status.settings) == "Fridays at 18:30 (Asia/Kolkata) in <#70>"
+    assert describe_schedule(status.settings) == "Every Friday at 18:30 (Asia/Kolkata) in <#70>"
     preview = await preview_content(db, 7, utc(2024, 6, 7, 14, 0))
     assert [item.title for item in preview.items] == ["Out now"]
     await disable_weekly(db, 7, START)
     off = await get_weekly_settings(db, 7)
-    assert off is not None and describe_schedule(off).startswith("Off (was: Fridays")
+    assert off is not None and describe_schedule(off).startswith("Off (was: Every Friday")
     assert (await weekly_status(db, 7, START)).next_post is None
 
 

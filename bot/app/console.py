@@ -13,21 +13,18 @@ import json
 import logging
 import re
 import sys
-import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import discord
 
+from bot.app.console_render import render_message, render_reactions
 from bot.app.core import COMMAND_HASH_KEY, ShowBot
 from bot.app.harness import running_bot
 from bot.catalog import seed_if_empty
 from bot.common.config import Settings
 from bot.emulator import ActionError, ApiError, DiscordDriver, DiscordEmulator, NoResponse, Reply, build_demo_server
-from bot.emulator.driver import iter_components
 from bot.emulator.state import Message
 from bot.storage import open_database
 
@@ -124,7 +121,7 @@ class Console:
             channel = self.driver.channel(rest) if rest else self.channel
             recent = self.driver.messages(channel)[-10:]
             for message in recent:
-                self.say(render_message(message, channel=f"#{channel.name}"))
+                self.say(render_message(message, channel=f"#{channel.name}", locale=self.driver.locale))
             if not recent:
                 self.say(f"(no messages in #{channel.name})")
         elif word in ("react", "unreact"):
@@ -209,7 +206,7 @@ class Console:
         channel = f"#{self.driver.guild.channels[reply.record.channel.id].name}"
         messages = [reply.message] if reply.message is not None else []
         for message in messages + reply.followups:
-            self.say(render_message(message, channel=channel))
+            self.say(render_message(message, channel=channel, locale=self.driver.locale))
 
 
 def discord_locale(text: str) -> str:
@@ -221,86 +218,11 @@ def discord_locale(text: str) -> str:
     return code
 
 
-def render_message(message: Message, *, channel: str) -> str:
-    """A message as text: header, content, embeds (title, description, fields, footer), buttons, reactions."""
-    header = f"── {message.author.username} in {channel}" + (" (only you can see this)" if message.ephemeral else "")
-    lines = [header + " " + "─" * max(3, 60 - len(header))]
-    if message.content:
-        lines += _wrap(message.content, "")
-    for embed in message.embeds:
-        lines += render_embed(embed)
-    buttons = []
-    for component in iter_components(message.components):
-        if component.get("type") == 2:
-            label = component.get("label") or (component.get("emoji") or {}).get("name") or "?"
-            url = f" ↗ {component['url']}" if component.get("url") else ""
-            disabled = " (disabled)" if component.get("disabled") else ""
-            buttons.append(f"[ {label}{url} ]{disabled}")
-        else:
-            options = ", ".join(option.get("label", "") for option in component.get("options", []))
-            buttons.append(f"[ ▾ {component.get('placeholder') or component.get('custom_id')}: {options} ]")
-    if buttons:
-        lines.append(" ".join(buttons))
-    reactions = render_reactions(message)
-    if reactions:
-        lines.append(reactions)
-    return "\n".join(lines)
-
-
-def render_embed(embed: dict[str, Any]) -> list[str]:
-    lines = []
-    if (embed.get("author") or {}).get("name"):
-        lines.append(f"┃ {embed['author']['name']}")
-    if embed.get("title"):
-        lines.append(f"┃ ** {embed['title']} **" + (f"  <{embed['url']}>" if embed.get("url") else ""))
-    if embed.get("description"):
-        lines += _wrap(embed["description"], "┃ ")
-    for field in embed.get("fields") or []:
-        lines += _wrap(f"{field.get('name')}: {field.get('value')}", "┃   ")
-    if (embed.get("image") or {}).get("url"):
-        lines.append(f"┃ [image {embed['image']['url']}]")
-    if (embed.get("footer") or {}).get("text"):
-        lines += _wrap(embed["footer"]["text"], "┃ — ")
-    return lines
-
-
 async def votes_applied(bot: ShowBot) -> None:
     """Wait until the vote events queued so far are stored: a line's reactions count for the next line."""
     processor = getattr(bot.get_cog("Votes"), "processor", None)
     if processor is not None:
         await processor.drain()
-
-
-def render_reactions(message: Message) -> str:
-    return "  ".join(f"{emoji} {count}" for emoji, count in message.reaction_counts().items())
-
-
-_TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
-_TIMESTAMP_FORMATS = {
-    "t": "%H:%M", "T": "%H:%M:%S", "d": "%Y-%m-%d", "D": "%-d %B %Y", "f": "%-d %B %Y %H:%M",
-    "F": "%A, %-d %B %Y %H:%M",
-}  # fmt: skip
-
-
-def humanise_timestamps(text: str) -> str:
-    """Show Discord's `<t:UNIX:STYLE>` marks as the Discord app would: in the reader's own time zone."""
-
-    def readable(match: re.Match[str]) -> str:
-        when = datetime.fromtimestamp(int(match.group(1)), UTC).astimezone()
-        style = match.group(2) or "f"
-        if style == "R":
-            days = (when.date() - datetime.now(UTC).astimezone().date()).days
-            return "today" if days == 0 else (f"in {days} days" if days > 0 else f"{-days} days ago")
-        return when.strftime(_TIMESTAMP_FORMATS[style])
-
-    return _TIMESTAMP.sub(readable, text)
-
-
-def _wrap(text: str, prefix: str) -> list[str]:
-    lines: list[str] = []
-    for paragraph in humanise_timestamps(str(text)).splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, 100, initial_indent=prefix, subsequent_indent=prefix) or [prefix.rstrip()]
-    return lines
 
 
 def _log_to_file(settings: Settings) -> tuple[Path, logging.Handler]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import get_day_names
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -48,7 +49,7 @@ FALLBACKS = {"es-419": "es-ES"}
 _current: ContextVar[str] = ContextVar("showbot_locale", default=SOURCE_LOCALE)
 
 
-def N_(message: str) -> str:  # gettext's name for "mark now, translate later")
+def N_(message: str) -> str:  # gettext's name for "mark now, translate later"
     """Mark a constant for translation without translating it now: `_(CONSTANT)` translates it where it is used."""
     return message
 
@@ -144,6 +145,17 @@ def capitalised(text: str) -> str:
 def number(value: float) -> str:
     """A number as the current language writes it (1,234 · 1.234 · 1 234)."""
     return format_decimal(value, locale=babel_locale(_current.get()))
+
+
+def weekday_name(weekday: int) -> str:
+    """Monday (0) to Sunday (6) as the current language names the day ('Friday', 'Freitag', 'vendredi', '金曜日')."""
+    return str(get_day_names("wide", locale=babel_locale(_current.get()))[weekday])
+
+
+def territory_name(code: str) -> str | None:
+    """A country's name in the current language ('DE' -> 'Germany', 'Deutschland', 'Allemagne'), None if unknown."""
+    name = babel_locale(_current.get()).territories.get(code.upper())
+    return str(name) if name else None
 
 
 def join_words(items: Iterable[str], style: str = "standard") -> str:

@@ -14,6 +14,7 @@ import discord
 
 from bot.catalog import matching_names, year_of
 from bot.common.errors import UserFacingError
+from bot.common.i18n import N_, _, join_words
 from bot.common.render import ListItem, plain_line, show_list
 from bot.recommend.reasons import Recommendation
 from bot.recommend.recommender import Recommender
@@ -21,9 +22,9 @@ from bot.storage import Database
 
 PAGE_SIZE = 5
 MAX_PICKS = 50  # ten pages of "More": past that, the picks are no longer worth reading
-COLD_START_HINT = "Vote with 👍/👎 on /show cards to get picks of your own."
-SERVER_COLD_START_HINT = "Nobody here has voted yet: vote with 👍/👎 on /show cards to get this server's own picks."
-VOTE_HINT = "React with a number to upvote that show."
+COLD_START_HINT = N_("Vote with 👍/👎 on /show cards to get picks of your own.")
+SERVER_COLD_START_HINT = N_("Nobody here has voted yet: vote with 👍/👎 on /show cards to get this server's own picks.")
+VOTE_HINT = N_("React with a number to upvote that show.")
 Scope = Literal["me", "server"]
 
 
@@ -37,7 +38,8 @@ class PickRequest:
 
     def filters(self) -> str:
         """'Crime · on Netflix', or '' without filters."""
-        return " · ".join(part for part in (self.genre or "", f"on {self.service}" if self.service else "") if part)
+        service = _("on {service}", service=self.service) if self.service else ""
+        return " · ".join(part for part in (self.genre or "", service) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,12 @@ async def list_items(db: Database, picks: Sequence[Recommendation]) -> list[List
 
 
 def picks_heading(request: PickRequest, member_name: str) -> str:
-    who = "this server" if request.scope == "server" else plain_line(member_name, 80) or "you"
     filters = request.filters()
-    return f"Picks for {who}" + (f" ({filters})" if filters else "")
+    if request.scope == "server":
+        heading = _("Picks for this server")
+    else:
+        heading = _("Picks for {member}", member=plain_line(member_name, 80) or "?")
+    return heading + (f" ({filters})" if filters else "")
 
 
 def picks_embed(
@@ -106,23 +111,29 @@ def picks_embed(
     """A page of picks, numbered 1️⃣…5️⃣ (the keycaps that vote for them on this message, when `votable`: not where
     the bot cannot read reactions)."""
     end = page.start + len(items) - 1
-    notes = [f"Picks {page.start}–{end}" if end > page.start else f"Pick {page.start}"]
+    notes = [
+        _("Picks {first}–{last}", first=page.start, last=end)
+        if end > page.start
+        else _("Pick {first}", first=page.start)
+    ]
     if page.cold_start:
-        notes.append(SERVER_COLD_START_HINT if scope == "server" else COLD_START_HINT)
+        hint = SERVER_COLD_START_HINT if scope == "server" else COLD_START_HINT
+        notes.append(_(hint))
     if votable:
-        notes.append(VOTE_HINT)
+        notes.append(_(VOTE_HINT))
     return show_list(heading, items, footer=" · ".join(notes))
 
 
 def similar_embed(title: str, items: Sequence[ListItem], *, votable: bool = True) -> discord.Embed:
-    return show_list(f"Shows like {plain_line(title, 150)}", items, footer=VOTE_HINT if votable else None)
+    heading = _("Shows like {title}", title=plain_line(title, 150))
+    return show_list(heading, items, footer=_(VOTE_HINT) if votable else None)
 
 
 def no_picks_message(request: PickRequest) -> str:
     filters = request.filters()
     if filters:
-        return f"No picks match {filters}. Try another genre or service, or leave the filters out."
-    return "I have nothing to recommend yet: the catalog is empty."
+        return _("No picks match {filters}. Try another genre or service, or leave the filters out.", filters=filters)
+    return _("I have nothing to recommend yet: the catalog is empty.")
 
 
 def known_name(names: Sequence[str], typed: str | None, kind: str) -> str | None:
@@ -135,5 +146,11 @@ def known_name(names: Sequence[str], typed: str | None, kind: str) -> str | None
         if name.casefold() == wanted:
             return name
     close = matching_names(names, typed.strip()[:3], limit=5)
-    hint = f" Try {', '.join(close)}." if close else ""
-    raise UserFacingError(f'I know no {kind} called "{plain_line(typed, 60)}".{hint}')
+    shown = plain_line(typed, 60)
+    unknown = (
+        _('I know no genre called "{name}".', name=shown)
+        if kind == "genre"
+        else _('I know no service called "{name}".', name=shown)
+    )
+    hint = _("Try {names}.", names=join_words(close, style="or")) if close else ""
+    raise UserFacingError(f"{unknown} {hint}".strip())

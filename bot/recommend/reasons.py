@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bot.common.i18n import _
+
 if TYPE_CHECKING:
     from bot.recommend.catalog_view import Catalog
     from bot.recommend.signals import ScoredCandidate
@@ -46,20 +48,21 @@ def explain(
         ReasonKind.BEST_KNOWN: weights.catalog * candidate.catalog,
     }
     if candidate.new_release:
-        return Recommendation(show_id, title, score, "new this week, in a genre you like", ReasonKind.NEW_IN_GENRE)
+        return Recommendation(show_id, title, score, _("new this week, in a genre you like"), ReasonKind.NEW_IN_GENRE)
     kind = max(parts, key=lambda k: parts[k])
     if kind is ReasonKind.MEMBERS_WHO_LIKE and candidate.cf_source is not None and parts[kind] > 0:
         source = candidate.cf_source
         return Recommendation(
-            show_id, title, score, f"popular with members who like {catalog.title(source)}", kind, source
+            show_id, title, score, _("popular with members who like {title}", title=catalog.title(source)), kind, source
         )
     if kind is ReasonKind.YOU_LIKED and parts[kind] > 0:
         liked = _closest_liked(catalog, show_id, votes, weights.recent_votes)
         if liked is not None:
-            return Recommendation(show_id, title, score, f"because you liked {catalog.title(liked)}", kind, liked)
+            reason = _("because you liked {title}", title=catalog.title(liked))
+            return Recommendation(show_id, title, score, reason, kind, liked)
     if candidate.popularity > 0 and parts[ReasonKind.SERVER_POPULAR] >= parts[ReasonKind.BEST_KNOWN]:
-        return Recommendation(show_id, title, score, "popular in this server", ReasonKind.SERVER_POPULAR)
-    return Recommendation(show_id, title, score, "one of the best-known shows", ReasonKind.BEST_KNOWN)
+        return Recommendation(show_id, title, score, _("popular in this server"), ReasonKind.SERVER_POPULAR)
+    return Recommendation(show_id, title, score, _("one of the best-known shows"), ReasonKind.BEST_KNOWN)
 
 
 def _closest_liked(catalog: Catalog, show_id: int, votes: dict[int, int], recent_votes: int) -> int | None:
@@ -83,12 +86,12 @@ def explain_for_server(catalog: Catalog, candidate: ScoredCandidate, score: floa
             candidate.show_id,
             catalog.title(candidate.show_id),
             score,
-            "new this week, in a genre this server likes",
+            _("new this week, in a genre this server likes"),
             ReasonKind.NEW_IN_GENRE,
         )
     if candidate.collaborative > 0 and candidate.cf_source is not None:
         source = candidate.cf_source
-        reason = f"popular with members who like {catalog.title(source)}"
+        reason = _("popular with members who like {title}", title=catalog.title(source))
         return Recommendation(
             candidate.show_id,
             catalog.title(candidate.show_id),
@@ -105,10 +108,10 @@ def content_reason(catalog: Catalog, show_id: int, other: int) -> str:
     shared = set(catalog.shows[show_id].features).intersection(catalog.shows[other].features)
     kinds = {feature.split(":", 1)[0] for feature in shared}
     if "creator" in kinds:
-        return "from the same creator"
+        return _("from the same creator")
     if "cast" in kinds:
-        return "shares cast members"
+        return _("shares cast members")
     genres = sorted(catalog.shows[show_id].genres & catalog.shows[other].genres)
     if genres:
-        return "also " + ", ".join(genres[:2])
-    return "similar story"
+        return _("also {genres}", genres=", ".join(genres[:2]))
+    return _("similar story")

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from bot.common.clock import Clock, SystemClock
+from bot.common.i18n import _
 from bot.recommend.catalog_view import Catalog, load_show_infos
 from bot.recommend.reasons import ReasonKind, Recommendation, content_reason, explain, explain_for_server
 from bot.recommend.signals import Candidates, best_candidates, score_candidates
@@ -319,7 +320,8 @@ class Recommender:
         for other in best:
             content_part, covote_part = scores[other]
             if covote_part > content_part:
-                reason, kind = f"members who like {source_title} like it too", ReasonKind.COVOTED
+                reason = _("members who like {title} like it too", title=source_title)
+                kind = ReasonKind.COVOTED
             else:
                 reason, kind = content_reason(self.catalog, show_id, other), ReasonKind.SIMILAR_CONTENT
             results.append(Recommendation(other, self.catalog.title(other), sum(scores[other]), reason, kind, show_id))

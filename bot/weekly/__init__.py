@@ -4,7 +4,8 @@ claims, the tick, content selection and the post's layout.
 Modules, one concern each: `schedule` (week arithmetic, local times, time zones and their autocomplete), `countries`
 (the country a post lists), `settings` (a server's settings, /weekly set and off), `ledger` (the ledger: claims,
 posted and failed weeks), `poster` (what a poster is given and returns), `tick` (due posts, `run_tick`, and the
-failures a poster may raise), `content` (what a week's post lists), `layout` (`render_weekly`) and `status` (/weekly
+failures a poster may raise), `problems` (why a post cannot go out, in words an admin can act on), `content`
+(what a week's post lists), `layout` (`render_weekly`) and `status` (/weekly
 status).
 
 May import: `bot.catalog`, `bot.votes`, `bot.storage` and `bot.common`. Other packages use only the names exported
@@ -14,9 +15,20 @@ here.
 from __future__ import annotations
 
 from bot.weekly.content import WeeklyContent, preview_content
-from bot.weekly.countries import country_choices, country_from_locale, resolve_country
+from bot.weekly.countries import country_choices, country_from_locale, country_name, resolve_country
 from bot.weekly.layout import render_weekly
 from bot.weekly.poster import AfterRecorded, DuePost, PostResult
+from bot.weekly.problems import (
+    POSTING_PERMISSIONS,
+    REACTING_PERMISSIONS,
+    channel_problem,
+    gone_message,
+    is_transient,
+    mention,
+    missing_permissions,
+    missing_sentence,
+    unreachable,
+)
 from bot.weekly.schedule import (
     WEEKDAYS,
     format_local_time,
@@ -46,6 +58,8 @@ from bot.weekly.tick import (
 )
 
 __all__ = [
+    "POSTING_PERMISSIONS",
+    "REACTING_PERMISSIONS",
     "WEEKDAYS",
     "AfterRecorded",
     "CannotCheckEarlierPost",
@@ -59,14 +73,21 @@ __all__ = [
     "TransientPostFailure",
     "WeeklyContent",
     "WeeklyStatus",
+    "channel_problem",
     "country_choices",
     "country_from_locale",
+    "country_name",
     "describe_schedule",
     "disable_weekly",
     "discord_time",
     "format_local_time",
     "get_weekly_settings",
+    "gone_message",
+    "is_transient",
+    "mention",
     "message_link",
+    "missing_permissions",
+    "missing_sentence",
     "parse_local_time",
     "preview_content",
     "render_weekly",
@@ -76,6 +97,7 @@ __all__ = [
     "set_weekly",
     "status_text",
     "timezone_choices",
+    "unreachable",
     "weekly_marker",
     "weekly_region",
     "weekly_status",

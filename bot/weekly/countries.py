@@ -10,6 +10,7 @@ from functools import cache
 from importlib import resources
 
 from bot.common.errors import UserFacingError
+from bot.common.i18n import _, territory_name
 from bot.common.render import quoted
 
 DEFAULT_COUNTRY = "US"
@@ -69,22 +70,31 @@ def country_from_locale(locale: str | None) -> str:
     return _LANGUAGE_COUNTRY.get(language.lower(), DEFAULT_COUNTRY)
 
 
+def country_name(code: str) -> str:
+    """A country as the current language names it ('DE' -> 'Deutschland' in German), else its English name, else
+    the code."""
+    return territory_name(code) or countries().get(code.upper(), code)
+
+
 def resolve_country(typed: str) -> str:
     """The ISO code a member typed or picked (any case; a country's name works too); unknown: one clear sentence."""
     text = typed.strip()
     if text.upper() in countries():
         return text.upper()
     by_name = {name.casefold(): code for code, name in countries().items()}
+    by_name.update({country_name(code).casefold(): code for code in countries()})  # 'Deutschland' in German
     code = by_name.get(text.casefold())
     if code is None:
-        raise UserFacingError(f"{quoted(text)} is not a country code: pick one from the list, like GB or US.")
+        raise UserFacingError(
+            _("{typed} is not a country code: pick one from the list, like GB or US.", typed=quoted(text))
+        )
     return code
 
 
 def country_choices(current: str, limit: int = 25) -> list[tuple[str, str]]:
     """(label, code) pairs for autocomplete: codes starting with what was typed, then names containing it."""
     typed = current.strip().casefold()
-    table = countries()
+    table = {code: country_name(code) for code in countries()}  # in the member's language
     exact = [code for code in table if code.casefold() == typed]
     starts = [code for code, name in table.items() if name.casefold().startswith(typed) and code not in exact]
     contains = [code for code, name in table.items() if typed in name.casefold() and code not in exact + starts]

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from bot.common import render
 from bot.common.clock import utc_iso
 from bot.common.errors import UserFacingError
+from bot.common.i18n import _, join_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -94,7 +95,7 @@ def parse_week_key(week: str) -> datetime:
 
 def weekly_marker(week: str) -> str:
     """Text the post carries (embed footer) so that a recovering poster can recognise a post it already made."""
-    return f"week {week}"
+    return week  # the ISO week ('2025-W02'): the footer's words around it are translated, this stays the same
 
 
 # ====================================================================================================================
@@ -111,7 +112,7 @@ def parse_local_time(text: str) -> time:
     if key == "midnight":
         return time(0, 0)
     match = _TIME.match(key)
-    problem = f"{render.quoted(text)} is not a time of day: use 24-hour HH:MM like 18:00, or 6pm."
+    problem = _("{typed} is not a time of day: use 24-hour HH:MM like 18:00, or 6pm.", typed=render.quoted(text))
     if not match:
         raise UserFacingError(problem)
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
@@ -182,12 +183,17 @@ def resolve_timezone(text: str) -> str:
     name = _zone_names().get(key)
     if name is None:
         suggestions = timezone_choices(text, limit=3)
-        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else " Use a name like Europe/London."
-        raise UserFacingError(f"{render.quoted(text)} is not a time zone I know.{hint}")
+        hint = (
+            _("Did you mean {zones}?", zones=join_words(suggestions, style="or"))
+            if suggestions
+            else _("Use a name like Europe/London.")
+        )
+        unknown = _("{typed} is not a time zone I know.", typed=render.quoted(text))
+        raise UserFacingError(f"{unknown} {hint}")
     try:
         zone_for(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UserFacingError(f"The time zone {name} cannot be loaded on this system.") from None
+        raise UserFacingError(_("The time zone {zone} cannot be loaded on this system.", zone=name)) from None
     return name
 
 
