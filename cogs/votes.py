@@ -32,10 +32,9 @@ from bot.app.ui import (
     vote_space,
 )
 from bot.common.errors import UserFacingError
-from bot.common.i18n import N_, _, ngettext, number
-from bot.common.render import ListItem, plain_line, show_list
+from bot.common.i18n import _, ngettext
+from bot.common.render import plain_line
 from bot.votes import (
-    PERSONAL_GUILD_ID,
     THUMBS_DOWN,
     THUMBS_UP,
     ChannelGone,
@@ -44,11 +43,13 @@ from bot.votes import (
     MessageGone,
     ReactionClear,
     ReactionEvent,
-    TopShow,
     Untrack,
     VoteProcessor,
+    forget_message,
     list_emoji_map,
+    no_votes_message,
     reconcile_tracked_messages,
+    top_embed,
     top_shows,
 )
 
@@ -57,33 +58,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 10
 REACTION_PAGE = 100  # the reaction-users route's maximum page
 UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10008, 10003
-PERIOD_TITLES = {
-    "week": N_("Top shows this week"),
-    "month": N_("Top shows this month"),
-    "all": N_("Top shows of all time"),
-}
-
-
-NO_VOTES_IN_SERVER = N_("You have no votes in this server.")
-NO_OWN_VOTES = N_("You have no votes of your own (the 👍/👎 buttons on cards where the bot is not in the server).")
-
-
-def no_votes_message(space: int) -> str:
-    return _(NO_OWN_VOTES if space == PERSONAL_GUILD_ID else NO_VOTES_IN_SERVER)
-
-
-def forget_message(space: int, total: int) -> str:
-    if space == PERSONAL_GUILD_ID:
-        return ngettext(
-            "Delete your {n} vote of your own (cast with the buttons on cards)? This cannot be undone.",
-            "Delete all {n} votes of your own (cast with the buttons on cards)? This cannot be undone.",
-            total,
-        )
-    return ngettext(
-        "Delete your {n} vote in this server? This cannot be undone.",
-        "Delete all {n} votes of yours in this server? This cannot be undone.",
-        total,
-    )
 
 
 class MyVotesView(OwnerOnlyView):
@@ -391,17 +365,6 @@ class Votes(commands.Cog):
         await send_response(interaction, embed=top_embed(shows, period, genre, service))
         message = await interaction.original_response()
         await make_votable(self.bot, message, "top", list_emoji_map([s.show_id for s in shows]))
-
-
-def top_embed(shows: list[TopShow], period: str, genre: str | None, service: str | None) -> discord.Embed:
-    scope = " · ".join(filter(None, [genre, service]))
-    title = _(PERIOD_TITLES.get(period, PERIOD_TITLES["all"])) + (f" ({scope})" if scope else "")
-    items = [
-        ListItem(title=show.title, reason=f"{THUMBS_UP} {number(show.up)} · {THUMBS_DOWN} {number(show.down)}")
-        for show in shows
-    ]
-    footer = _("Ranked by the lower bound of the 95% Wilson score interval. React with a number to upvote that show.")
-    return show_list(title, items, footer=footer)
 
 
 async def setup(bot: ShowBot) -> None:

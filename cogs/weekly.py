@@ -329,13 +329,14 @@ class Weekly(commands.Cog):
         next_post = settings.next_post(now)
         assert next_post is not None
         log.info("Guild %s set its weekly post: %s", guild.id, describe_schedule(settings))
+        country = f"{country_name(region)} ({region})"  # 'Deutschland (DE)' in German
         done = _(
             "Done: every {day} at {time} ({timezone}) in {channel}, with what is new in {country}.",
             day=weekday_name(day.value),
             time=format_local_time(local_time),
             timezone=tz_name,
             channel=channel.mention,
-            country=f"{country_name(region)} ({region})",
+            country=country,
         )
         next_line = _("Next post: {when}", when=discord_time(next_post))
         await send_response(interaction, f"{done}\n{next_line}", ephemeral=True)

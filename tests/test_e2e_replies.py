@@ -91,7 +91,7 @@ async def test_every_command_defers_before_a_4_second_database_stall(
         answered_after_deferral(reply, emulator, private=calls[name][0])
     assert "Seven Seconds" in replies["show"].text and THUMBS_UP in replies["show"].text
     assert "Your vote for **Seven Seconds**: 👎" in replies["vote"].content
-    assert "Delete all 1 vote" in replies["forgetme"].content
+    assert "Delete your 1 vote in this server?" in replies["forgetme"].content
     # Commands that exist but were not run above would not be covered: every command is in the list.
     assert {command.qualified_name for command in bot.tree.walk_commands() if not hasattr(command, "commands")} == set(
         calls

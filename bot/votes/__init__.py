@@ -4,7 +4,7 @@ the Wilson-score leaderboard).
 
 Modules: `emoji` (which reactions vote), `records` (stored forms and their rows), `events` (what the processor
 takes), `store` (VoteStore), `batch` (one transaction of events), `processor` (VoteProcessor), `reconcile`,
-`tallies` (the one place that counts votes), `export`.
+`tallies` (the one place that counts votes), `export`, `wording` (what the votes commands say, translated).
 
 May import: `bot.storage` and `bot.common`. Other packages use only the names exported here.
 """
@@ -19,6 +19,7 @@ from bot.votes.reconcile import ChannelGone, MessageGone, reconcile_tracked_mess
 from bot.votes.records import PERSONAL_GUILD_ID, VoteChange
 from bot.votes.store import VoteStore
 from bot.votes.tallies import NET_VOTES_SQL, TopShow, net_votes, net_votes_of_guilds, top_shows, vote_tallies
+from bot.votes.wording import forget_message, no_votes_message, top_embed
 
 __all__ = [
     "NET_VOTES_SQL",
@@ -36,11 +37,14 @@ __all__ = [
     "VoteChange",
     "VoteProcessor",
     "VoteStore",
+    "forget_message",
     "list_emoji_map",
     "net_votes",
     "net_votes_of_guilds",
+    "no_votes_message",
     "reconcile_tracked_messages",
     "show_emoji_map",
+    "top_embed",
     "top_shows",
     "vote_tallies",
     "votes_table",
